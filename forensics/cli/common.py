@@ -1,0 +1,85 @@
+"""Option groups and rendering helpers shared by commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..ingest import IngestOptions
+from ..ingest.formats import names as format_names
+from ..ingest.reader import DEFAULT_MAX_BYTES
+
+
+def ingest_options(f: Callable) -> Callable:
+    """Attach the input options every reading command shares."""
+    opts = [
+        click.argument("paths", nargs=-1, required=True, type=click.Path()),
+        click.option("--format", "fmt", type=click.Choice(format_names()), default=None,
+                     help="Read every file as this format instead of sniffing each one."),
+        click.option("--tz", default="UTC", show_default=True,
+                     help="Time zone (IANA name) for timestamps that carry none."),
+        click.option("--time-field", default=None, help="Field holding the event time (named-field formats)."),
+        click.option("--user-field", default=None, help="Field holding the user id."),
+        click.option("--session-field", default=None, help="Field holding the session id."),
+        click.option("--action-field", default=None, help="Field holding the action name."),
+        click.option("--request-field", default=None, help="Field holding the request or trace id."),
+        click.option("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, show_default=True,
+                     help="Stop reading a file after this many (decompressed) bytes; guards against gzip bombs."),
+        click.option("--strict", is_flag=True, help="Fail on the first unreadable or damaged file."),
+        click.option("--keep-duplicates", is_flag=True,
+                     help="Keep events repeated verbatim across files (overlapping rotations)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def build_ingest_options(kw: dict[str, Any]) -> IngestOptions:
+    """The frozen :class:`IngestOptions` from parsed CLI keywords."""
+    return IngestOptions(
+        format=kw.get("fmt"),
+        tz=kw.get("tz") or "UTC",
+        time_field=kw.get("time_field"),
+        user_field=kw.get("user_field"),
+        session_field=kw.get("session_field"),
+        action_field=kw.get("action_field"),
+        request_field=kw.get("request_field"),
+        max_bytes=kw.get("max_bytes") or DEFAULT_MAX_BYTES,
+        strict=bool(kw.get("strict")),
+        dedupe=not kw.get("keep_duplicates"),
+    )
+
+
+def stderr_console(quiet: bool = False):
+    """A rich console on stderr (colour off with NO_COLOR or when not a tty)."""
+    from rich.console import Console
+
+    return Console(stderr=True, quiet=quiet, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+
+
+def progress_callback(quiet: bool):
+    """A progress callback drawing on stderr, or None when stderr is no tty."""
+    if quiet or not sys.stderr.isatty():
+        return None, None
+    from rich.progress import Progress
+
+    prog = Progress(console=stderr_console(), transient=True)
+    tasks: dict[str, Any] = {}
+
+    def cb(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = prog.add_task(stage, total=total)
+        prog.update(tasks[stage], completed=done, total=total)
+
+    return prog, cb
+
+
+def echo_json(doc: Any) -> None:
+    """Print one JSON document on stdout."""
+    click.echo(json.dumps(doc, indent=2, default=str, ensure_ascii=False))

@@ -1,0 +1,48 @@
+"""Render the ingest accounting for people (stderr)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..ingest.accounting import Accounting
+from ..sanitize import terminal_safe
+
+MAX_REJECTS_SHOWN = 5
+
+
+def render_accounting(acc: Accounting, console: Console, *, rejects=None) -> None:
+    """A per-file table, totals, the first malformed lines and any errors."""
+    doc = acc.to_json()
+    table = Table(title="ingest", title_justify="left", show_edge=False, pad_edge=False)
+    for col, just in (("file", "left"), ("format", "left"), ("lines", "right"), ("events", "right"),
+                      ("cont.", "right"), ("blank", "right"), ("malformed", "right")):
+        table.add_column(col, justify=just, overflow="fold")
+    for f in acc.files:
+        fmt = f.format or "-"
+        if f.compression:
+            fmt += f"+{f.compression[:4]}"
+        if f.skipped:
+            fmt = f"skipped: {f.skipped}"
+        table.add_row(terminal_safe(f.path, max_len=48), fmt, f"{f.lines:,}", f"{f.events:,}",
+                      f"{f.continuation_lines:,}", f"{f.blank_lines:,}", f"{f.malformed:,}")
+    table.add_row("total", "", f"{doc['lines']:,}", f"{doc['events']:,}", f"{doc['continuation_lines']:,}",
+                  f"{doc['blank_lines']:,}", f"{doc['malformed']:,}", style="bold")
+    console.print(table)
+    if acc.duplicates:
+        console.print(f"dropped {acc.duplicates:,} events repeated verbatim across files")
+    for f in acc.files:
+        if f.damage:
+            console.print(f"[yellow]warning[/]: {terminal_safe(f.path)}: {terminal_safe(f.damage, max_len=160)}")
+        if f.invalid_utf8_lines:
+            console.print(f"[yellow]warning[/]: {terminal_safe(f.path)}: {f.invalid_utf8_lines:,} lines were not UTF-8 (decoded with U+FFFD)")
+    if rejects is not None and rejects.height:
+        console.print(f"malformed lines (first {min(MAX_REJECTS_SHOWN, rejects.height)} of {rejects.height:,}):")
+        for row in rejects.head(MAX_REJECTS_SHOWN).iter_rows(named=True):
+            console.print(
+                f"  {terminal_safe(row['source'])}:{row['line']}: {terminal_safe(row['reason'])}: "
+                f"{terminal_safe(row['text'], max_len=80)}",
+                markup=False,
+            )
+    for err in acc.errors:
+        console.print(f"[red]error[/]: {terminal_safe(err, max_len=200)}")

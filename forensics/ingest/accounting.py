@@ -1,0 +1,66 @@
+"""Per-file and total line accounting (the ``ingest`` JSON contract)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to one input file.
+
+    ``lines == events + continuation_lines + blank_lines + malformed`` always
+    holds (duplicates dropped later are counted in ``duplicates`` and are
+    still part of ``events`` here).
+    """
+
+    path: str
+    format: str | None
+    compression: str | None = None
+    lines: int = 0
+    events: int = 0
+    continuation_lines: int = 0
+    blank_lines: int = 0
+    malformed: int = 0
+    invalid_utf8_lines: int = 0
+    skipped: str | None = None
+    damage: str | None = None
+
+    def balanced(self) -> bool:
+        return self.lines == self.events + self.continuation_lines + self.blank_lines + self.malformed
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Totals over all files; ``to_json`` is the public ``ingest`` document."""
+
+    files: tuple[FileReport, ...] = field(default_factory=tuple)
+    errors: tuple[str, ...] = ()
+    duplicates: int = 0
+
+    def total(self, name: str) -> int:
+        return sum(getattr(f, name) for f in self.files)
+
+    def by_format(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            if f.format and f.skipped is None:
+                out[f.format] = out.get(f.format, 0) + f.events
+        return dict(sorted(out.items()))
+
+    def to_json(self) -> dict:
+        """The ``forensics ingest --json`` document (stable keys; additive only)."""
+        return {
+            "files": sum(1 for f in self.files if f.skipped is None),
+            "lines": self.total("lines"),
+            "events": self.total("events"),
+            "continuation_lines": self.total("continuation_lines"),
+            "blank_lines": self.total("blank_lines"),
+            "malformed": self.total("malformed"),
+            "invalid_utf8_lines": self.total("invalid_utf8_lines"),
+            "duplicates_dropped": self.duplicates,
+            "skipped_files": [{"path": f.path, "reason": f.skipped} for f in self.files if f.skipped],
+            "errors": list(self.errors),
+            "by_format": self.by_format(),
+            "by_file": [asdict(f) for f in self.files],
+        }

@@ -1,0 +1,54 @@
+"""Registry of supported log formats.  Each module has the same shape; see
+:mod:`forensics.ingest.formats.base`."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Module names in sniffing priority order (ties go to the earlier one).
+#: ``plain`` is the fallback for text logs with a timestamp prefix.
+_MODULES = ("jsonl", "logfmt", "access", "postgres", "redis", "syslog", "plain")
+
+#: Score a sniffer must reach to win over the fallback.
+MIN_SCORE = 0.5
+
+
+def _load() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for name in _MODULES:
+        try:
+            mod = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:  # a format not built yet
+            if exc.name and exc.name.endswith(f".{name}"):
+                continue
+            raise
+        found[mod.NAME] = mod
+    return found
+
+
+FORMATS: dict[str, ModuleType] = _load()
+
+
+def names() -> list[str]:
+    """Supported format names, in sniffing priority order."""
+    return list(FORMATS)
+
+
+def get(name: str) -> ModuleType:
+    """The format module called ``name``; KeyError if unknown."""
+    return FORMATS[name]
+
+
+def sniff(sample: list[str]) -> str:
+    """Pick the best format for the first non-blank lines of a file."""
+    best, best_score = None, 0.0
+    for name, mod in FORMATS.items():
+        if name == "plain":
+            continue
+        score = mod.sniff(sample)
+        if score > best_score:
+            best, best_score = name, score
+    if best is not None and best_score >= MIN_SCORE:
+        return best
+    return "plain" if "plain" in FORMATS else (best or "jsonl")

@@ -1,0 +1,86 @@
+"""The shape every format module shares.
+
+A format module defines:
+
+``NAME`` (str)
+    The format name used by ``--format`` and in the ``format`` column.
+``DESCRIPTION`` (str)
+    One line for ``forensics formats``.
+``sniff(sample: list[str]) -> float``
+    Score in [0, 1]: how well the first non-blank lines of a file fit.
+``parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult``
+    Turn physical lines (``line``, ``text``) into events.  Must account for
+    every line: ``lines.height == events.height + continuation_lines +
+    blank_lines + rejects.height``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+REJECT_COLUMNS = {"line": pl.Int64, "reason": pl.String, "text": pl.String}
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What a parser returns for one file.
+
+    Attributes
+    ----------
+    events
+        Canonical event columns (see :mod:`forensics.schema`) except
+        ``source`` and ``format``, which the driver fills in.  ``line`` is the
+        1-based number of the event's first physical line.
+    rejects
+        Malformed lines: ``line``, ``reason``, ``text``.
+    continuation_lines
+        Lines folded into the event before them.
+    blank_lines
+        Empty or whitespace-only lines.
+    """
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    continuation_lines: int = 0
+    blank_lines: int = 0
+
+
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema=REJECT_COLUMNS)
+
+
+def split_blank(lines: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Drop whitespace-only lines; return the rest and how many were dropped."""
+    keep = lines.filter(pl.col("text").str.strip_chars().str.len_bytes() > 0)
+    return keep, lines.height - keep.height
+
+
+def reject(lines: pl.DataFrame, reason: str | pl.Expr) -> pl.DataFrame:
+    """Build a rejects frame from a subset of lines."""
+    reason_expr = pl.lit(reason) if isinstance(reason, str) else reason
+    return lines.select(pl.col("line"), reason_expr.cast(pl.String).alias("reason"), pl.col("text"))
+
+
+def fold_continuations(lines: pl.DataFrame, is_start: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Group physical lines into events: a line where ``is_start`` is false is a
+    continuation of the nearest start line above it.
+
+    Returns ``(starts, orphans, continuation_count)``: ``starts`` has one row per
+    event with ``line``, ``text`` (the first line) and ``continuation`` (the
+    folded lines joined by ``\\n``, or null); ``orphans`` are continuation lines
+    before the first start line (the caller rejects them).
+    """
+    marked = lines.with_columns(is_start.fill_null(False).alias("_start"))
+    marked = marked.with_columns(pl.col("_start").cast(pl.Int64).cum_sum().alias("_grp"))
+    orphans = marked.filter(pl.col("_grp") == 0).select("line", "text")
+    body = marked.filter(pl.col("_grp") > 0)
+    starts = body.filter(pl.col("_start")).select("_grp", "line", "text")
+    conts = body.filter(~pl.col("_start"))
+    if conts.height:
+        folded = conts.group_by("_grp", maintain_order=True).agg(pl.col("text").str.join("\n").alias("continuation"))
+        starts = starts.join(folded, on="_grp", how="left")
+    else:
+        starts = starts.with_columns(pl.lit(None, dtype=pl.String).alias("continuation"))
+    return starts.drop("_grp"), orphans, conts.height

@@ -1,0 +1,304 @@
+"""Shared vectorized helpers: timestamps, levels, field aliases, key=value pairs.
+
+Every format module turns its raw fields into the canonical schema through
+:func:`canonicalize`, so alias rules live in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from ..schema import ALIASES, EVENT_SCHEMA, LATENCY_SECONDS, TS_TYPE
+from .options import IngestOptions
+
+# --------------------------------------------------------------------------- time
+
+_ISO_AWARE = "%Y-%m-%dT%H:%M:%S%.f%#z"
+_ISO_NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
+
+
+def _localize(naive: pl.Expr, tz: str) -> pl.Expr:
+    """Naive local datetimes -> UTC (DST gaps become null, folds take the earlier)."""
+    if tz.upper() in ("UTC", "Z", "GMT"):
+        return naive.dt.replace_time_zone("UTC")
+    return naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def epoch_to_ts(num: pl.Expr) -> pl.Expr:
+    """Epoch number (s, ms, us or ns, chosen by magnitude) -> UTC datetime."""
+    x = num.cast(pl.Float64, strict=False)
+    a = x.abs()
+    us = (
+        pl.when(a < 1e11).then(x * 1e6)
+        .when(a < 1e14).then(x * 1e3)
+        .when(a < 1e17).then(x)
+        .otherwise(x / 1e3)
+    )
+    return us.round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def parse_timestamp(expr: pl.Expr, *, tz: str = "UTC") -> pl.Expr:
+    """Parse many timestamp spellings into ``Datetime(us, UTC)``; null if none fits.
+
+    Accepts epoch numbers (s/ms/us/ns, numbers or numeric strings), ISO-8601
+    with or without ``T``, fraction and offset (``Z``, ``+02:00``, ``+0200``),
+    a trailing ``UTC``/``GMT`` word, a comma before milliseconds (log4j),
+    ``10/Oct/2000:13:55:36 -0700`` (access logs, brackets optional) and
+    ``14 Mar 2026 11:02:33.158`` (Redis).  Timestamps without a zone are read
+    in ``tz``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"t": ["2023-11-02 16:14:58,123", "1698941698", "[02/Nov/2023:18:14:58 +0200]"]})
+    >>> df.select(parse_timestamp(pl.col("t")).dt.strftime("%H:%M:%S")).to_series().to_list()
+    ['16:14:58', '16:14:58', '16:14:58']
+    """
+    s = expr.cast(pl.String).str.strip_chars().str.strip_chars("[]")
+    numeric = s.str.contains(r"^-?\d{9,19}(\.\d+)?$")
+    iso = (
+        s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+        .str.replace(r"(:\d{2}),(\d+)", "${1}.${2}")
+        .str.replace(r"\s*(UTC|GMT|Z)$", "+00:00")
+        .str.replace(r"\s+([+-]\d{2}:?\d{2})$", "${1}")
+    )
+    aware = iso.str.to_datetime(_ISO_AWARE, strict=False, time_unit="us", time_zone="UTC")
+    naive = _localize(iso.str.to_datetime(_ISO_NAIVE, strict=False, time_unit="us"), tz)
+    clf = s.str.to_datetime("%d/%b/%Y:%H:%M:%S %z", strict=False, time_unit="us", time_zone="UTC")
+    redis = _localize(s.str.to_datetime("%d %b %Y %H:%M:%S%.f", strict=False, time_unit="us"), tz)
+    return (
+        pl.when(numeric)
+        .then(epoch_to_ts(s))
+        .otherwise(pl.coalesce(aware, naive, clf, redis))
+        .cast(TS_TYPE)
+    )
+
+
+# -------------------------------------------------------------------------- level
+
+_LEVEL_MAP = {
+    "trace": "debug", "debug": "debug", "dbg": "debug", "finest": "debug", "finer": "debug", "fine": "debug",
+    "verbose": "debug", "d": "debug", "t": "debug",
+    "info": "info", "information": "info", "informational": "info", "notice": "info", "i": "info",
+    "log": "info", "statement": "info", "detail": "info", "hint": "info", "context": "info", "config": "info",
+    "warn": "warn", "warning": "warn", "w": "warn",
+    "error": "error", "err": "error", "e": "error", "severe": "error",
+    "fatal": "fatal", "critical": "fatal", "crit": "fatal", "panic": "fatal", "emerg": "fatal",
+    "emergency": "fatal", "alert": "fatal", "f": "fatal", "c": "fatal",
+}
+
+
+def normalize_level(expr: pl.Expr) -> pl.Expr:
+    """Map level spellings (WARNING, Err, crit, ...) to debug/info/warn/error/fatal."""
+    low = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
+    return low.replace_strict(_LEVEL_MAP, default=None, return_dtype=pl.String)
+
+
+# ------------------------------------------------------------------------- routes
+
+def mask_segment(seg: pl.Expr) -> pl.Expr:
+    """``{id}`` for a path segment that is an id: all digits, a UUID, or an
+    8+ character token of letters/digits/``-_`` that contains a digit."""
+    is_id = (
+        seg.str.contains(r"^\d+$")
+        | seg.str.contains(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+        | (seg.str.contains(r"^[A-Za-z0-9_.-]{8,}$") & seg.str.contains(r"\d"))
+    )
+    return pl.when(is_id).then(pl.lit("{id}")).otherwise(seg)
+
+
+def route_action(method: pl.Expr, path: pl.Expr) -> pl.Expr:
+    """``METHOD /route`` with ids masked as ``{id}`` and the query string dropped.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"m": ["GET"], "p": ["/course/123/lecture/ab12cd34ef?x=1"]})
+    >>> df.select(route_action(pl.col("m"), pl.col("p"))).item()
+    'GET /course/{id}/lecture/{id}'
+    """
+    p = path.str.replace(r"[?#].*$", "").str.split("/").list.eval(mask_segment(pl.element())).list.join("/")
+    return pl.concat_str([method, p], separator=" ")
+
+
+# ------------------------------------------------------------------ key=value pairs
+
+KV_PATTERN = r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S+)'
+
+
+def extract_kv(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Pull ``key=value`` pairs out of ``column`` into a wide frame keyed by ``line``.
+
+    Values in double quotes are unquoted.  When a key repeats in one line the
+    first value wins.  Returns a frame with ``line`` plus one String column per
+    key found anywhere (null where absent).
+    """
+    pairs = (
+        frame.select("line", pl.col(column).str.extract_all(KV_PATTERN).alias("_kv"))
+        .explode("_kv")
+        .drop_nulls("_kv")
+    )
+    if pairs.height == 0:
+        return frame.select("line")
+    pairs = pairs.select(
+        "line",
+        pl.col("_kv").str.extract(r"^([^=]+)=", 1).alias("k"),
+        pl.col("_kv").str.replace(r"^[^=]+=", "").alias("v"),
+    ).with_columns(
+        pl.when(pl.col("v").str.starts_with('"') & pl.col("v").str.ends_with('"') & (pl.col("v").str.len_chars() >= 2))
+        .then(pl.col("v").str.slice(1, pl.col("v").str.len_chars() - 2).str.replace_all(r'\\(["\\])', "${1}"))
+        .otherwise(pl.col("v"))
+        .alias("v")
+    )
+    pairs = pairs.unique(["line", "k"], keep="first", maintain_order=True)
+    wide = pairs.pivot(on="k", index="line", values="v", aggregate_function="first")
+    return frame.select("line").join(wide, on="line", how="left")
+
+
+# ---------------------------------------------------------------- canonicalize
+
+_NUMERIC_STATUS = r"^\d{3}$"
+
+
+def _pick(columns: list[str], canonical: str, overrides: dict[str, str]) -> str | None:
+    lower = {c.lower(): c for c in columns}
+    if canonical in overrides:
+        return lower.get(overrides[canonical].lower())
+    aliases = ALIASES.get(canonical, (canonical,))
+    for alias in aliases:
+        if alias in lower:
+            return lower[alias]
+    # Nested fields flattened with dots: "http.status" answers for "status".
+    for alias in aliases:
+        for low, name in lower.items():
+            if low.rsplit(".", 1)[-1] == alias:
+                return name
+    return None
+
+
+def canonicalize(
+    raw: pl.DataFrame,
+    *,
+    options: IngestOptions,
+    fixed: dict[str, pl.Expr] | None = None,
+    skip: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """Map a frame of named raw fields to canonical columns.
+
+    Parameters
+    ----------
+    raw
+        ``line`` plus any raw fields (any types; nested values already flattened
+        or JSON text).
+    options
+        Field overrides and the default time zone.
+    fixed
+        Canonical columns the format computed itself (they win over aliases).
+    skip
+        Canonical names not to look up by alias.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``line`` and every canonical column except ``source`` and ``format``;
+        fields not used for a canonical column go into ``attrs`` as JSON text
+        (null fields omitted).
+    """
+    fixed = dict(fixed or {})
+    overrides = options.overrides()
+    cols = [c for c in raw.columns if c != "line"]
+    used: set[str] = set()
+    exprs: dict[str, pl.Expr] = {}
+    for canonical in ("ts", "level", "component", "status", "user", "session", "request_id", "action", "key", "latency_ms", "message"):
+        if canonical in fixed:
+            exprs[canonical] = fixed.pop(canonical)
+            continue
+        if canonical in skip:
+            continue
+        name = _pick([c for c in cols if c not in used], canonical, overrides)
+        if name is None:
+            continue
+        if canonical == "status" and raw.schema[name] == pl.String and name.lower() == "code":
+            # "code" is only a status when it looks like one.
+            if not raw.get_column(name).drop_nulls().str.contains(_NUMERIC_STATUS).all():
+                continue
+        used.add(name)
+        col = pl.col(name)
+        if canonical == "ts":
+            dtype = raw.schema[name]
+            exprs["ts"] = epoch_to_ts(col) if dtype.is_numeric() else parse_timestamp(col, tz=options.tz)
+        elif canonical == "level":
+            exprs["level"] = normalize_level(col)
+        elif canonical == "status":
+            exprs["status"] = col.cast(pl.String).str.extract(r"^(\d{1,3})$", 1).cast(pl.Int32, strict=False)
+        elif canonical == "latency_ms":
+            num = col.cast(pl.String).str.extract(r"^(-?\d+(?:\.\d+)?)", 1).cast(pl.Float64, strict=False)
+            exprs["latency_ms"] = num * 1000.0 if name.lower() in LATENCY_SECONDS else num
+        else:
+            exprs[canonical] = _as_text(col, raw.schema[name])
+    for k, v in fixed.items():
+        exprs[k] = v
+    leftovers = [c for c in cols if c not in used]
+    out = raw.select(
+        pl.col("line"),
+        *[e.alias(k) for k, e in exprs.items()],
+        _attrs_expr(raw, leftovers).alias("attrs"),
+    )
+    # Order and types of the canonical schema (minus source/format).
+    final = []
+    for name, dtype in EVENT_SCHEMA.items():
+        if name in ("source", "format"):
+            continue
+        if name in out.columns:
+            final.append(pl.col(name).cast(dtype, strict=False))
+        else:
+            final.append(pl.lit(None, dtype=dtype).alias(name))
+    return out.select(final)
+
+
+def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return col
+    if isinstance(dtype, (pl.Struct, pl.List, pl.Array)):
+        return col.struct.json_encode() if isinstance(dtype, pl.Struct) else col.cast(pl.List(pl.String), strict=False).list.join(",")
+    return col.cast(pl.String)
+
+
+def _attrs_expr(raw: pl.DataFrame, names: list[str]) -> pl.Expr:
+    """JSON object text of ``names`` with null members removed; null if empty."""
+    if not names:
+        return pl.lit(None, dtype=pl.String)
+    enc = pl.struct([pl.col(n) for n in names]).struct.json_encode()
+    # Remove "name":null members (keys come from field names, so they never
+    # contain an unescaped quote).
+    cleaned = (
+        enc.str.replace_all(r'"(?:[^"\\]|\\.)*":null,', "")
+        .str.replace_all(r',"(?:[^"\\]|\\.)*":null\}', "}")
+        .str.replace_all(r'\{"(?:[^"\\]|\\.)*":null\}', "{}")
+    )
+    return pl.when(cleaned == "{}").then(None).otherwise(cleaned)
+
+
+def component_from_path(rel_path: str) -> str:
+    """Guess a component from a file path: the parent folder when there is one,
+    else the file name without extensions, rotation numbers and dates.
+
+    Examples
+    --------
+    >>> component_from_path("cache/redis.log")
+    'cache'
+    >>> component_from_path("postgresql-2023-11-02_000000.log.2.gz")
+    'postgresql'
+    >>> component_from_path("nginx_access.log")
+    'nginx'
+    """
+    parts = rel_path.replace("\\", "/").split("/")
+    if len(parts) > 1 and parts[-2] not in ("", ".", "logs", "log"):
+        return parts[-2]
+    name = parts[-1]
+    stem = name.split(".")[0]
+    stem = re.sub(r"[-_]?\d{4}-?\d{2}-?\d{2}.*$", "", stem)
+    stem = re.sub(r"[-_](access|error|server|app|log|logs|json)$", "", stem, flags=re.I)
+    return stem or name

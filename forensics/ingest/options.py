@@ -1,0 +1,51 @@
+"""Settings for ingest, built once from CLI options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .reader import DEFAULT_MAX_BYTES
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read inputs.
+
+    Attributes
+    ----------
+    format
+        Force this format for every file (``None``: sniff each file).
+    tz
+        Time zone for timestamps that carry none (IANA name), default UTC.
+    time_field, user_field, session_field, action_field, request_field
+        Field names that override the alias lists (named-field formats).
+    max_bytes
+        Ceiling on decompressed bytes read per file.
+    strict
+        Fail on the first unreadable file instead of skipping it.
+    dedupe
+        Drop exact duplicate lines (same source text and time) from
+        overlapping rotated files.
+    """
+
+    format: str | None = None
+    tz: str = "UTC"
+    time_field: str | None = None
+    user_field: str | None = None
+    session_field: str | None = None
+    action_field: str | None = None
+    request_field: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    strict: bool = False
+    dedupe: bool = True
+
+    def overrides(self) -> dict[str, str]:
+        """Canonical name -> field name given by the user."""
+        pairs = {
+            "ts": self.time_field,
+            "user": self.user_field,
+            "session": self.session_field,
+            "action": self.action_field,
+            "request_id": self.request_field,
+        }
+        return {k: v for k, v in pairs.items() if v}

@@ -1,0 +1,167 @@
+"""Read one file into a frame of physical lines, whatever its compression.
+
+Compression is detected by magic bytes (gzip, bzip2, zstd), not by name, so
+``app.log.2.gz``, ``app.log.1`` and a gzip without an extension all work.  A
+truncated or damaged compressed file keeps every line decoded before the
+damage; the damage is reported in :attr:`RawLines.damage`.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+GZIP_MAGIC = b"\x1f\x8b"
+BZIP2_MAGIC = b"BZh"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+#: Default ceiling on decompressed bytes per file (guards against gzip bombs).
+DEFAULT_MAX_BYTES = 8 * 1024**3
+
+_CHUNK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RawLines:
+    """The physical lines of one file.
+
+    Attributes
+    ----------
+    lines
+        Frame with ``line`` (Int64, 1-based) and ``text`` (String, without the
+        line terminator).
+    compression
+        ``"gzip"``, ``"bzip2"``, ``"zstd"`` or ``None``.
+    damage
+        A one-line description of unreadable compressed data, else ``None``.
+    invalid_utf8_lines
+        Lines that held bytes which are not UTF-8 (decoded with U+FFFD).
+    binary
+        True when the content looks binary (NUL bytes in the first block).
+    truncated_at_limit
+        True when the decompressed size hit ``max_bytes`` and reading stopped.
+    """
+
+    lines: pl.DataFrame
+    compression: str | None
+    damage: str | None = None
+    invalid_utf8_lines: int = 0
+    binary: bool = False
+    truncated_at_limit: bool = False
+
+
+def detect_compression(head: bytes) -> str | None:
+    """Name the compression of a file from its first bytes."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(BZIP2_MAGIC) and len(head) >= 4 and head[3:4].isdigit():
+        return "bzip2"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return None
+
+
+def _stream_decompress(raw: io.BufferedReader, kind: str, max_bytes: int) -> tuple[bytes, str | None, bool]:
+    """Decompress as far as the data allows; return (data, damage, hit_limit)."""
+    out = bytearray()
+    damage: str | None = None
+    hit_limit = False
+    try:
+        if kind == "gzip":
+            stream = gzip.GzipFile(fileobj=raw)
+        elif kind == "bzip2":
+            stream = bz2.BZ2File(raw)
+        else:
+            import zstandard
+
+            stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        while True:
+            chunk = stream.read(_CHUNK)
+            if not chunk:
+                break
+            out += chunk
+            if len(out) >= max_bytes:
+                del out[max_bytes:]
+                hit_limit = True
+                break
+    except (EOFError, OSError, zlib.error, ValueError) as exc:
+        damage = f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}"
+    except Exception as exc:  # zstandard.ZstdError and friends
+        damage = f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}"
+    return bytes(out), damage, hit_limit
+
+
+def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str | None, str | None, bool]:
+    """Return (content, compression, damage, hit_limit) for ``path``."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        kind = detect_compression(head)
+        if kind is None:
+            data = fh.read(max_bytes + 1)
+            hit = len(data) > max_bytes
+            return (data[:max_bytes] if hit else data), None, None, hit
+        data, damage, hit = _stream_decompress(fh, kind, max_bytes)
+        return data, kind, damage, hit
+
+
+def split_lines(data: bytes) -> tuple[pl.DataFrame, int]:
+    """Split bytes into a lines frame; return it and the invalid-UTF-8 line count.
+
+    ``\\n`` ends a line; a trailing ``\\r`` is dropped.  A final line without a
+    newline is still a line.  Bytes that are not UTF-8 become U+FFFD.
+    """
+    try:
+        text = data.decode("utf-8")
+        invalid = 0
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        invalid = -1  # computed below, only on this slow path
+    if text.endswith("\n"):
+        text = text[:-1]
+    parts = text.split("\n") if text else []
+    lines = pl.DataFrame(
+        {"line": pl.int_range(1, len(parts) + 1, eager=True, dtype=pl.Int64), "text": pl.Series(parts, dtype=pl.String)}
+    )
+    if parts:
+        lines = lines.with_columns(pl.col("text").str.strip_suffix("\r"))
+    if invalid == -1:
+        # Count lines whose raw bytes fail to decode (ignoring real U+FFFD in valid text).
+        raw_parts = data.split(b"\n")
+        invalid = 0
+        for chunk in raw_parts:
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                invalid += 1
+    return lines, invalid
+
+
+def read_lines(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawLines:
+    """Read ``path`` (any supported compression) into physical lines.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> import tempfile, gzip
+    >>> p = Path(tempfile.mkdtemp()) / "a.log.gz"
+    >>> _ = p.write_bytes(gzip.compress(b"one\\ntwo\\n"))
+    >>> read_lines(p).lines["text"].to_list()
+    ['one', 'two']
+    """
+    data, kind, damage, hit = read_bytes(path, max_bytes=max_bytes)
+    if damage and data:
+        # Keep only whole lines before the damage point.
+        cut = data.rfind(b"\n")
+        data = data[: cut + 1] if cut >= 0 else b""
+    binary = b"\x00" in data[:8192]
+    if binary:
+        return RawLines(pl.DataFrame({"line": [], "text": []}, schema={"line": pl.Int64, "text": pl.String}), kind, damage, 0, True, hit)
+    lines, invalid = split_lines(data)
+    return RawLines(lines, kind, damage, invalid, False, hit)

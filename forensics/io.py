@@ -1,0 +1,65 @@
+"""Atomic file output: write to a temporary file beside the target, then rename."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import polars as pl
+
+from .errors import OutputError
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; rename it over the target
+    on success, delete it on any failure (including Ctrl-C)."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet(frame: pl.DataFrame, target: str | os.PathLike, *, metadata: dict[str, Any] | None = None) -> None:
+    """Write ``frame`` atomically as Parquet, with optional key-value metadata
+    (values JSON-encoded unless already strings)."""
+    import pyarrow.parquet as pq
+
+    table = frame.to_arrow()
+    if metadata:
+        meta = dict(table.schema.metadata or {})
+        for k, v in metadata.items():
+            meta[str(k).encode()] = (v if isinstance(v, str) else json.dumps(v, default=str)).encode()
+        table = table.replace_schema_metadata(meta)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)
+
+
+def write_text(text: str, target: str | os.PathLike) -> None:
+    """Write text atomically."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_with(target: str | os.PathLike, writer: Callable[[Path], None]) -> None:
+    """Call ``writer(tmp_path)`` and move the result into place atomically."""
+    with atomic_path(target) as tmp:
+        writer(tmp)
