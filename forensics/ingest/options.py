@@ -21,6 +21,10 @@ class IngestOptions:
         Field names that override the alias lists (named-field formats).
     max_bytes
         Ceiling on decompressed bytes read per file.
+    default_year
+        Year for formats whose timestamps carry none (RFC 3164 syslog,
+        old Redis); ``None`` means the current UTC year, with dates more than
+        a day in the future moved back one year.
     strict
         Fail on the first unreadable file instead of skipping it.
     dedupe
@@ -36,6 +40,7 @@ class IngestOptions:
     action_field: str | None = None
     request_field: str | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
+    default_year: int | None = None
     strict: bool = False
     dedupe: bool = True
 
