@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..ingest.accounting import Accounting
-from ..sanitize import terminal_safe
+from ..sanitize import terminal_safe as _terminal_safe
 
 MAX_REJECTS_SHOWN = 5
+
+
+def terminal_safe(text, *, max_len=None) -> str:
+    """Sanitized and escaped for rich markup (log content may contain "[...]")."""
+    return escape(_terminal_safe(text, max_len=max_len))
 
 
 def render_accounting(acc: Accounting, console: Console, *, rejects=None) -> None:
@@ -43,6 +49,7 @@ def render_accounting(acc: Accounting, console: Console, *, rejects=None) -> Non
                 f"  {terminal_safe(row['source'])}:{row['line']}: {terminal_safe(row['reason'])}: "
                 f"{terminal_safe(row['text'], max_len=80)}",
                 markup=False,
+                soft_wrap=True,
             )
     for err in acc.errors:
-        console.print(f"[red]error[/]: {terminal_safe(err, max_len=200)}")
+        console.print(f"[red]error[/]: {terminal_safe(err, max_len=200)}", soft_wrap=True)

@@ -48,13 +48,15 @@ def _ignored(path: Path) -> bool:
     return name.startswith(".") or name in IGNORED_NAMES or name.lower().endswith(IGNORED_SUFFIXES)
 
 
-def discover(paths: Sequence[str | os.PathLike], *, strict: bool = False) -> tuple[list[tuple[Path, str]], list[str]]:
-    """Expand files and folders (recursively) into ``(path, display_name)`` pairs.
+def discover(paths: Sequence[str | os.PathLike], *, strict: bool = False) -> tuple[list[tuple[Path, str, str]], list[str]]:
+    """Expand files and folders (recursively) into ``(path, display, relative)``
+    triples; ``relative`` is the path below the folder that was walked (just the
+    file name for a file given directly), used to guess the component.
 
     Missing or unreadable paths are reported as one-line errors (or raised with
     ``strict``).  Files inside folders are listed in sorted order.
     """
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[Path, str, str]] = []
     errors: list[str] = []
 
     def fail(msg: str) -> None:
@@ -84,15 +86,15 @@ def discover(paths: Sequence[str | os.PathLike], *, strict: bool = False) -> tup
                     fp = Path(root) / name
                     if _ignored(fp) or not fp.is_file():
                         continue
-                    found.append((fp, str(fp)))
+                    found.append((fp, str(fp), str(fp.relative_to(p))))
         elif p.is_file():
-            found.append((p, str(raw)))
+            found.append((p, str(raw), p.name))
         else:
             fail(f"{raw}: not a regular file")
     return found, errors
 
 
-def ingest_file(path: Path, display: str, *, options: IngestOptions) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
+def ingest_file(path: Path, display: str, *, options: IngestOptions, relative: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
     """Read and parse one file.  Raises ``OSError`` when it cannot be opened."""
     raw = read_lines(path, max_bytes=options.max_bytes)
     damage = raw.damage
@@ -119,7 +121,7 @@ def ingest_file(path: Path, display: str, *, options: IngestOptions) -> tuple[pl
         rejects = pl.concat([result.rejects, more]).sort("line")
     else:
         rejects = result.rejects
-    component = component_from_path(os.path.relpath(display) if not os.path.isabs(display) else path.name)
+    component = component_from_path(relative or path.name)
     events = conform(
         events.with_columns(
             pl.lit(display).alias("source"),
@@ -178,9 +180,9 @@ def ingest(
     ev_parts: list[pl.DataFrame] = []
     rej_parts: list[pl.DataFrame] = []
     reports: list[FileReport] = []
-    for i, (path, display) in enumerate(files):
+    for i, (path, display, relative) in enumerate(files):
         try:
-            ev, rej, rep = ingest_file(path, display, options=options)
+            ev, rej, rep = ingest_file(path, display, options=options, relative=relative)
         except PermissionError:
             msg = f"{display}: permission denied"
             if options.strict:

@@ -133,7 +133,8 @@ def extract_kv(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
     Values in double quotes are unquoted.  When a key repeats in one line the
     first value wins.  Returns a frame with ``line`` plus one String column per
-    key found anywhere (null where absent).
+    key found anywhere (null where absent); a key called ``line`` becomes
+    ``line_``.
     """
     pairs = (
         frame.select("line", pl.col(column).str.extract_all(KV_PATTERN).alias("_kv"))
@@ -152,6 +153,8 @@ def extract_kv(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         .otherwise(pl.col("v"))
         .alias("v")
     )
+    # A field called "line" would clash with the line-number column.
+    pairs = pairs.with_columns(pl.when(pl.col("k") == "line").then(pl.lit("line_")).otherwise(pl.col("k")).alias("k"))
     pairs = pairs.unique(["line", "k"], keep="first", maintain_order=True)
     wide = pairs.pivot(on="k", index="line", values="v", aggregate_function="first")
     return frame.select("line").join(wide, on="line", how="left")

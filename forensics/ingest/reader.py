@@ -67,34 +67,77 @@ def detect_compression(head: bytes) -> str | None:
     return None
 
 
-def _stream_decompress(raw: io.BufferedReader, kind: str, max_bytes: int) -> tuple[bytes, str | None, bool]:
-    """Decompress as far as the data allows; return (data, damage, hit_limit)."""
-    out = bytearray()
-    damage: str | None = None
-    hit_limit = False
-    try:
-        if kind == "gzip":
-            stream = gzip.GzipFile(fileobj=raw)
-        elif kind == "bzip2":
-            stream = bz2.BZ2File(raw)
+class _Decomp:
+    """One incremental decompressor with a common interface over zlib/bz2/zstd."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.new()
+
+    def new(self) -> None:
+        if self.kind == "gzip":
+            self.obj = zlib.decompressobj(wbits=47)
+        elif self.kind == "bzip2":
+            self.obj = bz2.BZ2Decompressor()
         else:
             import zstandard
 
-            stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+            self.obj = zstandard.ZstdDecompressor().decompressobj()
+
+    def feed(self, data: bytes) -> bytes:
+        return self.obj.decompress(data)
+
+    @property
+    def eof(self) -> bool:
+        return bool(getattr(self.obj, "eof", False))
+
+    @property
+    def unused(self) -> bytes:
+        return getattr(self.obj, "unused_data", b"") or b""
+
+
+def _stream_decompress(raw: io.BufferedReader, kind: str, max_bytes: int) -> tuple[bytes, str | None, bool]:
+    """Decompress as far as the data allows; return (data, damage, hit_limit).
+
+    Input is fed in small blocks so that a bomb stops at ``max_bytes`` without
+    inflating much past it; concatenated members/frames are all read.
+    """
+    out = bytearray()
+    dec = _Decomp(kind)
+    pending = b""
+    try:
         while True:
-            chunk = stream.read(_CHUNK)
-            if not chunk:
+            block = pending or raw.read(64 * 1024)
+            pending = b""
+            if not block:
                 break
-            out += chunk
+            if dec.eof:
+                dec.new()
+            if kind == "gzip":
+                # Bound each step's output (bomb guard).
+                chunk = dec.obj.decompress(block, 1024 * 1024)
+                out += chunk
+                tail = dec.obj.unconsumed_tail
+                while tail and len(out) < max_bytes:
+                    chunk = dec.obj.decompress(tail, 1024 * 1024)
+                    out += chunk
+                    tail = dec.obj.unconsumed_tail
+            else:
+                out += dec.feed(block)
             if len(out) >= max_bytes:
                 del out[max_bytes:]
-                hit_limit = True
-                break
+                return bytes(out), None, True
+            if dec.eof and dec.unused:
+                pending = dec.unused
+                if kind == "gzip" and not pending.startswith(GZIP_MAGIC):
+                    break  # trailing garbage after the last member
+        if not dec.eof:
+            return bytes(out), f"{kind} stream truncated after {len(out)} decompressed bytes", False
     except (EOFError, OSError, zlib.error, ValueError) as exc:
-        damage = f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}"
+        return bytes(out), f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}", False
     except Exception as exc:  # zstandard.ZstdError and friends
-        damage = f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}"
-    return bytes(out), damage, hit_limit
+        return bytes(out), f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}", False
+    return bytes(out), None, False
 
 
 def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str | None, str | None, bool]:
