@@ -157,32 +157,26 @@ def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes
 def split_lines(data: bytes) -> tuple[pl.DataFrame, int]:
     """Split bytes into a lines frame; return it and the invalid-UTF-8 line count.
 
-    ``\\n`` ends a line; a trailing ``\\r`` is dropped.  A final line without a
-    newline is still a line.  Bytes that are not UTF-8 become U+FFFD.
+    ``\n`` ends a line; a trailing ``\r`` is dropped.  A final line without a
+    newline is still a line; empty lines are kept (as empty strings) so that
+    line numbers stay true.  Bytes that are not UTF-8 become U+FFFD.  Uses
+    Polars' native CSV reader with NUL as the separator (binary content is
+    detected before this), which is many times faster than splitting in Python.
     """
+    if not data:
+        return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String}), 0
+    kw = dict(has_header=False, separator="\x00", quote_char=None, schema={"text": pl.String},
+              truncate_ragged_lines=True, comment_prefix=None)
+    invalid = 0
     try:
-        text = data.decode("utf-8")
-        invalid = 0
-    except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
-        invalid = -1  # computed below, only on this slow path
-    if text.endswith("\n"):
-        text = text[:-1]
-    parts = text.split("\n") if text else []
-    lines = pl.DataFrame(
-        {"line": pl.int_range(1, len(parts) + 1, eager=True, dtype=pl.Int64), "text": pl.Series(parts, dtype=pl.String)}
+        lines = pl.read_csv(io.BytesIO(data), encoding="utf8", **kw)
+    except pl.exceptions.ComputeError:
+        lines = pl.read_csv(io.BytesIO(data), encoding="utf8-lossy", **kw)
+        invalid = int(lines.select(pl.col("text").str.contains("\ufffd", literal=True).sum()).item())
+    lines = lines.select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
+        pl.col("text").fill_null("").str.strip_suffix("\r"),
     )
-    if parts:
-        lines = lines.with_columns(pl.col("text").str.strip_suffix("\r"))
-    if invalid == -1:
-        # Count lines whose raw bytes fail to decode (ignoring real U+FFFD in valid text).
-        raw_parts = data.split(b"\n")
-        invalid = 0
-        for chunk in raw_parts:
-            try:
-                chunk.decode("utf-8")
-            except UnicodeDecodeError:
-                invalid += 1
     return lines, invalid
 
 

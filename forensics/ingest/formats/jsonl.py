@@ -27,8 +27,8 @@ def sniff(sample: list[str]) -> float:
     return hits / len(sample)
 
 
-def _read(texts: list[str]) -> pl.DataFrame:
-    buf = ("\n".join(texts) + "\n").encode()
+def _read(texts: pl.Series) -> pl.DataFrame:
+    buf = (texts.str.join("\n").item() + "\n").encode()
     return pl.read_ndjson(io.BytesIO(buf), infer_schema_length=None)
 
 
@@ -40,7 +40,7 @@ def _parse_ok(lines: pl.DataFrame) -> tuple[list[pl.DataFrame], list[pl.DataFram
     while stack:
         part = stack.pop()
         try:
-            df = _read(part["text"].to_list())
+            df = _read(part["text"])
             if df.height != part.height:
                 raise ValueError("row count mismatch")
             good.append(df.with_columns(part["line"].alias("__line")))
