@@ -110,7 +110,12 @@ def ingest_file(path: Path, display: str, *, options: IngestOptions, relative: s
         sample = lines.filter(pl.col("text").str.strip_chars() != "").head(SNIFF_LINES)["text"].to_list()
         fmt = formats.sniff(sample)
     module = formats.get(fmt)
-    result = module.parse(lines, options=options)
+    result = None
+    fast = getattr(module, "parse_bytes", None)
+    if fast is not None and not raw.invalid_utf8_lines:
+        result = fast(raw.data, lines, options=options)
+    if result is None:
+        result = module.parse(lines, options=options)
     events = result.events
     # An event without a readable timestamp cannot be placed on the timeline.
     no_ts = events.filter(pl.col("ts").is_null())

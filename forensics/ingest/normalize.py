@@ -76,6 +76,54 @@ def parse_timestamp(expr: pl.Expr, *, tz: str = "UTC") -> pl.Expr:
     )
 
 
+_FAST_FORMATS: tuple[tuple[str, bool], ...] = (
+    # (strptime format, carries its own zone)
+    ("%Y-%m-%dT%H:%M:%S%.f%#z", True),
+    ("%Y-%m-%d %H:%M:%S%.f%#z", True),
+    ("%Y-%m-%dT%H:%M:%S%.f", False),
+    ("%Y-%m-%d %H:%M:%S%.f", False),
+    ("%d/%b/%Y:%H:%M:%S %z", True),
+    ("%d %b %Y %H:%M:%S%.f", False),
+)
+
+
+def parse_timestamp_series(values: pl.Series, *, tz: str = "UTC") -> pl.Series:
+    """Like :func:`parse_timestamp`, but fast on uniform columns.
+
+    The first non-null values pick one strptime format, applied to the whole
+    column in one pass; only rows that format cannot read go through the
+    general (slower, many-format) :func:`parse_timestamp`.
+    """
+    name = values.name
+    if values.dtype != pl.String:
+        if values.dtype.is_numeric():
+            return pl.select(epoch_to_ts(pl.lit(values))).to_series().alias(name)
+        values = values.cast(pl.String)
+    sample = values.drop_nulls().head(200)
+    frame = pl.DataFrame({"v": values})
+    out: pl.Series | None = None
+    if sample.len() and not sample.str.contains(r"^\s*-?\d{9,19}(\.\d+)?\s*$").any():
+        for fmt, aware in _FAST_FORMATS:
+            if aware:
+                trial = sample.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+            else:
+                trial = sample.str.to_datetime(fmt, strict=False, time_unit="us")
+            if trial.null_count() == 0:
+                if aware:
+                    expr = pl.col("v").str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
+                else:
+                    expr = _localize(pl.col("v").str.to_datetime(fmt, strict=False, time_unit="us"), tz)
+                out = frame.select(expr.cast(TS_TYPE)).to_series()
+                break
+    if out is None:
+        return frame.select(parse_timestamp(pl.col("v"), tz=tz)).to_series().alias(name)
+    missed = out.is_null() & values.is_not_null()
+    if missed.any():
+        slow = frame.filter(missed).select(parse_timestamp(pl.col("v"), tz=tz)).to_series()
+        out = out.scatter(missed.arg_true(), slow)
+    return out.alias(name)
+
+
 # -------------------------------------------------------------------------- level
 
 _LEVEL_MAP = {
@@ -230,8 +278,7 @@ def canonicalize(
         used.add(name)
         col = pl.col(name)
         if canonical == "ts":
-            dtype = raw.schema[name]
-            exprs["ts"] = epoch_to_ts(col) if dtype.is_numeric() else parse_timestamp(col, tz=options.tz)
+            exprs["ts"] = pl.lit(parse_timestamp_series(raw.get_column(name), tz=options.tz))
         elif canonical == "level":
             exprs["level"] = normalize_level(col)
         elif canonical == "status":

@@ -46,6 +46,9 @@ class RawLines:
         True when the content looks binary (NUL bytes in the first block).
     truncated_at_limit
         True when the decompressed size hit ``max_bytes`` and reading stopped.
+    data
+        The decoded bytes (whole lines only), for formats with a native
+        whole-buffer fast path (JSON lines).
     """
 
     lines: pl.DataFrame
@@ -54,6 +57,7 @@ class RawLines:
     invalid_utf8_lines: int = 0
     binary: bool = False
     truncated_at_limit: bool = False
+    data: bytes = b""
 
 
 def detect_compression(head: bytes) -> str | None:
@@ -201,4 +205,4 @@ def read_lines(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawLines:
     if binary:
         return RawLines(pl.DataFrame({"line": [], "text": []}, schema={"line": pl.Int64, "text": pl.String}), kind, damage, 0, True, hit)
     lines, invalid = split_lines(data)
-    return RawLines(lines, kind, damage, invalid, False, hit)
+    return RawLines(lines, kind, damage, invalid, False, hit, data)

@@ -12,6 +12,12 @@ A format module defines:
     Turn physical lines (``line``, ``text``) into events.  Must account for
     every line: ``lines.height == events.height + continuation_lines +
     blank_lines + rejects.height``.
+
+Optionally:
+
+``parse_bytes(data: bytes, lines: pl.DataFrame, *, options) -> ParseResult | None``
+    A whole-buffer fast path (e.g. a native reader) tried first; it returns
+    ``None`` when it does not apply, and ``parse`` runs instead.
 """
 
 from __future__ import annotations

@@ -1,0 +1,147 @@
+"""Golden-file helpers shared by the format tests.
+
+A golden folder holds ``input.log`` (the raw sample), ``expected.jsonl`` (one
+canonical event per line, without ``source``; ``ts`` as ISO-8601 UTC,
+``attrs`` as a JSON object), ``expected_rejects.jsonl`` (``line``,
+``format``, ``reason``, ``text``) and optionally ``options.json`` (keyword
+arguments for :class:`IngestOptions`, e.g. ``{"default_year": 2023}``).
+
+Regenerate with ``FORENSICS_REGEN=1 python -m pytest tests/test_format_<fmt>.py``
+and read the diff by eye: the expected files are the spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from forensics.ingest import IngestOptions, ingest
+from forensics.schema import EVENT_SCHEMA, REJECT_SCHEMA
+
+EVENTS_FILE = "expected.jsonl"
+REJECTS_FILE = "expected_rejects.jsonl"
+OPTIONS_FILE = "options.json"
+INPUT_FILE = "input.log"
+
+_EVENT_COLS = {k: v for k, v in EVENT_SCHEMA.items() if k != "source"}
+_REJECT_COLS = {k: v for k, v in REJECT_SCHEMA.items() if k != "source"}
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat().replace("+00:00", "Z")
+
+
+def events_to_records(df: pl.DataFrame) -> list[dict]:
+    """Events -> JSON-ready dicts in line order: no ``source``, ``ts`` as
+    ISO-8601 UTC text, ``attrs`` parsed into a dict (so key order does not
+    matter when comparing)."""
+    cols = [c for c in _EVENT_COLS if c in df.columns]
+    out = []
+    for row in df.select(cols).sort("line").iter_rows(named=True):
+        row["ts"] = _iso(row["ts"])
+        row["attrs"] = None if row.get("attrs") is None else json.loads(row["attrs"])
+        out.append(row)
+    return out
+
+
+def rejects_to_records(df: pl.DataFrame) -> list[dict]:
+    """Rejects -> dicts in line order, without ``source``."""
+    cols = [c for c in _REJECT_COLS if c in df.columns]
+    return list(df.select(cols).sort("line").iter_rows(named=True))
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(s) for s in path.read_text(encoding="utf-8").splitlines() if s.strip()]
+
+
+def load_expected(folder: str | os.PathLike) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read ``expected.jsonl`` and ``expected_rejects.jsonl`` into frames with
+    the canonical types (events without ``source``, ``attrs`` as JSON text)."""
+    folder = Path(folder)
+    ev = _read_jsonl(folder / EVENTS_FILE)
+    for row in ev:
+        row["attrs"] = None if row.get("attrs") is None else json.dumps(row["attrs"], ensure_ascii=False)
+        row["ts"] = None if row.get("ts") is None else datetime.fromisoformat(row["ts"].replace("Z", "+00:00"))
+    events = pl.DataFrame(ev, schema=_EVENT_COLS) if ev else pl.DataFrame(schema=_EVENT_COLS)
+    rj = _read_jsonl(folder / REJECTS_FILE)
+    rejects = pl.DataFrame(rj, schema=_REJECT_COLS) if rj else pl.DataFrame(schema=_REJECT_COLS)
+    return events, rejects
+
+
+def golden_options(folder: str | os.PathLike, fmt: str | None) -> IngestOptions:
+    """``IngestOptions(format=fmt, **options.json)``."""
+    path = Path(folder) / OPTIONS_FILE
+    extra = json.loads(path.read_text()) if path.exists() else {}
+    return IngestOptions(format=fmt, **extra)
+
+
+def run_golden(fmt: str | None, folder: str | os.PathLike):
+    """Ingest ``folder/input.log`` (``fmt=None`` sniffs); return the result."""
+    folder = Path(folder)
+    return ingest([folder / INPUT_FILE], options=golden_options(folder, fmt))
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    path.write_text(text, encoding="utf-8")
+
+
+def assert_golden(fmt: str, folder: str | os.PathLike, *, regenerate: bool = os.environ.get("FORENSICS_REGEN") == "1") -> None:
+    """Parse ``folder/input.log`` as ``fmt`` and compare events and rejects
+    with the expected files (or rewrite them when ``regenerate``)."""
+    folder = Path(folder)
+    result = run_golden(fmt, folder)
+    got_events = events_to_records(result.events)
+    got_rejects = rejects_to_records(result.rejects)
+    if regenerate:
+        _write_jsonl(folder / EVENTS_FILE, got_events)
+        _write_jsonl(folder / REJECTS_FILE, got_rejects)
+        return
+    exp_events, exp_rejects = load_expected(folder)
+    want_events = events_to_records(exp_events)
+    want_rejects = rejects_to_records(exp_rejects)
+    assert [e["line"] for e in got_events] == [e["line"] for e in want_events], "event lines differ"
+    for got, want in zip(got_events, want_events):
+        assert got == want, f"line {want['line']}: {got} != {want}"
+    assert got_rejects == want_rejects
+
+
+#: Lines of other formats that no other sniffer should claim.
+FOREIGN_LINES: dict[str, list[str]] = {
+    "jsonl": ['{"ts": "2026-03-14T11:02:33Z", "level": "info", "msg": "hi", "user_id": "u1"}'] * 3,
+    "java": ["2026-03-14 11:03:23,575 ERROR [main] com.x.Y - boom user=u1"] * 3,
+    "redis": ["12:M 14 Mar 2026 11:02:33.158 * Ready to accept connections tcp"] * 3,
+    "access": ['1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 1 "-" "ua" rt=0.1 rid=abc uid=u7'] * 3,
+    "logfmt": ['ts=2026-03-14T11:02:33Z level=info svc=api user_id=u1 msg="hello world" duration_ms=12'] * 3,
+    "syslog": ["<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed", "Nov  2 16:14:58 host app[123]: msg"],
+}
+
+
+def golden_sample(folder: str | os.PathLike, n: int = 64) -> list[str]:
+    """The first ``n`` non-blank lines of ``folder/input.log`` (what sniffing sees)."""
+    text = (Path(folder) / INPUT_FILE).read_text(encoding="utf-8")
+    return [s for s in text.split("\n") if s.strip()][:n]
+
+
+def check_parse_invariants(module, texts: list[str], options: IngestOptions | None = None):
+    """Run ``module.parse`` on ``texts`` and assert the accounting invariant,
+    that every line ends up in exactly one place, and the column contract.
+    Returns the :class:`ParseResult`."""
+    lines = pl.DataFrame(
+        {"line": pl.Series(range(1, len(texts) + 1), dtype=pl.Int64), "text": pl.Series(texts, dtype=pl.String)}
+    )
+    res = module.parse(lines, options=options or IngestOptions())
+    assert lines.height == res.events.height + res.continuation_lines + res.blank_lines + res.rejects.height
+    ev_lines = set(res.events["line"].to_list())
+    rej_lines = set(res.rejects["line"].to_list())
+    assert not ev_lines & rej_lines
+    assert len(ev_lines) == res.events.height and len(rej_lines) == res.rejects.height
+    assert res.events.columns == [c for c in EVENT_SCHEMA if c not in ("source", "format")]
+    assert res.rejects.columns == ["line", "reason", "text"]
+    return res
