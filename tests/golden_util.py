@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from forensics.ingest import IngestOptions, ingest
-from forensics.schema import EVENT_SCHEMA, REJECT_SCHEMA
+from forensics.schema import EVENT_SCHEMA, REJECT_SCHEMA, TS_TYPE
 
 EVENTS_FILE = "expected.jsonl"
 REJECTS_FILE = "expected_rejects.jsonl"
@@ -144,4 +144,5 @@ def check_parse_invariants(module, texts: list[str], options: IngestOptions | No
     assert len(ev_lines) == res.events.height and len(rej_lines) == res.rejects.height
     assert res.events.columns == [c for c in EVENT_SCHEMA if c not in ("source", "format")]
     assert res.rejects.columns == ["line", "reason", "text"]
+    assert res.events.schema["ts"] == TS_TYPE
     return res

@@ -213,20 +213,39 @@ def extract_kv(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 _NUMERIC_STATUS = r"^\d{3}$"
 
 
-def _pick(columns: list[str], canonical: str, overrides: dict[str, str]) -> str | None:
+def _pick_all(columns: list[str], canonical: str, overrides: dict[str, str]) -> list[str]:
+    """Every column that answers for ``canonical``, best first: exact aliases in
+    alias order, then nested ``x.alias`` names.  An override names exactly one."""
     lower = {c.lower(): c for c in columns}
     if canonical in overrides:
-        return lower.get(overrides[canonical].lower())
+        hit = lower.get(overrides[canonical].lower())
+        return [hit] if hit else []
     aliases = ALIASES.get(canonical, (canonical,))
-    for alias in aliases:
-        if alias in lower:
-            return lower[alias]
+    found = [lower[a] for a in aliases if a in lower]
     # Nested fields flattened with dots: "http.status" answers for "status".
     for alias in aliases:
         for low, name in lower.items():
-            if low.rsplit(".", 1)[-1] == alias:
-                return name
-    return None
+            if "." in low and low.rsplit(".", 1)[-1] == alias and name not in found:
+                found.append(name)
+    return found
+
+
+def _field_expr(raw: pl.DataFrame, canonical: str, name: str, options: IngestOptions) -> pl.Expr | None:
+    col = pl.col(name)
+    if canonical == "ts":
+        return pl.lit(parse_timestamp_series(raw.get_column(name), tz=options.tz))
+    if canonical == "level":
+        return normalize_level(col)
+    if canonical == "status":
+        if raw.schema[name] == pl.String and name.lower() == "code":
+            # "code" is only a status when it looks like one.
+            if not raw.get_column(name).drop_nulls().str.contains(_NUMERIC_STATUS).all():
+                return None
+        return col.cast(pl.String).str.extract(r"^(\d{1,3})$", 1).cast(pl.Int32, strict=False)
+    if canonical == "latency_ms":
+        num = col.cast(pl.String).str.extract(r"^(-?\d+(?:\.\d+)?)", 1).cast(pl.Float64, strict=False)
+        return num * 1000.0 if name.lower() in LATENCY_SECONDS else num
+    return _as_text(col, raw.schema[name])
 
 
 def canonicalize(
@@ -237,6 +256,10 @@ def canonicalize(
     skip: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Map a frame of named raw fields to canonical columns.
+
+    Each canonical column takes, line by line, the first non-null of the
+    fields that answer for it (so one stream may mix ``uid`` and ``user_id``).
+    The best-ranked field is consumed; the others also stay in ``attrs``.
 
     Parameters
     ----------
@@ -256,6 +279,15 @@ def canonicalize(
         ``line`` and every canonical column except ``source`` and ``format``;
         fields not used for a canonical column go into ``attrs`` as JSON text
         (null fields omitted).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from forensics.ingest.options import IngestOptions
+    >>> raw = pl.DataFrame({"line": [1, 2], "time": ["2023-11-02T10:00:00Z"] * 2,
+    ...                     "uid": ["u1", None], "user_id": [None, "u3"]})
+    >>> canonicalize(raw, options=IngestOptions())["user"].to_list()
+    ['u1', 'u3']
     """
     fixed = dict(fixed or {})
     overrides = options.overrides()
@@ -268,26 +300,12 @@ def canonicalize(
             continue
         if canonical in skip:
             continue
-        name = _pick([c for c in cols if c not in used], canonical, overrides)
-        if name is None:
+        names = _pick_all([c for c in cols if c not in used], canonical, overrides)
+        parts = [(n, e) for n in names if (e := _field_expr(raw, canonical, n, options)) is not None]
+        if not parts:
             continue
-        if canonical == "status" and raw.schema[name] == pl.String and name.lower() == "code":
-            # "code" is only a status when it looks like one.
-            if not raw.get_column(name).drop_nulls().str.contains(_NUMERIC_STATUS).all():
-                continue
-        used.add(name)
-        col = pl.col(name)
-        if canonical == "ts":
-            exprs["ts"] = pl.lit(parse_timestamp_series(raw.get_column(name), tz=options.tz))
-        elif canonical == "level":
-            exprs["level"] = normalize_level(col)
-        elif canonical == "status":
-            exprs["status"] = col.cast(pl.String).str.extract(r"^(\d{1,3})$", 1).cast(pl.Int32, strict=False)
-        elif canonical == "latency_ms":
-            num = col.cast(pl.String).str.extract(r"^(-?\d+(?:\.\d+)?)", 1).cast(pl.Float64, strict=False)
-            exprs["latency_ms"] = num * 1000.0 if name.lower() in LATENCY_SECONDS else num
-        else:
-            exprs[canonical] = _as_text(col, raw.schema[name])
+        used.add(parts[0][0])
+        exprs[canonical] = parts[0][1] if len(parts) == 1 else pl.coalesce([e for _, e in parts])
     for k, v in fixed.items():
         exprs[k] = v
     leftovers = [c for c in cols if c not in used]

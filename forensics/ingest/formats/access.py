@@ -32,7 +32,7 @@ import polars as pl
 from ...schema import empty_events
 from ..normalize import canonicalize, extract_kv, parse_timestamp, route_action
 from ..options import IngestOptions
-from .base import ParseResult, empty_rejects, reject, split_blank
+from .base import ParseResult, reject, split_blank
 
 NAME = "access"
 DESCRIPTION = "nginx/Apache access logs (combined/common, optional key=value extras)"

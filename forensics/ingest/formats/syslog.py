@@ -158,10 +158,14 @@ def _header_3164(part: pl.DataFrame, *, options: IngestOptions) -> pl.DataFrame:
 
 def _kv_source(head: pl.DataFrame) -> pl.DataFrame:
     """Text to pull pairs from: SD params first (they win), then the message.
-    Trailing ``)``, ``,``, ``;`` and ``]`` are cut from unquoted message values
-    so ``(uid=0)`` gives ``0``."""
+
+    ``\\]`` in SD values becomes ``]`` (extract_kv handles ``\\"``).
+    Trailing ``)``, ``,``, ``;`` and ``]`` are cut from unquoted message
+    values, so ``(uid=0)`` gives ``0``.
+    """
     msg = pl.col("_message").str.replace_all(r'=([^"\s]\S*?)[),;\]]+(\s|$)', "=${1}${2}")
-    return head.select("line", pl.concat_str([pl.col("_sd"), msg], separator=" ", ignore_nulls=True).fill_null("").alias("kv"))
+    sd = pl.col("_sd").str.replace_all(r"\\\]", "]")  # RFC 5424 escapes "]" in values as "\]"
+    return head.select("line", pl.concat_str([sd, msg], separator=" ", ignore_nulls=True).fill_null("").alias("kv"))
 
 
 def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
