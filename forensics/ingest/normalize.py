@@ -176,14 +176,13 @@ def route_action(method: pl.Expr, path: pl.Expr) -> pl.Expr:
 KV_PATTERN = r'([A-Za-z_][\w.\-]*)=("(?:[^"\\]|\\.)*"|\S+)'
 
 
-def extract_kv(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Pull ``key=value`` pairs out of ``column`` into a wide frame keyed by ``line``.
+def _unquote(v: pl.Expr) -> pl.Expr:
+    quoted = v.str.starts_with('"') & v.str.ends_with('"') & (v.str.len_chars() >= 2)
+    return pl.when(quoted).then(v.str.slice(1, v.str.len_chars() - 2).str.replace_all(r'\\(["\\])', "${1}")).otherwise(v)
 
-    Values in double quotes are unquoted.  When a key repeats in one line the
-    first value wins.  Returns a frame with ``line`` plus one String column per
-    key found anywhere (null where absent); a key called ``line`` becomes
-    ``line_``.
-    """
+
+def _kv_by_pivot(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """General path: every pair of every line, pivoted wide (keeps the first of a repeated key)."""
     pairs = (
         frame.select("line", pl.col(column).str.extract_all(KV_PATTERN).alias("_kv"))
         .explode("_kv")
@@ -194,18 +193,51 @@ def extract_kv(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     pairs = pairs.select(
         "line",
         pl.col("_kv").str.extract(r"^([^=]+)=", 1).alias("k"),
-        pl.col("_kv").str.replace(r"^[^=]+=", "").alias("v"),
-    ).with_columns(
-        pl.when(pl.col("v").str.starts_with('"') & pl.col("v").str.ends_with('"') & (pl.col("v").str.len_chars() >= 2))
-        .then(pl.col("v").str.slice(1, pl.col("v").str.len_chars() - 2).str.replace_all(r'\\(["\\])', "${1}"))
-        .otherwise(pl.col("v"))
-        .alias("v")
+        _unquote(pl.col("_kv").str.replace(r"^[^=]+=", "")).alias("v"),
     )
     # A field called "line" would clash with the line-number column.
     pairs = pairs.with_columns(pl.when(pl.col("k") == "line").then(pl.lit("line_")).otherwise(pl.col("k")).alias("k"))
     pairs = pairs.unique(["line", "k"], keep="first", maintain_order=True)
     wide = pairs.pivot(on="k", index="line", values="v", aggregate_function="first")
     return frame.select("line").join(wide, on="line", how="left")
+
+
+def extract_kv(frame: pl.DataFrame, column: str, *, sample: int = 2000) -> pl.DataFrame:
+    """Pull ``key=value`` pairs out of ``column`` into a wide frame keyed by ``line``.
+
+    Values in double quotes are unquoted.  When a key repeats in one line the
+    first value wins.  Returns a frame with ``line`` plus one String column per
+    key found anywhere (null where absent); a key called ``line`` becomes
+    ``line_``.
+
+    Fast path: the keys seen in the first lines are pulled out with one regex
+    each; only lines holding other pairs go through the general
+    explode-and-pivot path.  Both paths give the same result.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"line": [1, 2], "m": ['a=1 b="x y"', "b=2 c=3 b=9"]})
+    >>> extract_kv(df, "m").rows()
+    [(1, '1', 'x y', None), (2, None, '2', '3')]
+    """
+    if frame.height <= sample:
+        return _kv_by_pivot(frame, column)
+    keys = [k for k in _kv_by_pivot(frame.head(sample), column).columns if k not in ("line", "line_")]
+    if not keys:
+        return _kv_by_pivot(frame, column)
+    text = pl.col(column)
+    values = [
+        text.str.extract(rf'(?:^|[^\w.\-]){re.escape(k)}=("(?:[^"\\]|\\.)*"|\S+)', 1).alias(k) for k in keys
+    ]
+    wide = frame.select("line", *values, text.str.count_matches(KV_PATTERN).fill_null(0).alias("_n"))
+    found = pl.sum_horizontal([pl.col(k).is_not_null().cast(pl.Int32) for k in keys])
+    ok = wide.filter(pl.col("_n") == found).drop("_n").with_columns(_unquote(pl.col(k)).alias(k) for k in keys)
+    if ok.height == frame.height:
+        return ok
+    rest = frame.join(ok.select("line"), on="line", how="anti")
+    slow = _kv_by_pivot(rest, column)
+    return pl.concat([ok, slow], how="diagonal_relaxed").sort("line")
 
 
 # ---------------------------------------------------------------- canonicalize
@@ -312,7 +344,7 @@ def canonicalize(
     out = raw.select(
         pl.col("line"),
         *[e.alias(k) for k, e in exprs.items()],
-        _attrs_expr(raw, leftovers).alias("attrs"),
+        pl.lit(attrs_json(raw, leftovers)).alias("attrs"),
     )
     # Order and types of the canonical schema (minus source/format).
     final = []
@@ -334,19 +366,36 @@ def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String)
 
 
-def _attrs_expr(raw: pl.DataFrame, names: list[str]) -> pl.Expr:
-    """JSON object text of ``names`` with null members removed; null if empty."""
+def attrs_json(raw: pl.DataFrame, names: list[str]) -> pl.Series:
+    """JSON object text of the columns ``names``, null members left out; null
+    when nothing is left.
+
+    Fast path: columns that are null everywhere are dropped, rows without a
+    null are encoded directly; only rows with some nulls pay for the cleanup.
+    """
+    names = [n for n in names if raw.get_column(n).null_count() < raw.height]
     if not names:
-        return pl.lit(None, dtype=pl.String)
+        return pl.Series("attrs", [None] * raw.height, dtype=pl.String)
     enc = pl.struct([pl.col(n) for n in names]).struct.json_encode()
-    # Remove "name":null members (keys come from field names, so they never
-    # contain an unescaped quote).
+    any_null = pl.any_horizontal([pl.col(n).is_null() for n in names])
+    frame = raw.select(enc.alias("attrs"), any_null.alias("_n"))
+    if not frame.get_column("_n").any():
+        return frame.get_column("attrs")
+    idx = frame.get_column("_n").arg_true()
+    # Remove "name":null members (keys come from field names; the patterns
+    # skip escaped quotes inside them).
     cleaned = (
-        enc.str.replace_all(r'"(?:[^"\\]|\\.)*":null,', "")
-        .str.replace_all(r',"(?:[^"\\]|\\.)*":null\}', "}")
-        .str.replace_all(r'\{"(?:[^"\\]|\\.)*":null\}', "{}")
+        frame.filter(pl.col("_n"))
+        .select(
+            pl.col("attrs")
+            .str.replace_all(r'"(?:[^"\\]|\\.)*":null,', "")
+            .str.replace_all(r',"(?:[^"\\]|\\.)*":null\}', "}")
+            .str.replace_all(r'\{"(?:[^"\\]|\\.)*":null\}', "{}")
+        )
+        .select(pl.when(pl.col("attrs") == "{}").then(None).otherwise(pl.col("attrs")).alias("attrs"))
+        .get_column("attrs")
     )
-    return pl.when(cleaned == "{}").then(None).otherwise(cleaned)
+    return frame.get_column("attrs").scatter(idx, cleaned)
 
 
 def component_from_path(rel_path: str) -> str:
