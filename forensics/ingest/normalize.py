@@ -199,7 +199,7 @@ def _kv_by_pivot(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     pairs = pairs.with_columns(pl.when(pl.col("k") == "line").then(pl.lit("line_")).otherwise(pl.col("k")).alias("k"))
     pairs = pairs.unique(["line", "k"], keep="first", maintain_order=True)
     wide = pairs.pivot(on="k", index="line", values="v", aggregate_function="first")
-    return frame.select("line").join(wide, on="line", how="left")
+    return frame.select("line").join(wide, on="line", how="left", maintain_order="left")
 
 
 def extract_kv(frame: pl.DataFrame, column: str, *, sample: int = 2000) -> pl.DataFrame:

@@ -86,7 +86,7 @@ def fold_continuations(lines: pl.DataFrame, is_start: pl.Expr) -> tuple[pl.DataF
     conts = body.filter(~pl.col("_start"))
     if conts.height:
         folded = conts.group_by("_grp", maintain_order=True).agg(pl.col("text").str.join("\n").alias("continuation"))
-        starts = starts.join(folded, on="_grp", how="left")
+        starts = starts.join(folded, on="_grp", how="left", maintain_order="left")
     else:
         starts = starts.with_columns(pl.lit(None, dtype=pl.String).alias("continuation"))
     return starts.drop("_grp"), orphans, conts.height

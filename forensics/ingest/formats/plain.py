@@ -41,6 +41,7 @@ import re
 
 import polars as pl
 
+from ...schema import ALIASES
 from ..normalize import canonicalize, extract_kv, normalize_level, parse_timestamp
 from ..options import IngestOptions
 from .base import ParseResult, empty_rejects, fold_continuations, reject, split_blank
@@ -115,9 +116,42 @@ def kv_events(
     taken = {c.lower() for c in fields.columns}
     kv = extract_kv(fields.select("line", kv_column), kv_column)
     kv = kv.drop([c for c in kv.columns if c != "line" and c.lower() in taken])
+    kv = _merge_aliases(kv, skip=set(fixed) | set(options.overrides()))
     raw = fields.drop(kv_column).join(kv, on="line", how="left", maintain_order="left")
     lits = {k: pl.lit(v) for k, v in fixed.items()}
     return canonicalize(raw, options=options, fixed=lits)
+
+
+#: Text fields whose aliases are merged row by row (see :func:`_merge_aliases`).
+_MERGED = ("user", "session", "request_id", "action", "key")
+
+
+def _merge_aliases(kv: pl.DataFrame, *, skip: set[str]) -> pl.DataFrame:
+    """Merge alias keys of one canonical field row by row.
+
+    :func:`canonicalize` picks one column per canonical field for the whole
+    frame, which suits JSON (stable field names) but not free text, where one
+    line says ``user=u1`` and the next ``uid=u2``.  Here the first alias (in
+    :data:`ALIASES` order) present on each row wins and goes into the column of
+    the earliest alias; a later alias keeps its value (for ``attrs``) only on
+    rows where it was not the one used.
+    """
+    by_lower: dict[str, str] = {}
+    for c in kv.columns:
+        if c != "line":
+            by_lower.setdefault(c.lower(), c)
+    exprs: list[pl.Expr] = []
+    for canonical in _MERGED:
+        if canonical in skip:
+            continue
+        names = [by_lower[a] for a in ALIASES[canonical] if a in by_lower]
+        if len(names) < 2:
+            continue
+        exprs.append(pl.coalesce(names).alias(names[0]))
+        for i, name in enumerate(names[1:], start=1):
+            earlier = pl.any_horizontal([pl.col(n).is_not_null() for n in names[:i]])
+            exprs.append(pl.when(earlier).then(pl.col(name)).alias(name))
+    return kv.with_columns(exprs) if exprs else kv
 
 
 # -------------------------------------------------------------------------- parse

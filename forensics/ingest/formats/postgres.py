@@ -15,16 +15,18 @@ event (``LOG`` -> info, ``PANIC`` -> fatal).  ``STATEMENT DETAIL HINT CONTEXT
 QUERY LOCATION`` lines carry their own prefix but belong to an earlier event:
 the latest event **of the same pid** (the previous event when the pid is not
 in the prefix or has no event yet); their text goes to ``attrs.statement``,
-``detail``, ``hint``, ``context``, ``query``, ``location``.  Lines without a
-prefix are continuation lines (PostgreSQL indents the later lines of a
-multi-line message with a tab, which is removed) and extend whatever the line
-above them was: the message or one of those attributes.  A line that starts
-like a prefix (a date) but does not parse is malformed; secondary or prefix-less
-lines before any event are malformed too.
+``detail``, ``hint``, ``context``, ``query``, ``location``.  Indented lines
+without a prefix are continuation lines (PostgreSQL indents the later lines of
+a multi-line message with a tab, which is removed) and extend whatever the line
+above them was: the message or one of those attributes.  Any other line
+without a valid prefix (a broken prefix, output of ``archive_command`` and the
+like) is malformed; secondary or indented lines before any event are malformed
+too.
 
 ``duration: N ms`` -> ``latency_ms``.  ``key=value`` pairs are read from the
-message (not from SQL text; PostgreSQL's own ``user=``/``database=``/
-``host=``/``application_name=`` there fill the ``db_*`` attributes instead)
+message (not from SQL text; in the connection messages ``connection
+authorized: user=... database=...`` and ``disconnection: ...`` those keys fill
+``db_user``/``database``/``client``/``application`` instead of ``user``)
 and from sqlcommenter comments (``/*request_id='abc',user_id='u42'*/``) in the
 message, statement or query, which fill ``request_id``, ``user``, ``action``
 and the like through the usual aliases.
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..normalize import normalize_level, parse_timestamp
+from ..normalize import normalize_level, parse_timestamp_series
 from ..options import IngestOptions
 from .base import ParseResult, empty_rejects, reject, split_blank
 from .plain import ORPHAN_REASON, kv_events
@@ -51,11 +53,14 @@ SECONDARY = ("STATEMENT", "DETAIL", "HINT", "CONTEXT", "QUERY", "LOCATION")
 
 _TS = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,6})?"
 _ZONE = r"[A-Za-z]{2,5}|[+-]\d{2}(?::?\d{2})?"
+#: The prefix up to the message (capturing only this part is much faster
+#: than capturing the message too; the message is the text after it).
 PREFIX = (
-    rf"^(?P<ts>{_TS}) (?P<zone>{_ZONE})(?P<rest>[ :].*?)\b"
-    rf"(?P<sev>{'|'.join(PRIMARY + SECONDARY)}):\s+(?P<msg>.*)$"
+    rf"^(?P<head>(?P<ts>{_TS}) (?P<zone>{_ZONE})(?P<rest>[ :].*?)\b"
+    rf"(?P<sev>{'|'.join(PRIMARY + SECONDARY)}):\s+)"
 )
-_LOOKS_PREFIXED = r"^\d{4}-\d{2}-\d{2}[ T]\d"
+#: PostgreSQL's own messages whose ``user=``/``database=``/``host=`` name the session, not an end user.
+_SESSION_MSG = r"^(?:replication )?connection (?:authorized|received|authenticated):|^disconnection:"
 
 #: Zone abbreviations PostgreSQL prints for common ``log_timezone`` settings.
 #: Ambiguous ones (IST, CST in Asia) take the most common meaning in server logs.
@@ -74,6 +79,8 @@ _EXTRA = ("statement", "detail", "hint", "context", "query", "location")
 #: Message text up to where SQL starts (``statement: ``, ``execute x: ``, ...).
 _SQL_START = r"(?:^|\s)(?:statement|execute [^:]*|parse [^:]*|bind [^:]*):\s.*$"
 _COMMENT = r"/\*[^*]*\*/"
+#: One sqlcommenter pair ``key='value',`` (rewritten as ``key="value"`` for :func:`extract_kv`).
+_SQLC_PAIR = r"([A-Za-z_][\w.\-]*)='((?:[^'\\]|\\.)*)',?"
 
 
 def sniff(sample: list[str]) -> float:
@@ -95,20 +102,27 @@ def _zone_offset(zone: pl.Expr) -> pl.Expr:
     )
 
 
-def _timestamp(ts: pl.Expr, zone: pl.Expr, tz: str) -> pl.Expr:
-    off = _zone_offset(zone)
-    return pl.when(off.is_not_null()).then(parse_timestamp(ts + off)).otherwise(parse_timestamp(ts, tz=tz))
+def _timestamp(frame: pl.DataFrame, tz: str) -> pl.Series:
+    """UTC times from the ``ts`` and ``zone`` columns (unknown zones: ``tz``)."""
+    parts = frame.select(
+        pl.when(_zone_offset(pl.col("zone")).is_not_null()).then(pl.col("ts") + _zone_offset(pl.col("zone"))).alias("aware"),
+        pl.when(_zone_offset(pl.col("zone")).is_null()).then(pl.col("ts")).alias("naive"),
+    )
+    aware = parse_timestamp_series(parts["aware"])
+    naive = parse_timestamp_series(parts["naive"], tz=tz)
+    return aware.zip_with(aware.is_not_null(), naive).alias("ts")
 
 
 def _classify(body: pl.DataFrame) -> pl.DataFrame:
     """Per line: kind (start/sec/raw/bad), prefix fields, and the event it belongs to."""
     g = pl.col("text").str.extract_groups(PREFIX)
     df = body.with_columns(g.alias("_g")).unnest("_g")
+    df = df.with_columns(pl.col("text").str.slice(pl.col("head").str.len_chars()).alias("msg")).drop("head")
     df = df.with_columns(
         pl.when(pl.col("sev").is_in(PRIMARY)).then(pl.lit("start"))
         .when(pl.col("sev").is_not_null()).then(pl.lit("sec"))
-        .when(pl.col("text").str.contains(_LOOKS_PREFIXED)).then(pl.lit("bad"))
-        .otherwise(pl.lit("raw"))
+        .when(pl.col("text").str.contains(r"^\s")).then(pl.lit("raw"))
+        .otherwise(pl.lit("bad"))
         .alias("kind"),
         pl.col("rest").str.extract(r"\[(\d+)(?:-\d+)?\]", 1).cast(pl.Int64, strict=False).alias("pid"),
     )
@@ -134,6 +148,39 @@ def _classify(body: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([good.drop("_anchor", "_field"), df.filter(pl.col("kind") == "bad")], how="diagonal")
 
 
+def _fields(ev: pl.DataFrame) -> pl.DataFrame:
+    """``line``, the text to read ``key=value`` pairs from (``_kv``) and the attribute columns."""
+    def pre(pattern: str) -> pl.Expr:  # first group of ``pattern`` in the prefix
+        return pl.col("rest").str.extract(pattern, 1)
+
+    at = pl.col("rest").str.extract_groups(r"(?:^|[\s:])(?P<u>\[unknown\]|[^\s@:\[\]]+)@(?P<d>\[unknown\]|[^\s@:\[\]]+)(?:[\s:]|$)")
+    msg = pl.col("message")
+    # key=value text from the message before any SQL; in PostgreSQL's session
+    # messages user=/database=/host= describe the connection, not the end user.
+    session_msg = msg.str.contains(_SESSION_MSG)
+    pg_kv = pl.when(session_msg).then(msg)
+    plain_kv = pl.when(session_msg).then(msg.str.replace_all(r"\b(?:user|database|host|application_name)=\S*", "")).otherwise(
+        msg.str.replace(_SQL_START, "")
+    )
+    comments = pl.concat_str([msg, pl.col("statement"), pl.col("query")], separator=" ", ignore_nulls=True)
+    sqlc = comments.str.extract_all(_COMMENT).list.join(" ").str.replace_all(_SQLC_PAIR, '${1}="${2}" ')
+    for code, ch in (("%2F", "/"), ("%3A", ":"), ("%20", " "), ("%3D", "="), ("%2C", ","), ("%27", "'"), ("%25", "%")):
+        sqlc = sqlc.str.replace_all(code, ch, literal=True)
+    return ev.select(
+        "line",
+        pl.concat_str([sqlc, plain_kv], separator=" ", ignore_nulls=True).alias("_kv"),
+        "pid",
+        pl.coalesce(pre(r"\buser=([^,\s]*)"), at.struct.field("u"), pg_kv.str.extract(r"\buser=(\S+)", 1)).alias("db_user"),
+        pl.coalesce(pre(r"\bdb=([^,\s]*)"), at.struct.field("d"), pg_kv.str.extract(r"\bdatabase=(\S+)", 1)).alias("database"),
+        pl.coalesce(pre(r"\bapp=(.*?)(?:,\w+=|\s*$)"), pg_kv.str.extract(r"\bapplication_name=(\S+)", 1)).alias("application"),
+        pl.coalesce(pre(r"\b(?:client|host)=([^,\s]*)"), pre(r":([\w.:\-]+)\(\d+\):"), pg_kv.str.extract(r"\bhost=(\S+)", 1)).alias("client"),
+        *_EXTRA,
+    ).with_columns(
+        pl.when(pl.col(c).is_in(["", "[unknown]"])).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("db_user", "database", "application", "client")
+    )
+
+
 def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     """Parse a PostgreSQL stderr log into canonical events.
 
@@ -152,7 +199,7 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     bad = df.filter(pl.col("kind") == "bad")
     orphans = df.filter((pl.col("kind") != "bad") & pl.col("owner").is_null())
     rejects = pl.concat(
-        [reject(bad.select("line", "text"), "not a PostgreSQL log line"), reject(orphans.select("line", "text"), ORPHAN_REASON)]
+        [reject(bad.select("line", "text"), "no PostgreSQL log prefix"), reject(orphans.select("line", "text"), ORPHAN_REASON)]
     ).sort("line") if bad.height + orphans.height else empty_rejects()
     attached = df.filter(pl.col("owner").is_not_null())
     n_cont = attached.filter(pl.col("kind") != "start").height
@@ -169,31 +216,9 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     ev = starts.select("line", "ts", "zone", "rest", "sev", "pid").join(
         pieces.rename({"owner": "line"}), on="line", how="left", maintain_order="left"
     )
-    rest = pl.col("rest")
-    at = rest.str.extract_groups(r"(?:^|[\s:])(?P<u>\[unknown\]|[^\s@:\[\]]+)@(?P<d>\[unknown\]|[^\s@:\[\]]+)(?:[\s:]|$)")
-    msg = pl.col("message")
-    # key=value text from the message before any SQL, PostgreSQL's own keys renamed.
-    plain_kv = msg.str.replace(_SQL_START, "").str.replace_all(r"\b(?:user|database|host|application_name)=\S*", "")
-    pg_kv = msg.str.replace(_SQL_START, "")
-    comments = pl.concat_str([msg, pl.col("statement"), pl.col("query")], separator=" ", ignore_nulls=True)
-    sqlc = comments.str.extract_all(_COMMENT).list.join(" ").str.replace_all(r"([A-Za-z_][\w.\-]*)='((?:[^'\\]|\\.)*)',?", '${1}="${2}" ')
-    for code, ch in (("%2F", "/"), ("%3A", ":"), ("%20", " "), ("%3D", "="), ("%2C", ","), ("%27", "'"), ("%25", "%")):
-        sqlc = sqlc.str.replace_all(code, ch, literal=True)
-    fields = ev.select(
-        "line",
-        pl.concat_str([sqlc, plain_kv], separator=" ", ignore_nulls=True).alias("_kv"),
-        "pid",
-        pl.coalesce(rest.str.extract(r"\buser=([^,\s]*)", 1), at.struct.field("u"), pg_kv.str.extract(r"\buser=(\S+)", 1)).alias("db_user"),
-        pl.coalesce(rest.str.extract(r"\bdb=([^,\s]*)", 1), at.struct.field("d"), pg_kv.str.extract(r"\bdatabase=(\S+)", 1)).alias("database"),
-        pl.coalesce(rest.str.extract(r"\bapp=(.*?)(?:,\w+=|\s*$)", 1), pg_kv.str.extract(r"\bapplication_name=(\S+)", 1)).alias("application"),
-        pl.coalesce(rest.str.extract(r"\b(?:client|host)=([^,\s]*)", 1), rest.str.extract(r":([\w.:\-]+)\(\d+\):", 1), pg_kv.str.extract(r"\bhost=(\S+)", 1)).alias("client"),
-        *_EXTRA,
-    ).with_columns(
-        pl.when(pl.col(c).is_in(["", "[unknown]"])).then(None).otherwise(pl.col(c)).alias(c)
-        for c in ("db_user", "database", "application", "client")
-    )
+    fields = _fields(ev)
     fixed = ev.select(
-        _timestamp(pl.col("ts"), pl.col("zone"), options.tz).alias("ts"),
+        pl.lit(_timestamp(ev, options.tz)).alias("ts"),
         normalize_level(pl.col("sev").str.replace(r"^DEBUG\d$", "DEBUG")).alias("level"),
         pl.col("message"),
         pl.col("message").str.extract(r"\bduration: (\d+(?:\.\d+)?) ms", 1).cast(pl.Float64, strict=False).alias("latency_ms"),
