@@ -259,6 +259,11 @@ def _pick_all(columns: list[str], canonical: str, overrides: dict[str, str]) -> 
         for low, name in lower.items():
             if "." in low and low.rsplit(".", 1)[-1] == alias and name not in found:
                 found.append(name)
+    # ... and "user.id" / "session.id" for user / session.
+    if canonical in ("user", "session", "request_id"):
+        for low, name in lower.items():
+            if low in (f"{canonical}.id", f"{canonical.split('_')[0]}.id") and name not in found:
+                found.append(name)
     return found
 
 
@@ -291,7 +296,7 @@ def canonicalize(
 
     Each canonical column takes, line by line, the first non-null of the
     fields that answer for it (so one stream may mix ``uid`` and ``user_id``).
-    The best-ranked field is consumed; the others also stay in ``attrs``.
+    A field is left out of ``attrs`` on the lines where it gave the value.
 
     Parameters
     ----------
@@ -325,6 +330,7 @@ def canonicalize(
     overrides = options.overrides()
     cols = [c for c in raw.columns if c != "line"]
     used: set[str] = set()
+    masked: dict[str, pl.Expr] = {}
     exprs: dict[str, pl.Expr] = {}
     for canonical in ("ts", "level", "component", "status", "user", "session", "request_id", "action", "key", "latency_ms", "message"):
         if canonical in fixed:
@@ -338,13 +344,19 @@ def canonicalize(
             continue
         used.add(parts[0][0])
         exprs[canonical] = parts[0][1] if len(parts) == 1 else pl.coalesce([e for _, e in parts])
+        # A lower-ranked field is consumed on the lines where it gave the value
+        # (every better field null there); elsewhere it stays in attrs.
+        for i, (name, _) in enumerate(parts[1:], start=1):
+            better_null = pl.all_horizontal([pl.col(n).is_null() for n, _ in parts[:i]])
+            masked[name] = pl.when(better_null).then(None).otherwise(pl.col(name)).alias(name)
     for k, v in fixed.items():
         exprs[k] = v
     leftovers = [c for c in cols if c not in used]
+    attrs_src = raw.with_columns(masked[c] for c in leftovers if c in masked) if masked else raw
     out = raw.select(
         pl.col("line"),
         *[e.alias(k) for k, e in exprs.items()],
-        pl.lit(attrs_json(raw, leftovers)).alias("attrs"),
+        pl.lit(attrs_json(attrs_src, leftovers)).alias("attrs"),
     )
     # Order and types of the canonical schema (minus source/format).
     final = []
