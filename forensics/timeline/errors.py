@@ -26,6 +26,7 @@ import polars as pl
 
 OUTCOME_FIELDS = ("result", "outcome", "status", "state")
 _OUTCOME_ERR = r"^(?:error|errors|err|fail|failed|failure|timeout|timed[ _-]?out|exception)$"
+_OUTCOME_HINT = '"(?:' + "|".join(OUTCOME_FIELDS) + ')"'
 _EXCEPTION = (
     r"\w*Exception\b|\b[A-Z]\w*Error:|Traceback \(most recent call last\)|\n\s*at [\w$.<>]+\("
     r"|\n\tat "
@@ -66,7 +67,8 @@ def mask_message(expr: pl.Expr) -> pl.Expr:
 
 
 def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
-    """Expressions for ``is_error``, ``is_client_error`` and ``error_kind``.
+    """Expressions for ``is_error``, ``is_client_error`` and ``error_kind``
+    (the last needs ``_masked``, the masked message: see :func:`mark_errors`).
 
     Examples
     --------
@@ -74,7 +76,7 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
     >>> from forensics.schema import conform
     >>> df = conform(pl.DataFrame({"component": ["db", "web"], "level": ["error", "warn"], "status": [None, 404],
     ...                            "message": ["timeout after 30 ms", None], "format": ["plain", "access"]}))
-    >>> df.with_columns(**error_exprs()).select("is_error", "is_client_error", "error_kind").rows()
+    >>> mark_errors(df).select("is_error", "is_client_error", "error_kind").rows()
     [(True, False, 'db: timeout after <n> ms'), (False, True, 'web: HTTP 4xx')]
     """
     status = pl.col("status")
@@ -84,6 +86,8 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
     for name in OUTCOME_FIELDS:
         val = pl.col("attrs").str.json_path_match(f"$.{name}").str.strip_chars().str.to_lowercase()
         outcome = outcome | val.str.contains(_OUTCOME_ERR).fill_null(False)
+    # Parse JSON only where an outcome field is mentioned at all.
+    outcome = pl.when(pl.col("attrs").str.contains(_OUTCOME_HINT).fill_null(False)).then(outcome).otherwise(False)
     exc = pl.col("message").str.contains(_EXCEPTION).fill_null(False)
     server = level_err.fill_null(False) | (status >= 500).fill_null(False) | outcome | exc
     is_client = client.fill_null(False)
@@ -93,7 +97,7 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
         [comp, pl.lit(": HTTP "), (status // 100).cast(pl.String), pl.lit("xx"),
          pl.when(pl.col("action").is_not_null()).then(pl.lit(" ") + pl.col("action")).otherwise(pl.lit(""))]
     )
-    masked = mask_message(pl.col("message"))
+    masked = pl.col("_masked")
     msg_kind = pl.concat_str([comp, pl.lit(": "), masked])
     use_http = status.is_not_null() & ((pl.col("format") == "access").fill_null(False) | masked.is_null() | (masked == ""))
     kind = (
@@ -106,5 +110,16 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
 
 
 def mark_errors(events: pl.DataFrame, *, client_errors: bool = False) -> pl.DataFrame:
-    """``events`` with ``is_error``, ``is_client_error`` and ``error_kind`` added."""
-    return events.with_columns(**error_exprs(client_errors=client_errors))
+    """``events`` with ``is_error``, ``is_client_error`` and ``error_kind`` added.
+
+    Kinds are computed on the error rows only (masking is the costly part).
+    """
+    ex = error_exprs(client_errors=client_errors)
+    flagged = events.with_columns(is_error=ex["is_error"], is_client_error=ex["is_client_error"])
+    hit = pl.col("is_error") | pl.col("is_client_error")
+    idx = flagged.with_row_index("_i").filter(hit)
+    kinds = idx.with_columns(mask_message(pl.col("message")).alias("_masked")).select(
+        "_i", ex["error_kind"].alias("error_kind")
+    )
+    kind = pl.repeat(None, events.height, dtype=pl.String, eager=True).alias("error_kind").scatter(kinds["_i"], kinds["error_kind"])
+    return flagged.with_columns(kind)

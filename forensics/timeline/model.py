@@ -34,6 +34,12 @@ class TimelineOptions:
         Robust z-score (median/MAD) a bin must reach to be hot.
     min_burst_errors
         A burst needs at least this many errors.
+    fade_gap_s
+        A quiet gap inside a burst shorter than this is no fade: it does not
+        start a new onset.
+    reonset_gap_s
+        Error segments separated by a quiet gap shorter than this are one
+        burst with several ``onsets``; a longer gap starts a new burst.
     """
 
     session_gap_s: float = 1800.0
@@ -43,6 +49,8 @@ class TimelineOptions:
     merge_gap_bins: int = 2
     threshold_sigma: float = 6.0
     min_burst_errors: int = 10
+    fade_gap_s: float = 600.0
+    reonset_gap_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,8 @@ class Timeline:
         ``session_key``, ``seq`` (0-based position in the session), ``ts``,
         ``user``, ``action``, ``request_id``, ``failed`` (Bool: an error was
         linked to this action's request), ``resources`` (List[String]: cache
-        keys / resources touched by the request, through request ids).
+        keys / resources touched by the request, through request ids), then
+        ``source``, ``line``, ``component``, ``status`` of the action row.
     sessions
         One row per session: ``session_key``, ``user``, ``start``, ``end``,
         ``n_actions``, ``first_error`` (Datetime or null: first error linked

@@ -1,0 +1,91 @@
+"""Parse a user-given incident window (``--incident START..END``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+from ..errors import UsageError
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
+def _parse_one(text: str) -> datetime | time:
+    text = text.strip()
+    m = _CLOCK.match(text)
+    if m:
+        h, mi, s = int(m[1]), int(m[2]), int(m[3] or 0)
+        if h > 23 or mi > 59 or s > 59:
+            raise UsageError(f"--incident: bad time of day {text!r}")
+        return time(h, mi, s)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--incident: {text!r} is neither HH:MM nor an ISO date-time") from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def parse_incident(text: str, *, first: datetime | None = None, last: datetime | None = None) -> tuple[datetime, datetime]:
+    """``START..END`` -> a UTC window.
+
+    Each end is ``HH:MM[:SS]`` or an ISO-8601 date-time (UTC unless it has an
+    offset).  Times of day take their date from the data: the first day from
+    ``first``'s date to ``last``'s date on which the window ends after the
+    first event; an END before START on the same day means the next day.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> d = datetime(2023, 11, 2, 0, 5, tzinfo=timezone.utc)
+    >>> [x.isoformat() for x in parse_incident("16:14..18:30", first=d, last=d)]
+    ['2023-11-02T16:14:00+00:00', '2023-11-02T18:30:00+00:00']
+    """
+    if ".." not in text:
+        raise UsageError(f"--incident: expected START..END, got {text!r}")
+    a, b = (_parse_one(p) for p in text.split("..", 1))
+    if isinstance(a, time) or isinstance(b, time):
+        if first is None:
+            raise UsageError("--incident: times of day need data to take the date from")
+        last = last or first
+        base = a.date() if isinstance(a, datetime) else b.date() if isinstance(b, datetime) else None
+        days = [base] if base else [first.date() + timedelta(days=i) for i in range((last.date() - first.date()).days + 1)]
+        start = end = None
+        for d in days:
+            start = a if isinstance(a, datetime) else _at(d, a)
+            end = b if isinstance(b, datetime) else _at(d, b)
+            if end < start and isinstance(b, time):
+                end += timedelta(days=1)
+            if end >= first:
+                break
+        a, b = start, end
+    if b <= a:
+        raise UsageError(f"--incident: END must come after START in {text!r}")
+    return a, b
+
+
+def _at(d: date, t: time) -> datetime:
+    return datetime.combine(d, t, tzinfo=timezone.utc)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|d)?\s*$", re.I)
+_UNIT_S = {None: 1.0, "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str | float, *, option: str = "duration") -> float:
+    """``"30m"``, ``"90s"``, ``"1h"``, ``"1800"`` (seconds) -> seconds (> 0).
+
+    Examples
+    --------
+    >>> parse_duration("30m"), parse_duration("1.5h"), parse_duration("45")
+    (1800.0, 5400.0, 45.0)
+    """
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        m = _DURATION.match(text)
+        if not m:
+            raise UsageError(f"{option}: expected a duration like 90s, 30m, 1h or seconds, got {text!r}")
+        value = float(m[1]) * _UNIT_S[m[2].lower() if m[2] else None]
+    if not value > 0:
+        raise UsageError(f"{option}: must be positive, got {text!r}")
+    return value

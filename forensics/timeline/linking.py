@@ -1,0 +1,86 @@
+"""Request linking: events sharing a ``request_id`` form one request.
+
+Rules (README, "Timeline"):
+
+* ``user`` and ``session`` fill in across a request from the rows that have
+  them (a cache row of a logged-in request gets that user and session).
+* A row is a *user-action candidate* when it has an ``action`` and either a
+  user/session of its own or comes from an access log.  Per request exactly
+  one candidate is kept (``is_action``): an explicit action field (non-access
+  format) wins over an HTTP route, then the earliest (ties by source, line).
+  Rows without a request id are a request of their own.
+* Rows without a user/session of their own (cache, db) are never actions:
+  they are the request's *resources*: their ``key``, or ``table:<name>`` for a
+  SQL statement in the message.  Their errors are attributed to the request's
+  session and action (``failed``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: SQL statement -> first table name (cheap, first match only).
+_SQL = r"(?i)\b(?:select|insert|update|delete|merge|upsert)\b"
+_SQL_TABLE = r"(?i)\b(?:from|into|update|join)\s+[\"`\[]?([A-Za-z_][\w.]*)"
+
+_HAS_REQ = pl.col("request_id").is_not_null()
+
+
+def _over_request(expr: pl.Expr) -> pl.Expr:
+    """``expr`` evaluated per request (null for rows without a request id)."""
+    return pl.when(_HAS_REQ).then(expr.over("request_id"))
+
+
+def resource_expr() -> pl.Expr:
+    """The resource a row touches: its ``key``, else a SQL table from the message."""
+    table = pl.when(pl.col("message").str.contains(_SQL).fill_null(False)).then(
+        pl.lit("table:") + pl.col("message").str.extract(_SQL_TABLE, 1)
+    )
+    return pl.coalesce(pl.col("key"), table)
+
+
+def link_requests(events: pl.DataFrame) -> pl.DataFrame:
+    """Fill user/session across requests and mark the one action per request.
+
+    ``events`` must be sorted by ``ts, source, line`` and carry ``is_error``.
+    Adds ``is_action`` (Bool), ``_own_id`` (Bool: user or session on the row
+    itself), ``_req_failed`` (Bool: an error in the row's request) and
+    ``_resource`` (String).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timezone
+    >>> from forensics.schema import conform
+    >>> t = datetime(2023, 11, 2, 16, 0, tzinfo=timezone.utc)
+    >>> ev = conform(pl.DataFrame({"ts": [t, t, t], "format": ["access", "jsonl", "plain"],
+    ...     "request_id": ["r1"] * 3, "user": [None, "u1", None], "action": ["GET /c/{id}", "open_course", "get"],
+    ...     "key": [None, None, "course:1"]})).with_columns(is_error=pl.Series([False, False, True]))
+    >>> link_requests(ev).select("user", "is_action", "_req_failed").rows()
+    [('u1', False, True), ('u1', True, True), ('u1', False, True)]
+    """
+    own = pl.col("user").is_not_null() | pl.col("session").is_not_null()
+    fmt_access = (pl.col("format") == "access").fill_null(False)
+    cand = pl.col("action").is_not_null() & (own | fmt_access)
+    # Smaller rank wins: explicit action first, then the earliest row.
+    rank = pl.when(cand).then(fmt_access.cast(pl.Int64) * (1 << 40) + pl.int_range(pl.len(), dtype=pl.Int64))
+    out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), rank.alias("_rank"))
+    out = out.with_columns(
+        pl.col("user").fill_null(_over_request(pl.col("user").drop_nulls().first())),
+        pl.col("session").fill_null(_over_request(pl.col("session").drop_nulls().first())),
+        (pl.col("_cand") & pl.when(_HAS_REQ).then(pl.col("_rank") == pl.col("_rank").min().over("request_id"))
+         .otherwise(pl.lit(True))).fill_null(False).alias("is_action"),
+        pl.when(_HAS_REQ).then(pl.col("is_error").any().over("request_id")).otherwise(pl.col("is_error"))
+        .alias("_req_failed"),
+        resource_expr().alias("_resource"),
+    )
+    return out.drop("_cand", "_rank")
+
+
+def request_resources(events: pl.DataFrame) -> pl.DataFrame:
+    """``request_id`` -> ``resources`` (sorted unique list) over linked rows."""
+    return (
+        events.filter(_HAS_REQ & pl.col("_resource").is_not_null())
+        .group_by("request_id")
+        .agg(pl.col("_resource").unique().sort().alias("resources"))
+    )

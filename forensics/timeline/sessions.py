@@ -1,0 +1,125 @@
+"""Sessions: which user session each event belongs to, and each session's
+ordered actions.
+
+``session_key`` is the ``session`` field when present (after request
+linking filled it in); else ``user#n``, the user's events split wherever
+they pause longer than ``session_gap_s``; else, for access-log rows, the
+client (``remote_addr`` and ``user_agent`` from ``attrs``) split the same way
+as ``<addr> <agent>#n``.  Rows of a request without an identity of their own
+(cache, db) take their request's key.  Other rows belong to no session
+(null).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from .linking import request_resources
+
+_SESSION_COLUMNS = {
+    "session_key": pl.String(),
+    "user": pl.String(),
+    "start": pl.Datetime("us", "UTC"),
+    "end": pl.Datetime("us", "UTC"),
+    "n_actions": pl.UInt32(),
+    "first_error": pl.Datetime("us", "UTC"),
+}
+
+
+def _gap_split(frame: pl.DataFrame, ident: str, gap_s: float) -> pl.DataFrame:
+    """``_row`` -> ``<ident>#n`` (1-based), a new n after each pause > gap."""
+    gap = pl.duration(microseconds=int(gap_s * 1_000_000))
+    part = frame.select("_row", ident, "ts").sort(ident, "ts", "_row")
+    n = ((pl.col("ts").diff() > gap).fill_null(False).cum_sum() + 1).over(ident)
+    return part.select("_row", pl.concat_str([pl.col(ident), pl.lit("#"), n.cast(pl.String)]).alias("_k"))
+
+
+def assign_sessions(events: pl.DataFrame, *, session_gap_s: float = 1800.0) -> pl.DataFrame:
+    """Add ``session_key`` to linked events (see module docstring).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from forensics.schema import conform
+    >>> t = datetime(2023, 11, 2, 16, 0, tzinfo=timezone.utc)
+    >>> ev = conform(pl.DataFrame({"ts": [t, t + timedelta(minutes=5), t + timedelta(hours=2)],
+    ...                            "user": ["u1", "u1", "u1"]}))
+    >>> assign_sessions(ev).get_column("session_key").to_list()
+    ['u1#1', 'u1#1', 'u1#2']
+    """
+    ev = events.with_row_index("_row")
+    by_user = ev.filter(pl.col("session").is_null() & pl.col("user").is_not_null())
+    client = pl.concat_str(
+        [pl.col("attrs").str.json_path_match("$.remote_addr").fill_null("-"),
+         pl.col("attrs").str.json_path_match("$.user_agent").fill_null("-")],
+        separator=" ",
+    )
+    has_client = (
+        pl.col("attrs").str.json_path_match("$.remote_addr").is_not_null()
+        | pl.col("attrs").str.json_path_match("$.user_agent").is_not_null()
+    )
+    by_client = (
+        ev.filter(pl.col("session").is_null() & pl.col("user").is_null() & (pl.col("format") == "access"))
+        .filter(has_client)
+        .with_columns(client.alias("_client"))
+    )
+    keys = pl.concat([_gap_split(by_user, "user", session_gap_s), _gap_split(by_client, "_client", session_gap_s)])
+    ev = ev.join(keys, on="_row", how="left", maintain_order="left")
+    key = pl.coalesce(pl.col("session"), pl.col("_k"))
+    ev = ev.with_columns(key.alias("session_key"))
+    ev = ev.with_columns(
+        pl.col("session_key").fill_null(
+            pl.when(pl.col("request_id").is_not_null())
+            .then(pl.col("session_key").drop_nulls().first().over("request_id"))
+        )
+    )
+    return ev.drop("_row", "_k")
+
+
+def build_actions(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per user action, sorted by ``session_key, ts`` (ties by source, line).
+
+    Columns: ``session_key``, ``seq``, ``ts``, ``user``, ``action``,
+    ``request_id``, ``failed``, ``resources``, then ``source``, ``line``,
+    ``component``, ``status``.
+    """
+    resources = request_resources(events)
+    acts = events.filter(pl.col("is_action") & pl.col("session_key").is_not_null()).sort(
+        "session_key", "ts", "source", "line"
+    )
+    acts = acts.join(resources, on="request_id", how="left", maintain_order="left")
+    own = pl.when(pl.col("_resource").is_not_null()).then(pl.concat_list(pl.col("_resource")))
+    return acts.select(
+        "session_key",
+        pl.int_range(pl.len(), dtype=pl.UInt32).over("session_key").alias("seq"),
+        "ts",
+        "user",
+        "action",
+        "request_id",
+        pl.col("_req_failed").alias("failed"),
+        pl.coalesce(pl.col("resources"), own, pl.lit([], dtype=pl.List(pl.String))).alias("resources"),
+        "source",
+        "line",
+        "component",
+        "status",
+    )
+
+
+def build_sessions(events: pl.DataFrame) -> pl.DataFrame:
+    """One row per session key: user, start, end, action count, first linked error."""
+    if events.height == 0:
+        return pl.DataFrame(schema=_SESSION_COLUMNS)
+    return (
+        events.filter(pl.col("session_key").is_not_null())
+        .group_by("session_key")
+        .agg(
+            pl.col("user").drop_nulls().first(),
+            pl.col("ts").min().alias("start"),
+            pl.col("ts").max().alias("end"),
+            pl.col("is_action").sum().cast(pl.UInt32).alias("n_actions"),
+            pl.col("ts").filter(pl.col("is_error")).min().alias("first_error"),
+        )
+        .sort("start", "session_key")
+        .cast(_SESSION_COLUMNS)
+    )
