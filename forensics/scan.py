@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from .mining import mine, mining_to_json
 from .mining.model import MiningOptions, MiningResult
 from .timeline import build_timeline
 from .timeline.export import bursts_to_json
+from .timeline.incident import parse_incident
 from .timeline.model import Timeline, TimelineOptions
 
 Progress = Callable[[str, int, int], None]
@@ -33,6 +34,9 @@ class ScanSettings:
     ingest: IngestOptions = field(default_factory=IngestOptions)
     timeline: TimelineOptions = field(default_factory=TimelineOptions)
     mining: MiningOptions = field(default_factory=MiningOptions)
+    #: ``--incident`` as typed (``16:10..16:30``); resolved against the data's
+    #: dates after ingest into ``timeline.incident``.
+    incident_spec: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Every parameter, JSON-ready (the ``parameters`` key of ``scan --json``)."""
@@ -51,6 +55,7 @@ class ScanSettings:
             "ingest": clean(asdict(self.ingest)),
             "timeline": clean(asdict(self.timeline)),
             "mining": clean(asdict(self.mining)),
+            "incident": self.incident_spec,
         }
 
 
@@ -103,7 +108,12 @@ def run_scan(
         raise DataError("no events with a readable timestamp in the input (see `forensics ingest` for the accounting)")
     if progress:
         progress("timeline", 0, 1)
-    tl = build_timeline(ing.events, options=settings.timeline)
+    tl_options = settings.timeline
+    if settings.incident_spec:
+        ts = ing.events.get_column("ts")
+        window = parse_incident(settings.incident_spec, first=ts.min(), last=ts.max())
+        tl_options = replace(tl_options, incident=window)
+    tl = build_timeline(ing.events, options=tl_options)
     if progress:
         progress("timeline", 1, 1)
         progress("mining", 0, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import click
 import polars as pl
@@ -11,12 +12,20 @@ import polars as pl
 from ..errors import DataError, ExitCode
 from ..ingest import ingest
 from ..sanitize import terminal_safe
-from ..timeline import TimelineOptions, build_timeline
+from ..timeline import build_timeline
 from ..timeline.cascade import cascade_text
 from ..timeline.export import bursts_to_json
-from ..timeline.incident import parse_duration, parse_incident
+from ..timeline.incident import parse_incident
 from ..timeline.model import Timeline
-from .common import build_ingest_options, echo_json, ingest_options, progress_callback, stderr_console
+from .common import (
+    build_ingest_options,
+    build_timeline_options,
+    echo_json,
+    ingest_options,
+    progress_callback,
+    stderr_console,
+    timeline_options,
+)
 
 
 WIDTH = 100
@@ -127,23 +136,16 @@ def render_bursts(timeline: Timeline, console=None) -> None:
 @click.command("bursts")
 @ingest_options
 @click.option("--json", "as_json", is_flag=True, help="Print the bursts and the error rate as JSON on stdout.")
-@click.option("--session-gap", default="30m", show_default=True,
-              help="Inactivity that splits a user's events into sessions when logs carry no session id (90s, 30m, 1h).")
-@click.option("--bin", "bin_", default=None,
-              help="Error-rate bin width (10s, 1m, ...); default: chosen from the data's time span.")
-@click.option("--incident", default=None, metavar="START..END",
-              help="Use this window as the (single) burst: HH:MM..HH:MM (date from the data) or ISO date-times.")
-@click.option("--client-errors", is_flag=True, help="Count HTTP 4xx responses as errors too.")
+@timeline_options
 @click.pass_context
-def command(ctx: click.Context, as_json, session_gap, bin_, incident, client_errors, quiet, **kw) -> None:
+def command(ctx: click.Context, as_json, quiet, **kw) -> None:
     """Find the error bursts and, for each, the order in which components failed.
 
     Errors are error/fatal levels, HTTP 5xx, failed outcomes and exceptions.
     Bursts are where errors rise well above their usual rate; a burst that
     fades and returns within an hour reports each re-onset.
     """
-    gap_s = parse_duration(session_gap, option="--session-gap")
-    bin_s = parse_duration(bin_, option="--bin") if bin_ is not None else None
+    options = build_timeline_options(kw)
     prog, cb = progress_callback(quiet)
     if prog:
         with prog:
@@ -153,11 +155,9 @@ def command(ctx: click.Context, as_json, session_gap, bin_, incident, client_err
     events = result.events
     if events.height == 0:
         raise DataError("no events found in the input")
-    window = None
-    if incident:
+    if kw.get("incident"):
         ts = events.get_column("ts").drop_nulls()
-        window = parse_incident(incident, first=ts.min(), last=ts.max())
-    options = TimelineOptions(session_gap_s=gap_s, bin_s=bin_s, client_errors=client_errors, incident=window)
+        options = replace(options, incident=parse_incident(kw["incident"], first=ts.min(), last=ts.max()))
     timeline = build_timeline(events, options=options)
     if as_json:
         echo_json(bursts_to_json(timeline))

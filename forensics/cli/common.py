@@ -40,6 +40,34 @@ def ingest_options(f: Callable) -> Callable:
     return f
 
 
+def timeline_options(f: Callable) -> Callable:
+    """Attach the timeline options (sessions, bins, incident window)."""
+    opts = [
+        click.option("--session-gap", default="30m", show_default=True,
+                     help="Inactivity that splits a user's events into sessions when logs carry no session id (90s, 30m, 1h)."),
+        click.option("--bin", "bin_", default=None,
+                     help="Error-rate bin width (10s, 1m, ...); default: chosen from the data's time span."),
+        click.option("--incident", default=None, metavar="START..END",
+                     help="Use this window as the (single) burst: HH:MM..HH:MM (date from the data) or ISO date-times."),
+        click.option("--client-errors", is_flag=True, help="Count HTTP 4xx responses as errors too."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def build_timeline_options(kw: dict[str, Any]):
+    """:class:`TimelineOptions` from parsed CLI keywords (the incident window is
+    resolved against the data later; see ``incident_spec``)."""
+    from ..timeline.incident import parse_duration
+    from ..timeline.model import TimelineOptions
+
+    gap_s = parse_duration(kw.get("session_gap") or "30m", option="--session-gap")
+    bin_ = kw.get("bin_")
+    bin_s = parse_duration(bin_, option="--bin") if bin_ is not None else None
+    return TimelineOptions(session_gap_s=gap_s, bin_s=bin_s, client_errors=bool(kw.get("client_errors")))
+
+
 def build_ingest_options(kw: dict[str, Any]) -> IngestOptions:
     """The frozen :class:`IngestOptions` from parsed CLI keywords."""
     return IngestOptions(
