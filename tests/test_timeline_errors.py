@@ -79,11 +79,13 @@ def test_kind_uses_first_line_only_and_component():
     assert df["error_kind"].to_list() == ["a: boom", "b: boom"]
 
 
-def test_access_errors_are_grouped_by_status_class_and_route():
-    df = _flags(status=[500, 503, 502], action=["GET /c/{id}", "GET /c/{id}", "POST /login"],
-                message=["GET /c/1 HTTP/1.1", "GET /c/2 HTTP/1.1", "POST /login HTTP/1.1"],
-                format=["access"] * 3, component=["web"] * 3)
-    assert df["error_kind"].to_list() == ["web: HTTP 5xx GET /c/{id}"] * 2 + ["web: HTTP 5xx POST /login"]
+def test_access_errors_are_grouped_by_status_and_route():
+    # 502 (bad gateway) and 504 (gateway timeout) are different failures.
+    df = _flags(status=[504, 504, 502, 502], action=["GET /c/{id}", "GET /c/{id}", "GET /c/{id}", "POST /login"],
+                message=["GET /c/1 HTTP/1.1", "GET /c/2 HTTP/1.1", "GET /c/3 HTTP/1.1", "POST /login HTTP/1.1"],
+                format=["access"] * 4, component=["web"] * 4)
+    assert df["error_kind"].to_list() == ["web: HTTP 504 GET /c/{id}"] * 2 + ["web: HTTP 502 GET /c/{id}",
+                                                                           "web: HTTP 502 POST /login"]
 
 
 def test_non_errors_have_no_kind():

@@ -245,8 +245,10 @@ def run_edges(errors: pl.DataFrame, runs: pl.DataFrame, *, bin_s: float,
     # A new kind of error that recurs in the run marks the onset even when
     # the burst's first seconds are sparse.
     recurs = pl.len().over([*key, "error_kind"]) > RUN_FOLLOWERS
+    # A baseline (trickle) kind only starts a run when the run holds nothing else.
+    own_kind = ~pl.col("_trickle") | ~(~pl.col("_trickle")).any().over(key)
     j = j.with_columns(
-        ((nxt <= span(near_on)).fill_null(False) | (~pl.col("_trickle") & recurs)).alias("_starts"),
+        (((nxt <= span(near_on)).fill_null(False) & own_kind) | (~pl.col("_trickle") & recurs)).alias("_starts"),
         (prv <= span(near_end)).fill_null(False).alias("_ends"),
     )
     edges = j.group_by(key).agg(

@@ -16,7 +16,7 @@ HTTP 4xx rows are ``is_client_error``; they count as errors only with
 
 ``error_kind`` groups identical errors: ``component: <masked first line of
 the message>`` (ids, numbers, hex, UUIDs, paths, quoted values, e-mails and
-IP addresses masked), or ``component: HTTP 5xx <route>`` for access-log rows
+IP addresses masked), or ``component: HTTP <status> <route>`` for access-log rows
 (and rows without a message).  Client errors get a kind too; other rows null.
 """
 
@@ -77,7 +77,7 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
     >>> df = conform(pl.DataFrame({"component": ["db", "web"], "level": ["error", "warn"], "status": [None, 404],
     ...                            "message": ["timeout after 30 ms", None], "format": ["plain", "access"]}))
     >>> mark_errors(df).select("is_error", "is_client_error", "error_kind").rows()
-    [(True, False, 'db: timeout after <n> ms'), (False, True, 'web: HTTP 4xx')]
+    [(True, False, 'db: timeout after <n> ms'), (False, True, 'web: HTTP 404')]
     """
     status = pl.col("status")
     client = (status >= 400) & (status < 500)
@@ -94,7 +94,7 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
     is_error = server | is_client if client_errors else server
     comp = pl.col("component").fill_null("?")
     http_kind = pl.concat_str(
-        [comp, pl.lit(": HTTP "), (status // 100).cast(pl.String), pl.lit("xx"),
+        [comp, pl.lit(": HTTP "), status.cast(pl.String),
          pl.when(pl.col("action").is_not_null()).then(pl.lit(" ") + pl.col("action")).otherwise(pl.lit(""))]
     )
     masked = pl.col("_masked")
