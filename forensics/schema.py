@@ -45,19 +45,25 @@ LEVELS = ("debug", "info", "warn", "error", "fatal")
 ALIASES: dict[str, tuple[str, ...]] = {
     "ts": ("ts", "time", "timestamp", "@timestamp", "date", "datetime", "t", "asctime", "time_local"),
     "level": ("level", "lvl", "severity", "loglevel", "log_level", "levelname", "priority"),
-    "component": ("component", "service", "svc", "app", "application", "service_name", "logger_name"),
+    "component": ("component", "service", "svc", "app", "application", "service_name", "service.name", "logger_name"),
     "status": ("status", "status_code", "http_status", "statuscode", "code"),
-    "user": ("user", "user_id", "userid", "uid", "username", "user_name", "usr"),
+    "user": ("user", "user_id", "userid", "uid", "username", "user_name", "usr", "customer_id", "customerid",
+             "customer", "account_id", "member_id", "user.id", "user.name"),
     "session": ("session", "session_id", "sessionid", "sid"),
-    "request_id": ("request_id", "requestid", "req_id", "rid", "trace_id", "traceid", "correlation_id", "x_request_id"),
+    "request_id": ("request_id", "requestid", "req_id", "rid", "trace_id", "traceid", "trace.id", "trace",
+                   "correlation_id", "correlationid", "x_request_id", "x-request-id"),
     "action": ("action", "event", "event_type", "activity", "op", "cmd", "operation"),
     "key": ("key", "cache_key", "cachekey", "resource"),
-    "latency_ms": ("latency_ms", "duration_ms", "elapsed_ms", "ms", "response_time_ms", "rt", "request_time", "duration", "latency"),
+    "latency_ms": ("latency_ms", "duration_ms", "elapsed_ms", "ms", "response_time_ms", "rt", "request_time",
+                   "event.duration", "duration", "latency"),
     "message": ("message", "msg", "text", "log", "body"),
 }
 
 #: Latency aliases whose values are in seconds (converted to ms).
 LATENCY_SECONDS = frozenset({"rt", "request_time", "upstream_response_time"})
+
+#: Latency aliases whose values are in nanoseconds (Elastic ECS ``event.duration``).
+LATENCY_NANOS = frozenset({"event.duration"})
 
 
 def empty_events() -> pl.DataFrame:

@@ -10,7 +10,7 @@ import re
 
 import polars as pl
 
-from ..schema import ALIASES, EVENT_SCHEMA, LATENCY_SECONDS, TS_TYPE
+from ..schema import ALIASES, EVENT_SCHEMA, LATENCY_NANOS, LATENCY_SECONDS, TS_TYPE
 from .options import IngestOptions
 
 # --------------------------------------------------------------------------- time
@@ -281,6 +281,8 @@ def _field_expr(raw: pl.DataFrame, canonical: str, name: str, options: IngestOpt
         return col.cast(pl.String).str.extract(r"^(\d{1,3})$", 1).cast(pl.Int32, strict=False)
     if canonical == "latency_ms":
         num = col.cast(pl.String).str.extract(r"^(-?\d+(?:\.\d+)?)", 1).cast(pl.Float64, strict=False)
+        if name.lower() in LATENCY_NANOS:
+            return num / 1e6
         return num * 1000.0 if name.lower() in LATENCY_SECONDS else num
     return _as_text(col, raw.schema[name])
 
