@@ -1,0 +1,162 @@
+"""Occurrences of a suspect, the resources they touched, and the explanation.
+
+Linkage is supporting evidence: it never filters a suspect out (logs without
+keys still work) and only breaks ties between equal q-values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+
+from .candidates import Prepared, us_dt
+from .model import MiningOptions, OnsetLead, ResourceLink
+
+STEP_SCHEMA = {
+    "rank": pl.Int32, "occurrence": pl.Int32, "session_key": pl.String, "user": pl.String,
+    "step": pl.Int32, "ts": pl.Datetime("us", "UTC"), "action": pl.String, "request_id": pl.String,
+}
+
+
+def embed(p: Prepared, codes: tuple[int, ...], end: int, *, options: MiningOptions) -> tuple[int, ...] | None:
+    """Rows of the embedding of ``codes`` ending at row ``end`` with the
+    latest start (None if none satisfies the gap and span rules).  A small
+    memoized search: at most ``(max_gap+1)**(k-1)`` paths per completion.
+    """
+    k = len(codes)
+    span = int(options.max_span_s * 1e6)
+    sess = p.sess[end]
+    memo: dict[tuple[int, int], tuple[int, ...] | None] = {}
+
+    def best(row: int, i: int) -> tuple[int, ...] | None:
+        # latest-start embedding of codes[:i+1] ending at row
+        if (row, i) in memo:
+            return memo[(row, i)]
+        out = None
+        if p.code[row] == codes[i]:
+            if i == 0:
+                out = (row,)
+            else:
+                for g in range(options.max_gap + 1):
+                    prev = row - 1 - g
+                    if prev < 0 or p.sess[prev] != sess:
+                        break
+                    sub = best(prev, i - 1)
+                    if sub is not None and (out is None or p.ts[sub[0]] > p.ts[out[0]]):
+                        out = (*sub, row)
+        memo[(row, i)] = out
+        return out
+
+    found = best(int(end), k - 1)
+    if found is None or p.ts[found[-1]] - p.ts[found[0]] > span:
+        return None
+    return found
+
+
+def occurrence_steps(p: Prepared, rank: int, codes: tuple[int, ...], ends: np.ndarray, *,
+                     options: MiningOptions) -> pl.DataFrame:
+    """One row per step of each occurrence ending at ``ends``."""
+    recs = []
+    for occ, e in enumerate(ends.tolist()):
+        rows = embed(p, codes, e, options=options)
+        if rows is None:
+            continue
+        s = int(p.sess[e])
+        for step, r in enumerate(rows, start=1):
+            recs.append((rank, occ, p.session_keys[s], p.users[s], step, us_dt(p.ts[r]), p.vocab[p.code[r]],
+                         p.request_id[r], r))
+    df = pl.DataFrame(recs, schema={**STEP_SCHEMA, "row": pl.Int64}, orient="row")
+    return df
+
+
+def resource_links(p: Prepared, steps: pl.DataFrame, errors: pl.DataFrame) -> tuple[ResourceLink, ...]:
+    """Resources touched by the steps and the errors they returned afterwards.
+
+    ``errors`` has ``key`` and ``ts`` of error events.  For each resource the
+    touch with the most later errors is kept (ties: the latest touch).
+    """
+    if steps.height == 0 or "resources" not in p.rows.columns:
+        return ()
+    res = p.rows.select(pl.col("resources")).to_series()
+    done = steps.with_columns(pl.col("ts").max().over("occurrence").alias("completed"))
+    touched = done.with_columns(
+        pl.Series("resource", [res[int(r)] for r in done["row"].to_list()], dtype=pl.List(pl.String))
+    ).explode("resource").drop_nulls("resource")
+    if touched.height == 0:
+        return ()
+    joined = touched.join(errors, left_on="resource", right_on="key", how="left", suffix="_err").with_columns(
+        (pl.col("ts_err") > pl.col("completed")).fill_null(False).alias("after")
+    )
+    per = (
+        joined.group_by("resource", "occurrence", "step", "action", "ts")
+        .agg(pl.col("after").sum().alias("errors_after"),
+             pl.col("ts_err").filter(pl.col("after")).min().alias("first_error_after"))
+        .sort(["errors_after", "ts"], descending=[True, True])
+        .unique("resource", keep="first", maintain_order=True)
+    )
+    return tuple(
+        ResourceLink(resource=r["resource"], touched_at=r["ts"], step=r["action"], step_index=int(r["step"]),
+                     errors_after=int(r["errors_after"]), first_error_after=r["first_error_after"])
+        for r in per.iter_rows(named=True)
+    )
+
+
+def _hms(t: datetime) -> str:
+    return t.strftime("%H:%M:%S")
+
+
+def explanation(sequence: tuple[str, ...], resources: tuple[ResourceLink, ...], leads: tuple[OnsetLead, ...],
+                completions: int, rate_per_hour: float) -> str:
+    """One plain sentence an engineer can check.
+
+    >>> explanation(("a", "b"), (), (), 2, 0.25)
+    'a -> b completed 2 times in the whole log (0.25/h) and preceded no onset.'
+    """
+    text = " -> ".join(sequence)
+    if leads:
+        parts = ", ".join(f"{lead.lead_s:.0f} s before burst {lead.burst_id}" for lead in leads)
+        when = f"completed {completions} times in the whole log ({rate_per_hour:.2g}/h), {parts}"
+    else:
+        when = f"completed {completions} times in the whole log ({rate_per_hour:.2g}/h) and preceded no onset"
+    linked = [r for r in resources if r.errors_after > 0]
+    if linked:
+        r = linked[0]
+        which = "last step" if r.step_index == len(sequence) else f"step {r.step_index}"
+        return (f"{text} {when}; its {which} ({r.step}) touched {r.resource} at {_hms(r.touched_at)}; "
+                f"{r.resource} returned {r.errors_after:,} errors from {_hms(r.first_error_after)}.")
+    return f"{text} {when}."
+
+
+def evidence_frame(result, timeline) -> pl.DataFrame:
+    """Every event of every suspect occurrence (for the Parquet export).
+
+    Columns: ``rank``, ``session``, ``user``, ``ts``, ``action``,
+    ``component``, ``source``, ``line``, ``step``.  Events are reached through
+    the steps' request ids (all lines of that request: web, app, cache, db);
+    a step without a request id contributes its own action event.
+    """
+    cols = {"rank": pl.Int32, "session": pl.String, "user": pl.String, "ts": pl.Datetime("us", "UTC"),
+            "action": pl.String, "component": pl.String, "source": pl.String, "line": pl.Int64, "step": pl.Int32}
+    steps = result.steps
+    if steps is None or steps.height == 0:
+        return pl.DataFrame(schema=cols)
+    ev = timeline.events.select("ts", "source", "line", "component", "request_id", "action", "session_key",
+                                "is_action")
+    evr = ev.rename({"ts": "ev_ts"}).select("ev_ts", "source", "line", "component", "request_id")
+    with_rid = steps.filter(pl.col("request_id").is_not_null()).join(
+        evr.filter(pl.col("request_id").is_not_null()), on="request_id", how="inner")
+    no_rid = steps.filter(pl.col("request_id").is_null()).join(
+        ev.filter(pl.col("is_action")).rename({"ts": "ev_ts"}).drop("request_id"),
+        left_on=["session_key", "ts", "action"], right_on=["session_key", "ev_ts", "action"], how="inner",
+    ).with_columns(pl.col("ts").alias("ev_ts"))
+    out = pl.concat([
+        with_rid.select("rank", "session_key", "user", "ev_ts", "action", "component", "source", "line", "step"),
+        no_rid.select("rank", "session_key", "user", "ev_ts", "action", "component", "source", "line", "step"),
+    ], how="vertical_relaxed")
+    return (
+        out.rename({"session_key": "session", "ev_ts": "ts"})
+        .select(list(cols)).cast(cols)
+        .unique().sort(["rank", "session", "ts", "step", "source", "line"])
+    )

@@ -1,0 +1,175 @@
+"""The two tests, their effect sizes, testability and the q-values.
+
+Every formula is written out, with a worked example, in docs/statistics.md.
+All functions are vectorized over candidates (numpy/scipy); the only Python
+loops are over onsets and order-statistic ranks (a handful).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+
+def prob_hit(n: int, r: np.ndarray, N: np.ndarray) -> np.ndarray:
+    """P(at least one of N positions drawn without replacement from n falls
+    among r given positions) = 1 - C(n-r, N) / C(n, N).
+
+    >>> round(float(prob_hit(100, np.array([1]), np.array([2]))[0]), 6)
+    0.02
+    """
+    r = np.asarray(r, dtype=float)
+    N = np.asarray(N, dtype=float)
+    none = np.where(
+        N > n - r,
+        -np.inf,
+        special.gammaln(np.maximum(n - r + 1, 1)) - special.gammaln(np.maximum(n - r - N + 1, 1))
+        - special.gammaln(n + 1) + special.gammaln(n - N + 1),
+    )
+    return np.clip(-np.expm1(none), 0.0, 1.0)
+
+
+def minp_order(u: np.ndarray) -> np.ndarray:
+    """Order-statistic combination of per-onset uniforms (rows = candidates).
+
+    Statistic ``t = min_k P(U_(k) <= u_(k))`` where ``U_(k)`` is the k-th
+    smallest of m independent uniforms (``P = BinomSF(k-1; m, u)``); returns
+    the exact ``P(T <= t)`` under the null, by the non-crossing recursion
+    for uniform order statistics.  Censored onsets carry ``u = 1``.
+
+    >>> round(float(minp_order(np.array([[0.01, 1.0]]))[0]), 4)  # t = 0.0199, two ranks
+    0.0371
+    """
+    u = np.sort(np.atleast_2d(np.asarray(u, dtype=float)), axis=1)
+    C, m = u.shape
+    if m == 0:
+        return np.ones(C)
+    ks = np.arange(1, m + 1)
+    F = stats.binom.sf(ks[None, :] - 1, m, u)  # P(U_(k) <= u_(k))
+    t = np.clip(F.min(axis=1), 0.0, 1.0)
+    # boundaries b_k = F_k^{-1}(t): the k-th order statistic's t-quantile
+    b = stats.beta.ppf(t[:, None], ks[None, :], m - ks[None, :] + 1)
+    b = np.nan_to_num(b, nan=1.0)
+    prob = np.zeros((C, m + 1))
+    prob[:, 0] = 1.0
+    prev = np.zeros(C)
+    for k in range(1, m + 1):
+        bk = np.maximum(b[:, k - 1], prev)
+        frac = np.where(prev < 1, (bk - prev) / np.where(prev < 1, 1 - prev, 1), 0.0)
+        new = np.zeros_like(prob)
+        for c in range(k):  # states alive: c <= k-1 points below the previous bound
+            rest = m - c
+            j = np.arange(rest + 1)
+            pm = stats.binom.pmf(j[None, :], rest, frac[:, None])
+            new[:, c: c + rest + 1] += prob[:, c: c + 1] * pm
+        new[:, k:] = 0.0  # crossing: k or more points below b_k
+        prob, prev = new, bk
+    p = 1.0 - prob.sum(axis=1)
+    upper = np.minimum(1.0, m * t)  # Bonferroni over ranks: always valid
+    return np.where(p < 1e-9, upper, np.clip(p, t, upper))
+
+
+def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> dict[str, np.ndarray]:
+    """Evidence (a) for C candidates and m onsets.
+
+    Parameters
+    ----------
+    r
+        (C, m) operational distance: eligible actions in ``[completion,
+        onset)`` for the closest completion inside the onset's window; 0 when
+        no completion fell inside the window (censored).
+    N
+        (C,) eligible completions over the whole log.
+    n
+        Eligible actions in the log.
+    window
+        (m,) eligible actions inside each onset's window.
+    """
+    N = np.asarray(N, dtype=float)
+    hit = r > 0
+    u = np.where(hit, prob_hit(n, np.maximum(r, 1), N[:, None]), 1.0)
+    p = minp_order(u) if r.shape[1] else np.ones(len(N))
+    # the onsets that carry the evidence: the k* smallest u, k* the rank
+    # that attains the order-statistic minimum
+    contrib = np.zeros(u.shape, dtype=bool)
+    if r.shape[1]:
+        us = np.sort(u, axis=1)
+        ks = np.arange(1, u.shape[1] + 1)
+        F = stats.binom.sf(ks[None, :] - 1, u.shape[1], us)
+        kstar = F.argmin(axis=1)
+        contrib = hit & (u <= us[np.arange(len(u)), kstar][:, None])
+    expected = prob_hit(n, window[None, :], N[:, None]).sum(axis=1) if r.shape[1] else np.zeros(len(N))
+    k_obs = hit.sum(axis=1)
+    rate_ratio = np.where(expected > 0, k_obs / np.maximum(expected, 1e-300), 0.0)
+    m = r.shape[1]
+    kmax = np.minimum(N, m)
+    best = np.where(np.arange(m)[None, :] < kmax[:, None], prob_hit(n, np.ones((1, 1)), N[:, None]), 1.0)
+    pmin = minp_order(best) if m else np.ones(len(N))
+    rr_max = np.where(expected > 0, kmax / np.maximum(expected, 1e-300), 0.0)
+    return {"u": u, "p": p, "contrib": contrib, "rate_ratio": rate_ratio, "expected": expected, "pmin": pmin,
+            "testable": (N >= 1) & (rr_max >= 0) & (m > 0), "rr_max": rr_max}
+
+
+def _hyper_sf(a: np.ndarray, s: np.ndarray, total: int, n1: int) -> np.ndarray:
+    """P(X >= a), X ~ Hypergeom(total, n1, s), evaluated once per distinct (a, s)."""
+    if len(a) == 0:
+        return np.zeros(0)
+    pair = a.astype(np.int64) * (total + 1) + s
+    u, inv = np.unique(pair, return_inverse=True)
+    ua, us = u // (total + 1), u % (total + 1)
+    return stats.hypergeom.sf(ua - 1, total, n1, us)[inv.reshape(-1)]
+
+
+def enrichment(a: np.ndarray, c: np.ndarray, n1: int, n0: int) -> dict[str, np.ndarray]:
+    """Evidence (b): one-sided Fisher exact test on the 2x2 table
+    (failing with / without, never-erring with / without), risk ratio with
+    the Haldane-Anscombe 0.5 correction, and the smallest attainable p.
+
+    >>> e = enrichment(np.array([5]), np.array([0]), 50, 950)
+    >>> float(e["p"][0]) < 1e-5, round(float(e["risk_ratio"][0]), 1)
+    (True, 205.1)
+    """
+    a = np.asarray(a, dtype=np.int64)
+    c = np.asarray(c, dtype=np.int64)
+    total, s = n1 + n0, a + c
+    if n1 == 0 or n0 == 0:
+        ones = np.ones(len(a))
+        return {"p": ones, "risk_ratio": ones, "pmin": ones, "testable": np.zeros(len(a), bool), "rr_max": ones}
+    rr = ((a + 0.5) / (n1 + 1)) / ((c + 0.5) / (n0 + 1))
+    a_best = np.minimum(s, n1)
+    p = _hyper_sf(a, s, total, n1)
+    pmin = _hyper_sf(a_best, s, total, n1)
+    rr_max = ((a_best + 0.5) / (n1 + 1)) / ((s - a_best + 0.5) / (n0 + 1))
+    return {"p": np.clip(p, 0, 1), "risk_ratio": rr, "pmin": pmin, "testable": s >= 1, "rr_max": rr_max}
+
+
+def tarone_family(pmin: np.ndarray, alpha: float) -> np.ndarray:
+    """Tarone's testable set: the smallest k with #{pmin <= alpha/k} <= k;
+    returns the boolean mask of the testable hypotheses (size of the family).
+
+    >>> tarone_family(np.array([1e-6, 1e-6, 0.5]), 0.05).tolist()
+    [True, True, False]
+    """
+    pm = np.sort(pmin)
+    ks = np.arange(1, len(pm) + 2)
+    counts = np.searchsorted(pm, alpha / ks, side="right")
+    k = ks[np.argmax(counts <= ks)]
+    return pmin <= alpha / k
+
+
+def bh_qvalues(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg q-values (family = all of ``p``).
+
+    >>> bh_qvalues(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.04, 0.04]
+    """
+    p = np.asarray(p, dtype=float)
+    M = len(p)
+    if M == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    q = p[order] * M / np.arange(1, M + 1)
+    q = np.minimum.accumulate(q[::-1])[::-1]
+    out = np.empty(M)
+    out[order] = np.minimum(q, 1.0)
+    return out
