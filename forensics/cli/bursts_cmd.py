@@ -11,6 +11,7 @@ import polars as pl
 
 from ..errors import DataError, ExitCode
 from ..ingest import ingest
+from ..report.text import fmt_lead
 from ..sanitize import terminal_safe
 from ..timeline import build_timeline
 from ..timeline.cascade import cascade_text
@@ -65,7 +66,7 @@ def render_rate(timeline: Timeline, console) -> None:
     span_s = timeline.bin_s * per
     console.print(
         f"Error rate {rate['bin_start'][0]:%Y-%m-%d %H:%M} .. {rate['bin_start'][-1]:%Y-%m-%d %H:%M} UTC, "
-        f"max {top} errors per {timeline.bin_s:g} s bin, one cell = {span_s:g} s",
+        f"max {top} errors per {fmt_lead(timeline.bin_s)} bin, one cell = {fmt_lead(span_s)}",
         markup=False,
     )
     line = Text("errors ")
@@ -74,17 +75,25 @@ def render_rate(timeline: Timeline, console) -> None:
         style = "bold red" if bid is not None else "yellow" if hot else "dim"
         line.append(SPARK[level], style=style)
     console.print(line)
+    # burst extents as "─", onsets as "^", the burst id just after its last cell
     marks = [" "] * cells.height
     starts = cells["bin_start"].to_list()
+
+    def cell(t) -> int:
+        return max(0, min(cells.height - 1, int((t - starts[0]).total_seconds() // span_s)))
+
+    for b in timeline.bursts:
+        for k in range(cell(b.start), cell(b.end) + 1):
+            marks[k] = "─"
     for b in timeline.bursts:
         for o in b.onsets:
-            i = max(0, min(cells.height - 1, int((o - starts[0]).total_seconds() // span_s)))
-            marks[i] = "^"
-        i = max(0, min(cells.height - 1, int((b.start - starts[0]).total_seconds() // span_s)))
-        j = i + 1
-        while j < len(marks) and marks[j] == "^":
-            j += 1
-        for k, ch in enumerate(str(b.id)):
+            marks[cell(o)] = "^"
+    for b in timeline.bursts:
+        j = cell(b.end) + 1
+        label = str(b.id)
+        if j + len(label) > len(marks) or any(m != " " for m in marks[j:j + len(label)]):
+            j = max(0, cell(b.start) - len(label))
+        for k, ch in enumerate(label):
             if j + k < len(marks) and marks[j + k] == " ":
                 marks[j + k] = ch
     console.print("bursts " + "".join(marks).rstrip(), markup=False)

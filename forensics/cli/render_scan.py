@@ -1,18 +1,31 @@
-"""The terminal report of ``forensics scan`` (stdout, at most 100 columns)."""
+"""The terminal report of ``forensics scan`` (stdout, at most 100 columns).
+
+Every piece of log content (paths, action names, user ids, cache keys,
+messages) goes through :func:`_s`: :func:`forensics.sanitize.terminal_safe`
+removes escape sequences and control characters, then
+:func:`rich.markup.escape` keeps ``[bold]``-like text from being read as markup.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.padding import Padding
+from rich.text import Text
 
+from ..report.text import ARROW, fmt_p, fmt_ratio, hms, malformed_where, short_explanation, time_span
 from ..sanitize import terminal_safe
 from ..scan import ScanResult
 from .bursts_cmd import render_bursts
 
 WIDTH = 100
+MAX_MALFORMED_FILES = 5
+MAX_PATHS = 5
+MAX_RUNNERS_UP = 3
 
 
 def _s(text, max_len=None) -> str:
@@ -20,62 +33,136 @@ def _s(text, max_len=None) -> str:
     return escape(terminal_safe(text, max_len=max_len))
 
 
-def _fmt_p(p: float) -> str:
-    return "<1e-16" if p < 1e-16 else f"{p:.1e}" if p < 1e-3 else f"{p:.3f}"
+def _path(path, max_len=60) -> str:
+    """A file path, safe; long paths keep their end (the file name)."""
+    text = terminal_safe(path)
+    if len(text) > max_len:
+        text = "…" + text[-(max_len - 1):]
+    return escape(text)
+
+
+def _p(console: Console, markup: str, indent: int = 2) -> None:
+    """Print a markup line; wrapped lines keep the indent."""
+    console.print(Padding(Text.from_markup(markup), (0, 0, 0, indent), expand=False))
+
+
+def _seq(seq, max_len=40) -> str:
+    return ARROW.join(_s(a, max_len) for a in seq)
+
+
+def report_console(*, no_color: bool = False, file=None) -> Console:
+    """The stdout console of the report: at most 100 columns (narrower when
+    the terminal is), colour off with ``--no-color`` or ``NO_COLOR``."""
+    width = WIDTH
+    if file is None and sys.stdout.isatty():
+        width = min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns)
+    return Console(width=width, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
+                   soft_wrap=False, file=file, emoji=False)
+
+
+def render_header(result: ScanResult, console: Console) -> None:
+    """Inputs, time span and ingest accounting with the malformed lines."""
+    acc = result.ingest.accounting.to_json()
+    _p(console, f"[bold]forensics scan[/] {' '.join(_path(x, 80) for x in result.inputs)}", 0)
+    span = time_span(result.ingest.events)
+    if span:
+        a, b = span
+        end = f"{b:%H:%M:%S}" if a.date() == b.date() else f"{b:%Y-%m-%d %H:%M:%S}"
+        hours = (b - a).total_seconds() / 3600
+        console.print(f"Span   {a:%Y-%m-%d %H:%M:%S} .. {end} UTC ({hours:.1f} h)")
+    dup = f", {acc['duplicates_dropped']:,} duplicates dropped" if acc["duplicates_dropped"] else ""
+    bad = f"[yellow]{acc['malformed']:,} malformed[/]" if acc["malformed"] else "0 malformed"
+    _p(console, f"Read   {acc['files']} files, {acc['lines']:,} lines -> {acc['events']:,} events; "
+                f"{acc['continuation_lines']:,} continuation, {acc['blank_lines']:,} blank, {bad}{dup}", 0)
+    where = malformed_where(result)
+    for m in where[:MAX_MALFORMED_FILES]:
+        more = ", ..." if m.count > len(m.lines) else ""
+        _p(console, f"malformed: {_path(m.path)}: {m.count} (line {', '.join(map(str, m.lines))}{more})")
+    if len(where) > MAX_MALFORMED_FILES:
+        _p(console, f"malformed: ... and {len(where) - MAX_MALFORMED_FILES} more files "
+                      "(`forensics ingest --rejects FILE` lists every line)")
+    for sk in acc.get("skipped_files") or []:
+        _p(console, f"[yellow]skipped:[/] {_s(sk, 200)}")
+    for msg in acc.get("errors") or []:
+        _p(console, f"[yellow]warning:[/] {_s(msg, 300)}")
+
+
+def render_suspects(result: ScanResult, console: Console) -> None:
+    """Each suspect: the sequence once, its statistics, the explanation."""
+    mined = result.mining
+    opts = mined.options
+    console.print(
+        f"[bold]Suspects[/]: rare sequences completed just before the onsets "
+        f"({len(mined.suspects)} significant of {mined.candidates_tested:,} tested, FDR {opts.alpha:g})"
+    )
+    if not mined.suspects:
+        console.print("  No action sequence stands out before any burst.")
+    for s in mined.suspects:
+        bursts = ", ".join(str(b) for b in s.burst_ids) or "-"
+        _p(console, f"[bold]#{s.rank}  {_seq(s.sequence)}[/]", 1)
+        _p(console,
+           f"[dim]bursts[/] {bursts}  [dim]sessions[/] {s.sessions}  [dim]users[/] {s.users}  "
+           f"[dim]p[/] {fmt_p(s.p_value)}  [dim]q[/] {fmt_p(s.q_value)}  "
+           f"[dim]risk ratio[/] {fmt_ratio(s.risk_ratio)}  [dim]rate ratio[/] {fmt_ratio(s.rate_ratio)}", 5)
+        _p(console, _s(short_explanation(s), 600), 5)
+        if s.example_sessions:
+            _p(console, f"[dim]sessions[/] {', '.join(_s(x, 40) for x in s.example_sessions)}", 5)
+        if s.collapsed:
+            _p(console, f"[dim]also covers[/] {'; '.join(_seq(c, 30) for c in s.collapsed[:3])}"
+               + (" ..." if len(s.collapsed) > 3 else ""), 5)
+    if mined.runners_up:
+        console.print("[dim]Runners-up (below the significance or effect-size bar, shown for transparency):[/]")
+        for s in mined.runners_up[:MAX_RUNNERS_UP]:
+            _p(console, f"[dim]{_seq(s.sequence, 30)}  q {fmt_p(s.q_value)}  "
+                          f"risk ratio {fmt_ratio(s.risk_ratio)}  rate ratio {fmt_ratio(s.rate_ratio)}[/]")
+
+
+def render_verdicts(result: ScanResult, console: Console) -> None:
+    """One line per burst: which suspect precedes it, or honest silence."""
+    if not result.mining.burst_verdicts:
+        return
+    starts = {b.id: b.start for b in result.timeline.bursts}
+    day = result.timeline.bursts[0].start.date() if result.timeline.bursts else None
+    console.print("[bold]Verdict per burst[/]")
+    for v in result.mining.burst_verdicts:
+        when = hms(starts.get(v.burst_id), day)
+        if v.explained:
+            ranks = ", ".join(f"#{r}" for r in v.suspect_ranks)
+            _p(console, f"Burst {v.burst_id} ({when}): [green]preceded by suspect {ranks}[/]")
+        else:
+            _p(console, f"Burst {v.burst_id} ({when}): [yellow]{_s(v.note, 200)}[/]")
+
+
+def render_affected(result: ScanResult, console: Console) -> None:
+    """The frequent paths failing sessions took (impact, not cause)."""
+    paths = result.mining.affected_paths
+    if not paths:
+        return
+    console.print("[bold]Affected paths[/] (frequent paths failing sessions took before their error; "
+                  "impact, not cause)")
+    for p in paths[:MAX_PATHS]:
+        _p(console, f"{_seq(p.sequence, 30)}  [dim]{p.failing_sessions} failing sessions ({p.share:.0%}), "
+                      f"{p.sessions:,} sessions in all[/]")
 
 
 def render_scan(result: ScanResult, *, console: Console | None = None, no_color: bool = False) -> None:
-    """Header, error-rate timeline, bursts with cascades, suspects, affected paths."""
-    console = console or Console(width=WIDTH, no_color=no_color or bool(os.environ.get("NO_COLOR")),
-                                 highlight=False, soft_wrap=False)
-    acc = result.ingest.accounting.to_json()
-    ev = result.ingest.events
-    span = ""
-    if ev.height:
-        span = f"{ev['ts'].min():%Y-%m-%d %H:%M:%S} .. {ev['ts'].max():%Y-%m-%d %H:%M:%S} UTC"
-    console.print(f"[bold]forensics scan[/] {_s(' '.join(result.inputs), 60)}")
-    console.print(
-        f"{acc['files']} files, {acc['lines']:,} lines: {acc['events']:,} events, "
-        f"{acc['continuation_lines']:,} continuation, {acc['blank_lines']:,} blank, "
-        f"{acc['malformed']:,} malformed; {span}"
-    )
-    if acc["malformed"]:
-        where = [f"{_s(f['path'], 40)} ({f['malformed']})" for f in acc["by_file"] if f["malformed"]]
-        console.print(f"  malformed lines in: {', '.join(where[:5])}{' ...' if len(where) > 5 else ''}")
+    """Header, error-rate timeline, bursts with cascades, suspects, verdicts,
+    affected paths."""
+    console = console or report_console(no_color=no_color)
+    render_header(result, console)
     console.print()
     render_bursts(result.timeline, console)
     console.print()
-    mined = result.mining
-    for v in mined.burst_verdicts:
-        if not v.explained:
-            console.print(f"[yellow]Burst {v.burst_id}:[/] {_s(v.note)}")
-    if not mined.suspects:
-        console.print("No significant suspect sequence (see burst notes above).")
-    else:
-        table = Table(title="Suspects: rare action sequences completed just before the onsets", title_justify="left",
-                      width=WIDTH, show_lines=True)
-        table.add_column("#", justify="right", width=2)
-        table.add_column("sequence", ratio=3)
-        table.add_column("bursts", width=6)
-        table.add_column("lead", justify="right", width=9)
-        table.add_column("sess", justify="right", width=4)
-        table.add_column("q", justify="right", width=7)
-        table.add_column("RR", justify="right", width=5)
-        for s in mined.suspects:
-            lead = ", ".join(f"{o.lead_s:.0f}s" for o in s.lead_time_s) or "-"
-            table.add_row(
-                str(s.rank),
-                " -> ".join(_s(a, 40) for a in s.sequence) + f"\n[dim]{_s(s.explanation, 300)}[/]",
-                ",".join(str(b) for b in s.burst_ids) or "-",
-                lead,
-                str(s.sessions),
-                _fmt_p(s.q_value),
-                f"{s.risk_ratio:.1f}" if s.risk_ratio == s.risk_ratio else "-",
-            )
-        console.print(table)
-    if mined.affected_paths:
+    render_suspects(result, console)
+    console.print()
+    render_verdicts(result, console)
+    if result.mining.affected_paths:
         console.print()
-        console.print("[bold]Affected paths[/] (frequent paths failing sessions took; impact, not cause):")
-        for p in mined.affected_paths[:5]:
-            console.print(f"  {' -> '.join(_s(a, 30) for a in p.sequence)}  "
-                          f"{p.failing_sessions} failing sessions ({p.share:.0%})")
+        render_affected(result, console)
+    if result.mining.suspects:
+        console.print()
+        inputs = " ".join(_s(x, 40) for x in result.inputs)
+        console.print(f"[dim]Drill down: forensics show {inputs} --suspect 1[/]")
+
+
+__all__ = ["render_scan", "report_console", "WIDTH"]
