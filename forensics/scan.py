@@ -18,13 +18,47 @@ from . import __version__
 from .errors import DataError
 from .ingest import IngestOptions, IngestResult, ingest
 from .mining import mine, mining_to_json
+from .mining.labeled import LabeledResult, mine_labeled, read_failing
+from .mining.missing import missing_to_json
 from .mining.model import MiningOptions, MiningResult
 from .timeline import build_timeline
 from .timeline.export import bursts_to_json
 from .timeline.incident import parse_incident
 from .timeline.model import Timeline, TimelineOptions
+from .timeline.sessions import session_pattern_group
+from .timeline.templates import free_text_events, template_table
 
 Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class FailingSettings:
+    """``--failing FILE`` and its options: labeled failing sessions.
+
+    Attributes
+    ----------
+    path
+        CSV of session ids with a label column (HDFS ``anomaly_label.csv``).
+    id_column, label_column
+        Column names; ``None``: the first column / the first column named
+        like label, status, outcome (:func:`forensics.mining.labeled.read_failing`).
+    values
+        Label values that mean failing (case-insensitive); ``None``: Anomaly,
+        failed, fail, error, 1, true and similar.
+    scope
+        ``before_error`` (a failing session's actions before its first
+        error) or ``whole`` (all its actions).
+    min_control_share
+        A "never reached" step is reached by at least this share of the
+        other sessions.
+    """
+
+    path: str
+    id_column: str | None = None
+    label_column: str | None = None
+    values: tuple[str, ...] | None = None
+    scope: str = "before_error"
+    min_control_share: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -37,6 +71,8 @@ class ScanSettings:
     #: ``--incident`` as typed (``16:10..16:30``); resolved against the data's
     #: dates after ingest into ``timeline.incident``.
     incident_spec: str | None = None
+    #: ``--failing``: mine against labeled failing sessions instead of bursts.
+    failing: FailingSettings | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Every parameter, JSON-ready (the ``parameters`` key of ``scan --json``)."""
@@ -56,6 +92,7 @@ class ScanSettings:
             "timeline": clean(asdict(self.timeline)),
             "mining": clean(asdict(self.mining)),
             "incident": self.incident_spec,
+            "failing": clean(asdict(self.failing)) if self.failing else None,
         }
 
 
@@ -68,22 +105,36 @@ class ScanResult:
     ingest: IngestResult
     timeline: Timeline
     mining: MiningResult
+    #: With ``--failing``: labeled mining (its ``mining`` is ``self.mining``)
+    #: and the missing steps.
+    labeled: LabeledResult | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The ``forensics scan --json`` document (stable keys, additive only)."""
+        """The ``forensics scan --json`` document (stable keys, additive only).
+
+        Every ``suspects`` entry has a ``kind``: ``sequence``, or with
+        ``--failing`` also ``missing_step`` ("never reached: X", ranked after
+        the sequences); ``labels`` summarizes the labeled sessions (``null``
+        without ``--failing``).
+        """
         bursts = bursts_to_json(self.timeline)
         mined = mining_to_json(self.mining)
+        if self.labeled is not None:
+            suspects = _labeled_suspects(self.labeled, mined["suspects"])
+        else:
+            suspects = [{**x, "kind": x.get("kind", "sequence")} for x in mined["suspects"]]
         return {
             "tool": {"name": "forensics", "version": __version__},
             "inputs": list(self.inputs),
             "ingest": self.ingest.accounting.to_json(),
             "bursts": bursts["bursts"],
-            "suspects": mined["suspects"],
+            "suspects": suspects,
             "affected_paths": mined["affected_paths"],
             "burst_verdicts": mined.get("burst_verdicts", []),
             "candidates_tested": mined.get("candidates_tested"),
             "bin_s": bursts.get("bin_s"),
             "parameters": self.settings.to_json(),
+            "labels": _labels_summary(self.labeled) if self.labeled is not None else None,
         }
 
 
@@ -103,6 +154,11 @@ def run_scan(
         The inputs hold no events with a readable time.
     """
     settings = settings or ScanSettings()
+    if settings.timeline.session_pattern:
+        session_pattern_group(settings.timeline.session_pattern)  # a bad regex fails before the long ingest
+    fs = settings.failing
+    labels = (read_failing(fs.path, id_column=fs.id_column, label_column=fs.label_column, failing_values=fs.values)
+              if fs else None)
     ing = ingest(paths, options=settings.ingest, progress=progress)
     if ing.events.height == 0:
         raise DataError("no events with a readable timestamp in the input (see `forensics ingest` for the accounting)")
@@ -113,11 +169,46 @@ def run_scan(
         ts = ing.events.get_column("ts")
         window = parse_incident(settings.incident_spec, first=ts.min(), last=ts.max())
         tl_options = replace(tl_options, incident=window)
-    tl = build_timeline(ing.events, options=tl_options)
+    events = free_text_events(ing.events, session_pattern=tl_options.session_pattern,
+                              template_actions=tl_options.template_actions)
+    templated = tl_options.template_actions and (
+        events["action"].null_count() < ing.events["action"].null_count())
+    tl = build_timeline(events, options=tl_options)
+    if templated:
+        tl = replace(tl, templates=template_table(tl))
     if progress:
         progress("timeline", 1, 1)
         progress("mining", 0, 1)
-    mined = mine(tl, options=settings.mining)
+    labeled = None
+    if labels is not None:
+        labeled = mine_labeled(tl, labels, options=settings.mining, scope=fs.scope,
+                               min_control_share=fs.min_control_share)
+        mined = labeled.mining
+    else:
+        mined = mine(tl, options=settings.mining)
     if progress:
         progress("mining", 1, 1)
-    return ScanResult(tuple(str(p) for p in paths), settings, ing, tl, mined)
+    return ScanResult(tuple(str(p) for p in paths), settings, ing, tl, mined, labeled)
+
+
+def _labeled_suspects(result: LabeledResult, sequence_json: list[dict]) -> list[dict]:
+    """``suspects`` of ``scan --json`` with ``--failing``: the sequence
+    suspects (``sequence_json``, as :func:`forensics.mining.mining_to_json`
+    wrote them, ranks unchanged so they match ``MiningResult.steps`` and the
+    export) with ``kind`` = ``sequence``, then the missing steps with
+    ``kind`` = ``missing_step``, ranked after them."""
+    entries = [{**s, "kind": s.get("kind", "sequence")} for s in sequence_json]
+    start = max((s["rank"] for s in entries), default=0)
+    for m in result.missing:
+        entries.append({**missing_to_json(m), "rank": start + m.rank})
+    return entries
+
+
+def _labels_summary(result: LabeledResult) -> dict:
+    """The ``labels`` key of ``scan --json``."""
+    out = {"failing_sessions": result.n_failing, "control_sessions": result.n_control,
+           "unmatched_failing_ids": result.unmatched, "scope": result.scope,
+           "missing_steps_tested": result.missing_tested}
+    if result.labels is not None:
+        out["file"] = result.labels.to_json()
+    return out

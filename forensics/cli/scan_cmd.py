@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from ..errors import ExitCode
 from ..mining.model import MiningOptions
 from ..sanitize import terminal_safe
-from ..scan import ScanSettings, run_scan
+from ..scan import FailingSettings, ScanSettings, run_scan
 from ..timeline.incident import parse_duration
 from .common import (
     build_ingest_options,
@@ -56,10 +58,52 @@ def build_mining_options(kw) -> MiningOptions:
     )
 
 
+def free_text_options(f):
+    """Attach the free-text and labeled-failure options."""
+    opts = [
+        click.option("--session-pattern", default=None, metavar="REGEX",
+                     help="Take the session id from the message of rows without one (first match, or its first "
+                          r"capture group), e.g. 'blk_-?\d+' for HDFS blocks."),
+        click.option("--no-templates", is_flag=True,
+                     help="Do not use message templates as actions for logs without an action field."),
+        click.option("--failing", "failing_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                     help="CSV of session ids with a label column (e.g. HDFS anomaly_label.csv): mine what the "
+                          "failing sessions did, and the steps they never reached, against all other sessions."),
+        click.option("--failing-id-column", default=None, metavar="NAME",
+                     help="Column of --failing with the session id (default: the first)."),
+        click.option("--failing-label-column", default=None, metavar="NAME",
+                     help="Column of --failing with the label (default: the first named like label/status/outcome)."),
+        click.option("--failing-values", default=None, metavar="V1,V2",
+                     help="Label values that mean failing, comma-separated, case-insensitive "
+                          "(default: anomaly, failed, fail, failure, error, 1, true, ...)."),
+        click.option("--failing-scope", type=click.Choice(["before-error", "whole"]), default="before-error",
+                     show_default=True,
+                     help="Count a failing session's actions before its first error, or all of them."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def build_failing_settings(kw) -> FailingSettings | None:
+    """:class:`FailingSettings` from parsed CLI keywords (``None`` without ``--failing``)."""
+    if not kw.get("failing_path"):
+        return None
+    values = kw.get("failing_values")
+    return FailingSettings(
+        path=kw["failing_path"],
+        id_column=kw.get("failing_id_column"),
+        label_column=kw.get("failing_label_column"),
+        values=tuple(v.strip() for v in values.split(",") if v.strip()) if values else None,
+        scope=(kw.get("failing_scope") or "before-error").replace("-", "_"),
+    )
+
+
 @click.command("scan")
 @ingest_options
 @timeline_options
 @mining_options
+@free_text_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the documented contract) on stdout.")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False), default=None,
               help="Write suspects, evidence, bursts and cascade as Parquet files into this folder.")
@@ -74,12 +118,20 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, n
     Reads every log under PATHS, finds the error bursts and the order in which
     components failed, and ranks the rare action sequences completed just
     before each onset, with their statistics and the resources they touched.
+
+    Free-text logs: message templates are the actions, and --session-pattern
+    finds the session id in the message.  With --failing, the labeled failing
+    sessions replace the bursts as evidence: what they did more often than
+    the others, and the steps they never reached.
     """
+    timeline = replace(build_timeline_options(kw), session_pattern=kw.get("session_pattern") or None,
+                       template_actions=not kw.get("no_templates"))
     settings = ScanSettings(
         ingest=build_ingest_options(kw),
-        timeline=build_timeline_options(kw),
+        timeline=timeline,
         mining=build_mining_options(kw),
         incident_spec=kw.get("incident"),
+        failing=build_failing_settings(kw),
     )
     prog, cb = progress_callback(quiet)
     if prog:

@@ -9,6 +9,11 @@ Rules (README, "Timeline"):
   one candidate is kept (``is_action``): an explicit action field (non-access
   format) wins over an HTTP route, then the earliest (ties by source, line).
   Rows without a request id are a request of their own.
+* Free-text logs: rows of a source without any action field get their
+  message template as action (:mod:`.templates`, applied before linking) unless
+  their request already has an action; with a session pattern
+  (:func:`.sessions.sessions_from_pattern`) they have a session of their own,
+  so these template actions are user actions like any other.
 * Rows without a user/session of their own (cache, db) are never actions:
   they are the request's *resources*: their ``key``, or ``table:<name>`` for a
   SQL statement in the message.  Their errors are attributed to the request's

@@ -40,6 +40,13 @@ class TimelineOptions:
     reonset_gap_s
         Error segments separated by a quiet gap shorter than this are one
         burst with several ``onsets``; a longer gap starts a new burst.
+    session_pattern
+        Regex that pulls a session id out of the message of rows without a
+        session (``--session-pattern``; HDFS: ``blk_-?\\d+``); the first
+        capture group when it has one, else the whole match.
+    template_actions
+        Session rows of sources without any action field take their
+        message template as action (:mod:`forensics.timeline.templates`).
     """
 
     session_gap_s: float = 1800.0
@@ -51,6 +58,8 @@ class TimelineOptions:
     min_burst_errors: int = 10
     fade_gap_s: float = 600.0
     reonset_gap_s: float = 3600.0
+    session_pattern: str | None = None
+    template_actions: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,11 @@ class Timeline:
         ``threshold``, ``hot`` (Bool), ``burst_id``.
     bin_s
         Bin width used.
+    templates
+        The template table (``template_id``, ``template``, ``count``,
+        ``example``) when message templates were used as actions, else
+        ``None``; :func:`forensics.timeline.templates.template_table`
+        computes it on demand.
     """
 
     events: pl.DataFrame
@@ -125,3 +139,4 @@ class Timeline:
     error_rate: pl.DataFrame
     bin_s: float
     options: TimelineOptions = field(default_factory=TimelineOptions)
+    templates: pl.DataFrame | None = None

@@ -1,4 +1,4 @@
-"""Sessions: which user session each event belongs to, and each session's
+r"""Sessions: which user session each event belongs to, and each session's
 ordered actions.
 
 ``session_key`` is the ``session`` field when present (after request
@@ -8,12 +8,19 @@ client (``remote_addr`` and ``user_agent`` from ``attrs``) split the same way
 as ``<addr> <agent>#n``.  Rows of a request without an identity of their own
 (cache, db) take their request's key.  Other rows belong to no session
 (null).
+
+With a *session pattern* (``--session-pattern``, for HDFS ``blk_-?\d+``),
+:func:`sessions_from_pattern` first fills ``session`` from the message of
+rows without one, in any format: the first match, or its first capture
+group when the pattern has one.  Those rows then have a session of their
+own, so their (template) actions are user actions.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from ..errors import UsageError
 from .linking import request_resources
 
 _SESSION_COLUMNS = {
@@ -24,6 +31,52 @@ _SESSION_COLUMNS = {
     "n_actions": pl.UInt32(),
     "first_error": pl.Datetime("us", "UTC"),
 }
+
+
+def session_pattern_group(pattern: str) -> int:
+    r"""The group of ``pattern`` that holds the session id: 1 when it has a
+    capture group, else 0 (the whole match).
+
+    Raises
+    ------
+    UsageError
+        The pattern is not a valid (Rust/Polars) regular expression, or
+        matches the empty string (every row would be one session).
+
+    Examples
+    --------
+    >>> session_pattern_group(r"blk_-?\d+"), session_pattern_group(r"session=(\w+)")
+    (0, 1)
+    """
+    probe = pl.DataFrame({"m": [""]}, schema={"m": pl.String})
+    try:
+        groups = probe.select(pl.col("m").str.extract_groups(pattern)).to_series().dtype
+        empty = probe.select(pl.col("m").str.contains(pattern)).item()
+    except Exception as exc:  # polars raises ComputeError for a bad regex
+        raise UsageError(f"--session-pattern is not a valid regular expression: {exc}") from None
+    if empty:
+        raise UsageError(f"--session-pattern {pattern!r} matches an empty message; make it match the id itself")
+    return 1 if len(groups.fields) else 0
+
+
+def sessions_from_pattern(events: pl.DataFrame, pattern: str | None) -> pl.DataFrame:
+    r"""Fill ``session`` from the message where it is null (see module docstring).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from forensics.schema import conform
+    >>> ev = conform(pl.DataFrame({"message": ["Receiving blk_-7 src", "Deleting blk_9 file /d/blk_9", "idle"],
+    ...                            "session": [None, None, None]}))
+    >>> sessions_from_pattern(ev, r"blk_-?\d+").get_column("session").to_list()
+    ['blk_-7', 'blk_9', None]
+    """
+    if not pattern:
+        return events
+    group = session_pattern_group(pattern)
+    found = pl.col("message").str.extract(pattern, group)
+    return events.with_columns(
+        pl.coalesce(pl.col("session"), pl.when(found != "").then(found)).alias("session"))
 
 
 def _gap_split(frame: pl.DataFrame, ident: str, gap_s: float) -> pl.DataFrame:
