@@ -223,3 +223,29 @@ def test_bad_session_pattern_is_a_usage_error(write):
     log = write("hdfs.log", _hdfs_text(block_rows(4)))
     res = CliRunner().invoke(cli, ["scan", str(log), "--session-pattern", "blk_(", "--json", "-q"])
     assert res.exit_code == 2
+
+
+def test_terminal_report_shows_labeled_suspects_and_never_reached_steps(tmp_path):
+    """End to end through the CLI on a slice of the real HDFS sample."""
+    import pathlib
+
+    from click.testing import CliRunner
+
+    from forensics.cli import cli
+
+    data = pathlib.Path(__file__).resolve().parents[2] / "shared" / "datasets" / "hdfs_loglead_2pct"
+    if not data.exists():
+        import pytest
+
+        pytest.skip(f"HDFS dataset not found at {data}")
+    log = tmp_path / "hdfs.log"
+    with open(data / "HDFS_2pct.log", "rb") as src:
+        log.write_bytes(src.read(3_000_000).rsplit(b"\n", 1)[0] + b"\n")
+    res = CliRunner().invoke(cli, ["scan", str(log), "--session-pattern", r"blk_-?\d+", "--failing",
+                                   str(data / "anomaly_label.csv"), "--failing-scope", "whole", "--no-color", "-q"])
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert "what labeled failing sessions did" in out
+    assert "writeBlock blk_<n> received exception" in out.replace("\n", " ")
+    assert "never reached: PacketResponder <num> for block blk_<n> terminating" in out
+    assert "rate ratio" not in out

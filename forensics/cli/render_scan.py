@@ -91,19 +91,32 @@ def render_suspects(result: ScanResult, console: Console) -> None:
     """Each suspect: the sequence once, its statistics, the explanation."""
     mined = result.mining
     opts = mined.options
-    console.print(
-        f"[bold]Suspects[/]: rare sequences completed just before the onsets "
-        f"({len(mined.suspects)} significant of {mined.candidates_tested:,} tested, FDR {opts.alpha:g})"
-    )
+    labeled = result.labeled
+    if labeled is not None:
+        console.print(
+            f"[bold]Suspects[/]: what labeled failing sessions did "
+            f"({labeled.n_failing:,} failing vs {labeled.n_control:,} others; "
+            f"{len(mined.suspects)} significant of {mined.candidates_tested:,} tested, FDR {opts.alpha:g})"
+        )
+    else:
+        console.print(
+            f"[bold]Suspects[/]: rare sequences completed just before the onsets "
+            f"({len(mined.suspects)} significant of {mined.candidates_tested:,} tested, FDR {opts.alpha:g})"
+        )
     if not mined.suspects:
-        console.print("  No action sequence stands out before any burst.")
+        console.print("  No action sequence stands out" + (" in the failing sessions." if labeled else " before any burst."))
     for s in mined.suspects:
-        bursts = ", ".join(str(b) for b in s.burst_ids) or "-"
         _p(console, f"[bold]#{s.rank}  {_seq(s.sequence)}[/]", 1)
-        _p(console,
-           f"[dim]bursts[/] {bursts}  [dim]sessions[/] {s.sessions}  [dim]users[/] {s.users}  "
-           f"[dim]p[/] {fmt_p(s.p_value)}  [dim]q[/] {fmt_p(s.q_value)}  "
-           f"[dim]risk ratio[/] {fmt_ratio(s.risk_ratio)}  [dim]rate ratio[/] {fmt_ratio(s.rate_ratio)}", 5)
+        if labeled is not None:
+            stats = (f"[dim]failing with it[/] {s.failing_with}  [dim]others with it[/] {s.control_with}  "
+                     f"[dim]p[/] {fmt_p(s.p_value)}  [dim]q[/] {fmt_p(s.q_value)}  "
+                     f"[dim]risk ratio[/] {fmt_ratio(s.risk_ratio)}")
+        else:
+            bursts = ", ".join(str(b) for b in s.burst_ids) or "-"
+            stats = (f"[dim]bursts[/] {bursts}  [dim]sessions[/] {s.sessions}  [dim]users[/] {s.users}  "
+                     f"[dim]p[/] {fmt_p(s.p_value)}  [dim]q[/] {fmt_p(s.q_value)}  "
+                     f"[dim]risk ratio[/] {fmt_ratio(s.risk_ratio)}  [dim]rate ratio[/] {fmt_ratio(s.rate_ratio)}")
+        _p(console, stats, 5)
         _p(console, _s(short_explanation(s), 600), 5)
         if s.example_sessions:
             _p(console, f"[dim]sessions[/] {', '.join(_s(x, 40) for x in s.example_sessions)}", 5)
@@ -113,8 +126,25 @@ def render_suspects(result: ScanResult, console: Console) -> None:
     if mined.runners_up:
         console.print("[dim]Runners-up (below the significance or effect-size bar, shown for transparency):[/]")
         for s in mined.runners_up[:MAX_RUNNERS_UP]:
+            rate = "" if labeled is not None else f"  rate ratio {fmt_ratio(s.rate_ratio)}"
             _p(console, f"[dim]{_seq(s.sequence, 30)}  q {fmt_p(s.q_value)}  "
-                          f"risk ratio {fmt_ratio(s.risk_ratio)}  rate ratio {fmt_ratio(s.rate_ratio)}[/]")
+                          f"risk ratio {fmt_ratio(s.risk_ratio)}{rate}[/]")
+
+
+def render_missing(result: ScanResult, console: Console) -> None:
+    """With ``--failing``: steps the others almost always reach and failing sessions do not."""
+    labeled = result.labeled
+    if labeled is None:
+        return
+    steps = [m for m in labeled.missing if m.significant]
+    console.print(f"[bold]Never reached[/] (steps the other sessions reach and failing sessions do not; "
+                  f"{len(steps)} significant of {labeled.missing_tested:,} tested)")
+    if not steps:
+        _p(console, "No step is missing from the failing sessions.")
+    for m in steps[:MAX_PATHS * 2]:
+        _p(console, f"[bold]never reached: {_s(m.step, 60)}[/]  [dim]missing in[/] {m.failing_missing}/{m.failing_sessions} "
+                      f"failing, {m.control_sessions - m.control_reached}/{m.control_sessions} others  "
+                      f"[dim]q[/] {fmt_p(m.q_value)}  [dim]risk ratio[/] {fmt_ratio(m.risk_ratio)}")
 
 
 def render_verdicts(result: ScanResult, console: Console) -> None:
@@ -154,6 +184,9 @@ def render_scan(result: ScanResult, *, console: Console | None = None, no_color:
     render_bursts(result.timeline, console)
     console.print()
     render_suspects(result, console)
+    if result.labeled is not None:
+        console.print()
+        render_missing(result, console)
     console.print()
     render_verdicts(result, console)
     if result.mining.affected_paths:
