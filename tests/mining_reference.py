@@ -9,8 +9,9 @@ semantics of forensics/mining/candidates.py from scratch:
 * its completion is (session, pk); eligible when ts[pk] < the session's cut
   (first error), which implies every step is before the error;
 * a pattern is a candidate when some eligible occurrence lies wholly inside a
-  pre-onset window [max(onset - lookback, previous onset), onset) or inside a
-  failing session's pre-error window [cut - lookback, cut).
+  pre-onset window [max(h - lookback, previous h), h), where h = onset +
+  slack (the onset slack for timestamp precision), or inside a failing
+  session's pre-error window [cut - lookback, cut).
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ def occurrences(s: RefSession, k: int, max_gap: int, max_span: float):
 
 
 def reference(sessions: list[RefSession], onsets: list[float], *, lookback: float, max_len: int, max_gap: int,
-              max_span: float) -> dict[tuple[str, ...], RefPattern]:
+              max_span: float, slack: float = 0.0) -> dict[tuple[str, ...], RefPattern]:
     """Every candidate pattern (length 2..max_len) with its reference counts."""
-    onsets = sorted(set(onsets))
+    onsets = sorted({o + slack for o in onsets})
     windows = [(max(o - lookback, onsets[i - 1] if i else float("-inf")), o) for i, o in enumerate(onsets)]
     out: dict[tuple[str, ...], RefPattern] = defaultdict(RefPattern)
     for s in sessions:

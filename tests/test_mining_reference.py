@@ -12,7 +12,7 @@ from forensics.mining.closed import collapse, is_subsequence
 from tests.mining_fixtures import Spec, build_timeline
 from tests.mining_reference import RefSession, control_with, failing_with, reference
 
-OPTS = dict(lookback_s=60.0, max_len=4, max_gap=1, max_span_s=90.0, max_support=2.0)
+OPTS = dict(lookback_s=60.0, max_len=4, max_gap=1, max_span_s=90.0, max_support=2.0, onset_slack_s=1.5)
 
 
 @st.composite
@@ -59,7 +59,7 @@ def test_support_counts_match_the_brute_force_reference(log):
     spec, ref_sessions, onsets = log
     _, _, pats = _miner(spec)
     ref = reference(ref_sessions, onsets, lookback=OPTS["lookback_s"], max_len=OPTS["max_len"],
-                    max_gap=OPTS["max_gap"], max_span=OPTS["max_span_s"])
+                    max_gap=OPTS["max_gap"], max_span=OPTS["max_span_s"], slack=OPTS["onset_slack_s"])
     got = {r["seq"]: r for r in pats.iter_rows(named=True)}
     assert set(got) == {"".join(k) for k in ref}
     for k, r in ref.items():
@@ -76,7 +76,7 @@ def test_completions_are_the_reference_completions_and_never_after_the_error(log
     spec, ref_sessions, onsets = log
     p, counted, pats = _miner(spec)
     ref = reference(ref_sessions, onsets, lookback=OPTS["lookback_s"], max_len=OPTS["max_len"],
-                    max_gap=OPTS["max_gap"], max_span=OPTS["max_span_s"])
+                    max_gap=OPTS["max_gap"], max_span=OPTS["max_span_s"], slack=OPTS["onset_slack_s"])
     cut = {s.key: s.cut for s in ref_sessions}
     seq_of = dict(zip(pats["gid"].to_list(), pats["seq"].to_list()))
     comp = counted.completions
@@ -100,7 +100,7 @@ def test_collapse_keeps_only_closed_patterns(log):
     spec, ref_sessions, onsets = log
     _, _, pats = _miner(spec)
     ref = reference(ref_sessions, onsets, lookback=OPTS["lookback_s"], max_len=OPTS["max_len"],
-                    max_gap=OPTS["max_gap"], max_span=OPTS["max_span_s"])
+                    max_gap=OPTS["max_gap"], max_span=OPTS["max_span_s"], slack=OPTS["onset_slack_s"])
     done = collapse(pats)
     rep_of = dict(zip(done["seq"].to_list(), done["closed_gid"].to_list()))
     seq_of = dict(zip(done["gid"].to_list(), done["seq"].to_list()))

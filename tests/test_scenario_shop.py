@@ -182,7 +182,6 @@ def test_cli_writes_the_shop_scenario(tmp_path):
 #: enrichment) above the trigger although the trigger has the smallest
 #: onset p-value.
 @pytest.mark.slow
-@pytest.mark.xfail(reason="mining: per-burst credit and length-stratified q ranking (see docstring above)", strict=False)
 @pytest.mark.parametrize("seed", [2, 3])
 def test_other_seeds_also_put_the_trigger_first_and_leave_the_mail_burst_alone(tmp_path, seed):
     sim = simulate_shop(tmp_path, seed=seed)

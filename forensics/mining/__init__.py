@@ -10,6 +10,7 @@ candidates grown from the pre-onset and pre-error windows and counted over
 the whole log (:mod:`.candidates`) -> rare ones collapsed to closed patterns
 (:mod:`.closed`) -> evidence (a) onset precedence and (b) session enrichment,
 Tarone-testable families, BH q-values (:mod:`.score`, :mod:`.stats`) ->
+per-burst credit, explaining away and the final order (:mod:`.credit`) ->
 occurrences, resources and explanations (:mod:`.linkage`).
 """
 
@@ -20,6 +21,7 @@ import polars as pl
 
 from .candidates import grow, prepare, us_dt
 from .closed import collapse
+from .credit import attribute
 from .linkage import STEP_SCHEMA, evidence_frame, explanation, occurrence_steps, resource_links
 from .model import (AffectedPath, BurstVerdict, MiningOptions, MiningResult, OnsetLead, ResourceLink,
                     Suspect)
@@ -42,18 +44,6 @@ def _levels(rare: pl.DataFrame) -> pl.DataFrame:
         .group_by("closed_gid").agg(pl.col("length").min().alias("level"))
     )
     return lv.rename({"closed_gid": "gid"})
-
-
-def _ranked(scored: pl.DataFrame, linked: dict[int, int]) -> pl.DataFrame:
-    """Sort: q-value, then linkage (resources that later erred) as the
-    documented tie-breaker, then p-value, onsets preceded, length."""
-    link = pl.DataFrame({"gid": list(linked), "linked": list(linked.values())},
-                        schema={"gid": pl.Int64, "linked": pl.Int64})
-    return (
-        scored.join(link, on="gid", how="left").with_columns(pl.col("linked").fill_null(0))
-        .sort(["q_value", "linked", "p_value", "onsets_preceded", "length"],
-              descending=[False, True, False, True, True])
-    )
 
 
 def mine(timeline, *, options: MiningOptions = MiningOptions()) -> MiningResult:
@@ -82,40 +72,44 @@ def mine(timeline, *, options: MiningOptions = MiningOptions()) -> MiningResult:
     scored, lead = score(p, counted, closed, options=options)
     lead_of = {g: lead[i] for i, g in enumerate(scored["gid"].to_list())}
 
-    # linkage only for the few that can be reported
-    sig = scored.filter("significant").sort("q_value", "p_value").head(options.top * 3)
-    near = scored.filter(pl.col("tested") & ~pl.col("significant")).sort("q_value", "p_value").head(RUNNERS_UP)
     errors = timeline.events.filter(pl.col("is_error") & pl.col("key").is_not_null()).select("key", "ts")
+    att = attribute(p, counted, scored.filter("significant"), burst_end={b.id: b.end for b in timeline.bursts},
+                    session_errors=timeline.session_errors, errors=errors, options=options)
+    override = ["p_onset", "p_value", "q_value", "rate_ratio", "deciding"]
+    sig = att.frame.join(scored.drop(override), on="gid", how="left", maintain_order="left")
+    near = scored.filter(pl.col("tested") & ~pl.col("significant")).sort("q_value", "p_value").head(RUNNERS_UP)
     comp = counted.completions
     members = rare.filter(pl.col("gid") != pl.col("closed_gid")).group_by("closed_gid").agg(
         pl.col("codes").sort_by("length", descending=True))
     members = dict(zip(members["closed_gid"].to_list(), members["codes"].to_list()))
+    codes_of = dict(zip(scored["gid"].to_list(), scored["codes"].to_list()))
     span_h = max((p.ts.max() - p.ts.min()) / 3.6e9, 1e-9) if len(p.ts) else 1e-9
 
-    def build(frame: pl.DataFrame, first_rank: int) -> tuple[list[Suspect], list[pl.DataFrame]]:
+    def build(frame: pl.DataFrame, first_rank: int, reported: bool) -> tuple[list[Suspect], list[pl.DataFrame]]:
         out, all_steps = [], []
         for i, row in enumerate(frame.iter_rows(named=True)):
             rank = first_rank + i
+            gid = row["gid"]
             codes = tuple(row["codes"])
             seq = tuple(p.vocab[c] for c in codes)
-            c = comp.filter(pl.col("gid") == row["gid"])
+            c = comp.filter(pl.col("gid") == gid)
             ends = c.filter("elig")["row"].to_numpy()
             steps = occurrence_steps(p, rank, codes, ends, options=options)
-            links = resource_links(p, steps, errors)
-            lv = lead_of[row["gid"]]
+            lv = att.lead[gid] if reported else lead_of[gid]
             leads = tuple(
                 OnsetLead(burst_id=int(p.onset_burst[j]), onset=us_dt(p.onsets[j]), lead_s=float(lv[j]))
                 for j in range(len(p.onsets)) if not np.isnan(lv[j])
             )
+            links = resource_links(p, steps, errors, until=att.evidence_until.get(gid, {}) if reported else {})
             sess_idx = np.unique(p.sess[c["row"].to_numpy()])
-            bursts = {x.burst_id for x in leads}
-            if not bursts and row["deciding"] == "enrichment":  # (b): the bursts its failing sessions erred in
-                failing_keys = [p.session_keys[i] for i in np.unique(p.sess[ends]) if p.failing[i]]
-                bursts = set(timeline.session_errors.filter(pl.col("session_key").is_in(failing_keys))
-                             ["burst_id"].drop_nulls().to_list())
+            bursts = att.bursts.get(gid, ()) if reported else tuple({x.burst_id for x in leads})
             near_first = steps.group_by("session_key").agg(pl.col("ts").max()).sort("ts", descending=True)
             examples = tuple(near_first["session_key"].head(options.examples).to_list())
             rate = row["completions"] / span_h
+            collapsed = [tuple(p.vocab[x] for x in m) for m in members.get(gid, [])]
+            for f in att.folded.get(gid, []) if reported else []:  # same occurrences, other sequences
+                collapsed.append(tuple(p.vocab[x] for x in codes_of[f]))
+                collapsed += [tuple(p.vocab[x] for x in m) for m in members.get(f, [])]
             out.append(Suspect(
                 rank=rank, sequence=seq, burst_ids=tuple(sorted(int(x) for x in bursts)),
                 lead_time_s=leads, sessions=int(row["support"]),
@@ -124,25 +118,15 @@ def mine(timeline, *, options: MiningOptions = MiningOptions()) -> MiningResult:
                 p_onset=float(row["p_onset"]), p_enrichment=float(row["p_enrichment"]),
                 p_value=float(row["p_value"]), q_value=float(row["q_value"]), risk_ratio=float(row["risk_ratio"]),
                 rate_ratio=float(row["rate_ratio"]), failing_with=int(row["failing_with"]),
-                control_with=int(row["control_with"]), significant=bool(row["significant"]), resources=links,
+                control_with=int(row["control_with"]), significant=reported, resources=links,
                 explanation=explanation(seq, links, leads, int(row["completions"]), rate),
-                example_sessions=examples,
-                collapsed=tuple(tuple(p.vocab[x] for x in m) for m in members.get(row["gid"], [])),
+                example_sessions=examples, collapsed=tuple(dict.fromkeys(x for x in collapsed if x != seq)),
             ))
             all_steps.append(steps)
         return out, all_steps
 
-    def linked_count(frame: pl.DataFrame) -> dict[int, int]:
-        got = {}
-        for row in frame.iter_rows(named=True):
-            ends = comp.filter((pl.col("gid") == row["gid"]) & pl.col("elig"))["row"].to_numpy()
-            steps = occurrence_steps(p, 0, tuple(row["codes"]), ends, options=options)
-            got[row["gid"]] = sum(r.errors_after > 0 for r in resource_links(p, steps, errors))
-        return got
-
-    sig = _ranked(sig, linked_count(sig)).head(options.top)
-    suspects, steps = build(sig, 1)
-    runners, _ = build(_ranked(near, {}), len(suspects) + 1)
+    suspects, steps = build(sig, 1, True)
+    runners, _ = build(near, len(suspects) + 1, False)
 
     verdicts = []
     for b in timeline.bursts:
@@ -157,6 +141,7 @@ def mine(timeline, *, options: MiningOptions = MiningOptions()) -> MiningResult:
         affected_paths=_affected(pats, thr, counted.n_failing, p.vocab, options.top),
         burst_verdicts=tuple(verdicts), candidates=pats.height, candidates_rare=rare.height,
         candidates_tested=int(scored["tested"].sum()), options=options,
+        explained_away=att.explained_away,
         steps=pl.concat(steps) if steps else pl.DataFrame(schema={**STEP_SCHEMA, "row": pl.Int64}),
     )
 
@@ -226,4 +211,5 @@ def mining_to_json(result: MiningResult) -> dict:
         "candidates_tested": result.candidates_tested,
         "candidates": result.candidates,
         "candidates_rare": result.candidates_rare,
+        "explained_away": result.explained_away,
     }

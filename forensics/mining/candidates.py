@@ -56,6 +56,15 @@ class Prepared:
     window_lo: np.ndarray  # int64 lower bound of each onset's window
     request_id: np.ndarray  # object per row
     rows: pl.DataFrame  # the sorted actions frame (for linkage)
+    #: a completion up to this long after an onset still counts as before it
+    #: (timestamp precision, clock skew between logs): windows end at
+    #: ``onset + onset_slack_us``
+    onset_slack_us: int = 0
+
+    @property
+    def horizon(self) -> np.ndarray:
+        """Where each onset's pre-onset window ends (``onsets + slack``)."""
+        return self.onsets + self.onset_slack_us
 
 
 @dataclass(frozen=True)
@@ -133,8 +142,10 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     onsets = np.array([p[0] for p in pairs], dtype=np.int64)
     onset_burst = np.array([p[1] for p in pairs], dtype=np.int64)
     look = int(options.lookback_s * 1e6)
-    prev = np.concatenate([[np.iinfo(np.int64).min], onsets[:-1]]) if len(onsets) else onsets
-    window_lo = np.maximum(onsets - look, prev)
+    slack = int(options.onset_slack_s * 1e6)
+    horizon = onsets + slack
+    prev = np.concatenate([[np.iinfo(np.int64).min], horizon[:-1]]) if len(onsets) else onsets
+    window_lo = np.maximum(horizon - look, prev)
 
     return Prepared(
         sess=sess,
@@ -152,6 +163,7 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
         window_lo=window_lo,
         request_id=np.array(acts["request_id"].to_list(), dtype=object),
         rows=acts,
+        onset_slack_us=slack,
     )
 
 
@@ -161,7 +173,7 @@ def _row_bounds(p: Prepared, look_us: int) -> tuple[np.ndarray, np.ndarray]:
     big = np.iinfo(np.int64).max
     onset_lo = np.full(len(p.ts), big, dtype=np.int64)
     if len(p.onsets):
-        j = np.searchsorted(p.onsets, p.ts, side="right")
+        j = np.searchsorted(p.horizon, p.ts, side="right")
         inside = p.elig & (j < len(p.onsets))
         onset_lo[inside] = p.window_lo[j[inside]]
     err_lo = np.where(p.elig & p.failing[p.sess], p.cut[p.sess] - look_us, big)

@@ -71,31 +71,50 @@ def occurrence_steps(p: Prepared, rank: int, codes: tuple[int, ...], ends: np.nd
     return df
 
 
-def resource_links(p: Prepared, steps: pl.DataFrame, errors: pl.DataFrame) -> tuple[ResourceLink, ...]:
+def resource_links(p: Prepared, steps: pl.DataFrame, errors: pl.DataFrame,
+                   until: dict[int, int] | None = None) -> tuple[ResourceLink, ...]:
     """Resources touched by the steps and the errors they returned afterwards.
 
-    ``errors`` has ``key`` and ``ts`` of error events.  For each resource the
-    touch with the most later errors is kept (ties: the latest touch).
+    ``errors`` has ``key`` and ``ts`` of error events.  With ``until``
+    (completion row -> end of the credited burst, in us), only the
+    occurrences that carry a suspect's evidence count errors, and only those
+    after their completion and up to that burst's end: a key hit by
+    background errors hours later is not "linked"; for each resource the
+    touch kept is the evidence occurrence just before the first credited
+    onset (its last step that touched the resource).  Without ``until`` every
+    error after the completion counts and the touch with the most later
+    errors is kept (ties: the latest).
     """
     if steps.height == 0 or "resources" not in p.rows.columns:
         return ()
     res = p.rows.select(pl.col("resources")).to_series()
-    done = steps.with_columns(pl.col("ts").max().over("occurrence").alias("completed"))
+    done = steps.with_columns(pl.col("ts").max().over("occurrence").alias("completed"),
+                              pl.col("row").max().over("occurrence").alias("_end"))
+    if until is None:
+        done = done.with_columns(pl.lit(None, dtype=pl.Int64).alias("_until"))
+    else:
+        m = pl.DataFrame({"_end": list(until), "_until": list(until.values())},
+                         schema={"_end": pl.Int64, "_until": pl.Int64})
+        done = done.join(m, on="_end", how="left").with_columns(pl.col("_until").fill_null(-1))
     touched = done.with_columns(
         pl.Series("resource", [res[int(r)] for r in done["row"].to_list()], dtype=pl.List(pl.String))
     ).explode("resource").drop_nulls("resource")
     if touched.height == 0:
         return ()
+    after = (pl.col("ts_err") > pl.col("completed")) & (
+        pl.col("_until").is_null() | (pl.col("ts_err").dt.epoch("us") <= pl.col("_until")))
     joined = touched.join(errors, left_on="resource", right_on="key", how="left", suffix="_err").with_columns(
-        (pl.col("ts_err") > pl.col("completed")).fill_null(False).alias("after")
+        after.fill_null(False).alias("after")
     )
-    per = (
-        joined.group_by("resource", "occurrence", "step", "action", "ts")
-        .agg(pl.col("after").sum().alias("errors_after"),
-             pl.col("ts_err").filter(pl.col("after")).min().alias("first_error_after"))
-        .sort(["errors_after", "ts"], descending=[True, True])
-        .unique("resource", keep="first", maintain_order=True)
-    )
+    per = joined.group_by("resource", "occurrence", "step", "action", "ts").agg(
+        pl.col("after").sum().alias("errors_after"), pl.col("completed").first(),
+        pl.col("ts_err").filter(pl.col("after")).min().alias("first_error_after"))
+    if until is None:
+        per = per.sort(["errors_after", "ts"], descending=[True, True])
+    else:  # the evidence occurrence just before the first credited onset, its last step touching the key
+        per = per.sort([pl.col("errors_after") > 0, "completed", "ts"], descending=[True, False, True])
+    per = per.unique("resource", keep="first", maintain_order=True).sort("errors_after", descending=True,
+                                                                         maintain_order=True)
     return tuple(
         ResourceLink(resource=r["resource"], touched_at=r["ts"], step=r["action"], step_index=int(r["step"]),
                      errors_after=int(r["errors_after"]), first_error_after=r["first_error_after"])
@@ -116,7 +135,14 @@ def explanation(sequence: tuple[str, ...], resources: tuple[ResourceLink, ...], 
     """
     text = " -> ".join(sequence)
     if leads:
-        parts = ", ".join(f"{lead.lead_s:.0f} s before burst {lead.burst_id}" for lead in leads)
+        seen: set[int] = set()
+        items = []
+        for lead in leads:
+            again = lead.burst_id in seen
+            seen.add(lead.burst_id)
+            items.append(f"{lead.lead_s:.0f} s before burst {lead.burst_id}"
+                         + (f"'s re-onset at {_hms(lead.onset)}" if again else ""))
+        parts = ", ".join(items)
         when = f"completed {completions} times in the whole log ({rate_per_hour:.2g}/h), {parts}"
     else:
         when = f"completed {completions} times in the whole log ({rate_per_hour:.2g}/h) and preceded no onset"

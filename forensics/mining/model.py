@@ -40,6 +40,12 @@ class MiningOptions:
         Effect-size floor for onset precedence (evidence a): completions
         inside the pre-onset windows over the number expected from the
         sequence's baseline rate.
+    onset_slack_s
+        A completion up to this long *after* an onset still counts as before
+        it (timestamp precision and clock skew between logs; a request's
+        action line is often logged when it ends, after the error it
+        caused).  Only other sessions' errors define onsets; a session's own
+        actions after its first error never count.
     top
         Most suspects (and affected paths) reported.
     examples
@@ -59,6 +65,7 @@ class MiningOptions:
     alpha: float = 0.05
     min_risk_ratio: float = 2.0
     min_rate_ratio: float = 10.0
+    onset_slack_s: float = 1.0
     top: int = 10
     examples: int = 3
 
@@ -108,6 +115,8 @@ class Suspect:
     resources: tuple[ResourceLink, ...]
     explanation: str
     example_sessions: tuple[str, ...]
+    #: sub-sequences with the same supporting sessions, then the candidates
+    #: dropped in stage 2 because their evidence is this suspect's occurrences
     collapsed: tuple[tuple[str, ...], ...] = ()
 
 
@@ -146,3 +155,7 @@ class MiningResult:
     #: one row per step of every occurrence of every suspect: rank, occurrence,
     #: session_key, user, step, ts, action, request_id, row
     steps: pl.DataFrame | None = None
+    #: significant (stage 1) candidates dropped because a higher-ranked
+    #: suspect explains their onsets and the rest was not significant
+    #: (docs/statistics.md, "Credit, explaining away and ranking")
+    explained_away: int = 0

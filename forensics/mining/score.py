@@ -13,37 +13,50 @@ from .stats import bh_qvalues, enrichment, onset_evidence, prob_hit, tarone_fami
 def onset_distances(p: Prepared, counted: Counted, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(C, m) operational distances r and (C, m) lead times in seconds of the
     closest completion inside each onset's window (0 / nan when none)."""
+    r, lead, _ = closest_completions(p, counted, gids)
+    return r, lead
+
+
+def closest_completions(p: Prepared, counted: Counted,
+                        gids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`onset_distances` (``gids`` sorted), plus the (C, m) row of
+    that closest completion (-1 when none): the occurrence that carries the
+    evidence for that onset."""
     m = len(p.onsets)
     C = len(gids)
     r = np.zeros((C, m), dtype=np.int64)
     lead = np.full((C, m), np.nan)
+    row = np.full((C, m), -1, dtype=np.int64)
     if m == 0 or C == 0:
-        return r, lead
+        return r, lead, row
     comp = counted.completions.filter(pl.col("elig") & pl.col("gid").is_in(pl.Series(gids).implode()))
     rows = comp["row"].to_numpy()
     ts = p.ts[rows]
-    j = np.searchsorted(p.onsets, ts, side="right")
+    j = np.searchsorted(p.horizon, ts, side="right")
     jj = np.minimum(j, m - 1)
     inside = (j < m) & (ts >= p.window_lo[jj])
     closest = (
-        pl.DataFrame({"gid": comp["gid"].to_numpy()[inside], "j": jj[inside], "ts": ts[inside]})
-        .group_by("gid", "j").agg(pl.col("ts").max())
+        pl.DataFrame({"gid": comp["gid"].to_numpy()[inside], "j": jj[inside], "ts": ts[inside],
+                      "row": rows[inside]})
+        .sort("ts", "row")
+        .group_by("gid", "j").agg(pl.col("ts").last(), pl.col("row").last())
     )
     idx = np.searchsorted(gids, closest["gid"].to_numpy())
     cj = closest["j"].to_numpy()
     cts = closest["ts"].to_numpy()
     elig_ts = np.sort(p.ts[p.elig])
     pos_c = np.searchsorted(elig_ts, cts, side="left")
-    pos_o = np.searchsorted(elig_ts, p.onsets[cj], side="left")
+    pos_o = np.searchsorted(elig_ts, p.horizon[cj], side="left")
     r[idx, cj] = np.maximum(pos_o - pos_c, 1)
     lead[idx, cj] = (p.onsets[cj] - cts) / 1e6
-    return r, lead
+    row[idx, cj] = closest["row"].to_numpy()
+    return r, lead, row
 
 
 def window_sizes(p: Prepared) -> np.ndarray:
     """Eligible actions inside each onset's window."""
     elig_ts = np.sort(p.ts[p.elig])
-    return np.searchsorted(elig_ts, p.onsets, side="left") - np.searchsorted(elig_ts, p.window_lo, side="left")
+    return np.searchsorted(elig_ts, p.horizon, side="left") - np.searchsorted(elig_ts, p.window_lo, side="left")
 
 
 def _stratified(p: np.ndarray, pmin: np.ndarray, testable: np.ndarray, level: np.ndarray, alpha_s: float,

@@ -1,0 +1,368 @@
+"""Which bursts each significant suspect explains, and the final ranking.
+
+Stage 1 (:mod:`.score`) decides which candidates are associated with the
+onsets at all (BH q-values).  This stage decides *which* onsets each one
+explains and which suspects survive (docs/statistics.md, "Credit, explaining
+away and ranking"):
+
+1. **Per-onset credit.**  Onset ``j`` can be credited to a suspect only when
+   its own precedence probability ``u_j <= alpha / m`` (Bonferroni over the
+   ``m`` onsets): every credited burst needs evidence of its own.
+2. **Super-sequences first.**  When ``P`` is a proper subsequence of a
+   significant ``Q`` and, before every onset that carries ``Q``'s evidence,
+   ``P``'s closest completion is in the same session as ``Q``'s (the same
+   occurrences), that evidence belongs to ``Q``: ``P`` keeps only the rest.
+3. **One cause per onset (explaining away).**  Suspects are taken best
+   first; each claims the onsets that carry its evidence, and what a lower
+   suspect has left (unclaimed credited onsets) is re-tested: the
+   order-statistic p-value over those onsets only, its q-value scaled by the
+   same factor (``q' = q p' / p``), and the effect-size floor on the
+   credited onsets.  A suspect whose evidence all went to one higher suspect
+   through the same sessions is listed under it (``collapsed``); one whose
+   remaining evidence is not significant is dropped.
+4. **Order.**  ``p_value`` (the better of the two tests, after 1-3), then
+   the number of credited onsets whose occurrence touched a resource that
+   erred in that burst, then ``q_value``, then the longer sequence.  A
+   smaller test family (a shorter length stratum) buys a smaller q but no
+   better rank.
+
+Sessions-enrichment suspects credit a burst only when the Fisher test on the
+sessions that erred *in that burst* has ``p <= alpha / B`` (``B`` bursts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from .candidates import Counted, Prepared, dt_us
+from .closed import is_subsequence
+from .linkage import embed
+from .model import MiningOptions
+from .score import closest_completions
+from .stats import enrichment, minp_order, prob_hit
+
+#: At most this many significant candidates take part (best p first).
+MAX_COMPETING = 400
+#: Enrichment alone credits a burst only when at least this many of the
+#: sessions that erred in it took the sequence (one session is no evidence
+#: for a burst); an onset of the burst with its own precedence evidence
+#: credits it too.
+MIN_BURST_SESSIONS = 2
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Result of :func:`attribute`.
+
+    ``frame`` has one row per reported suspect, best first: ``gid``,
+    ``p_onset``, ``p_value``, ``q_value``, ``rate_ratio``, ``linked`` and
+    ``deciding``; ``lead`` maps gid to the (m,) lead times in seconds of the
+    onsets it explains (nan elsewhere); ``bursts`` maps gid to its credited
+    burst ids; ``evidence_until`` maps gid to {completion row: end of the
+    credited burst in us} for the occurrences that carry its evidence;
+    ``folded`` maps gid to the gids listed under it (same occurrences).
+    """
+
+    frame: pl.DataFrame
+    lead: dict[int, np.ndarray] = field(default_factory=dict)
+    bursts: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    evidence_until: dict[int, dict[int, int]] = field(default_factory=dict)
+    folded: dict[int, list[int]] = field(default_factory=dict)
+    explained_away: int = 0
+
+
+def _kstar(u: np.ndarray) -> np.ndarray:
+    """Onsets that carry the order-statistic evidence (the k* smallest u)."""
+    if u.shape[1] == 0:
+        return np.zeros(u.shape, dtype=bool)
+    us = np.sort(u, axis=1)
+    ks = np.arange(1, u.shape[1] + 1)
+    F = stats.binom.sf(ks[None, :] - 1, u.shape[1], us)
+    kstar = F.argmin(axis=1)
+    return (u < 1) & (u <= us[np.arange(len(u)), kstar][:, None])
+
+
+def _error_index(errors: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Sorted error times (us) per resource key."""
+    if errors.height == 0:
+        return {}
+    g = errors.group_by("key").agg(pl.col("ts").dt.epoch("us").sort())
+    return {k: np.asarray(v, dtype=np.int64) for k, v in zip(g["key"].to_list(), g["ts"].to_list())}
+
+
+def _linked(p: Prepared, codes: tuple[int, ...], end_row: int, until: int, err: dict[str, np.ndarray], *,
+            options: MiningOptions) -> bool:
+    """Whether the occurrence completing at ``end_row`` touched a resource
+    that erred after the completion and no later than ``until`` (us)."""
+    if "resources" not in p.rows.columns or not err:
+        return False
+    rows = embed(p, codes, end_row, options=options)
+    if rows is None:
+        return False
+    done = p.ts[end_row]
+    res = p.rows["resources"]
+    for r in rows:
+        keys = res[int(r)]
+        for key in (keys.to_list() if keys is not None else ()):
+            t = err.get(key)
+            if t is not None and np.searchsorted(t, done, side="right") < np.searchsorted(t, until, side="right"):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Enrichment:
+    """Per-burst session enrichment of the competing candidates."""
+
+    sessions: dict[tuple[int, int], frozenset]  # (gid, burst) -> failing sessions with the sequence
+    burst_sessions: dict[int, frozenset]  # burst -> sessions that erred in it
+    control_with: dict[int, int]
+    n0: int
+
+    def test(self, gid: int, bursts) -> tuple[float, float]:
+        """One-sided Fisher p and risk ratio over the sessions that erred in ``bursts``."""
+        if not bursts:
+            return 1.0, 0.0
+        a = frozenset().union(*(self.sessions.get((gid, b), frozenset()) for b in bursts))
+        n1 = frozenset().union(*(self.burst_sessions[b] for b in bursts))
+        e = enrichment(np.array([len(a)]), np.array([self.control_with.get(gid, 0)]), len(n1), self.n0)
+        return float(e["p"][0]), float(e["risk_ratio"][0])
+
+
+def _burst_enrichment(p: Prepared, counted: Counted, gids: np.ndarray, session_errors: pl.DataFrame) -> _Enrichment:
+    """Which failing sessions of which burst took each candidate (eligible occurrences)."""
+    comp = counted.completions.filter(pl.col("elig") & pl.col("gid").is_in(pl.Series(gids).implode()))
+    keys = np.asarray(p.session_keys, dtype=object)
+    occ = pl.DataFrame({"gid": comp["gid"].to_numpy(),
+                        "session_key": keys[p.sess[comp["row"].to_numpy()]].astype(str)},
+                       schema={"gid": pl.Int64, "session_key": pl.String}).unique()
+    se = session_errors.select("session_key", pl.col("burst_id").cast(pl.Int64)).unique()
+    per = occ.join(se, on="session_key").group_by("gid", "burst_id").agg("session_key")
+    ctrl = counted.patterns.filter(pl.col("gid").is_in(pl.Series(gids).implode())).select("gid", "control_with")
+    return _Enrichment(
+        sessions={(g, b): frozenset(s) for g, b, s in per.iter_rows()},
+        burst_sessions={b: frozenset(s) for b, s in se.group_by("burst_id").agg("session_key").iter_rows()},
+        control_with=dict(ctrl.iter_rows()), n0=int(p.control.sum()),
+    )
+
+
+def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: dict[int, object],
+              session_errors: pl.DataFrame, errors: pl.DataFrame, options: MiningOptions) -> Attribution:
+    """Credit onsets and bursts, explain away and rank the significant candidates.
+
+    Parameters
+    ----------
+    p, counted
+        Prepared actions and counted candidates.
+    sig
+        Stage-1 significant rows of the scored frame (see :func:`.score.score`).
+    burst_end
+        Burst id -> end (datetime) of every burst.
+    session_errors
+        The timeline's ``session_errors`` (session_key, burst_id, first_error).
+    errors
+        ``key`` and ``ts`` of the error events that carry a resource key.
+    options
+        Mining settings (``alpha``, floors, ``top``).
+
+    Returns
+    -------
+    Attribution
+    """
+    empty = pl.DataFrame(schema={"gid": pl.Int64, "p_onset": pl.Float64, "p_value": pl.Float64,
+                                 "q_value": pl.Float64, "rate_ratio": pl.Float64, "linked": pl.Int64,
+                                 "deciding": pl.String})
+    if sig.height == 0:
+        return Attribution(frame=empty)
+    sig = sig.sort("p_value", "gid").head(MAX_COMPETING).sort("gid")
+    K, m = sig.height, len(p.onsets)
+    alpha = options.alpha
+    gids = sig["gid"].to_numpy()
+    codes = [tuple(c) for c in sig["codes"].to_list()]
+    N = sig["completions"].to_numpy()
+    n = int(p.elig.sum())
+    r, lead, row = closest_completions(p, counted, gids)
+    hit = r > 0
+    u = np.where(hit, prob_hit(n, np.maximum(r, 1), N[:, None]), 1.0) if m else np.ones((K, 0))
+    sess = np.where(hit, p.sess[np.maximum(row, 0)], -1)
+    ends = np.array([dt_us(burst_end[int(b)]) for b in p.onset_burst], dtype=np.int64)
+
+    ta = sig["tested_onset"].to_numpy()
+    p_on = sig["p_onset"].to_numpy()
+    q_on = sig["q_onset"].to_numpy()
+    expected = sig["expected_onsets"].to_numpy()
+    loose = hit & (u <= alpha / max(m, 1)) & ta[:, None]
+
+
+    tb = sig["tested_enrichment"].to_numpy()
+    p_en = np.where(tb, sig["p_enrichment"].to_numpy(), 1.0)
+    q_en = sig["q_enrichment"].to_numpy()
+    risk = sig["risk_ratio"].to_numpy()
+
+    def evaluate(mask: np.ndarray):
+        uu = np.where(mask, u, 1.0)
+        pa = np.ones(K)
+        some = mask.any(axis=1)
+        if some.any():
+            pa[some] = minp_order(uu[some])
+        contrib = _kstar(uu) & mask
+        qa = np.where(p_on > 0, np.minimum(1.0, q_on * pa / np.maximum(p_on, 1e-300)), 1.0)
+        rr = np.where(expected > 0, mask.sum(axis=1) / np.maximum(expected, 1e-300), 0.0)
+        ok_a = ta & some & (qa <= alpha) & (rr >= options.min_rate_ratio)
+        return pa, qa, rr, ok_a, contrib
+
+    # 2. super-sequences first (on the onsets each could claim at all)
+    dominated_by = _dominance(codes, loose, sess, *evaluate(loose)[3:])
+    # 1. per-onset credit: Bonferroni over the onsets and the competing hypotheses
+    competing = max(int((dominated_by < 0).sum()), 1)
+    credit = hit & (u <= alpha / (max(m, 1) * competing)) & ta[:, None]
+    # enrichment: a burst is credited when the Fisher test on its own failing sessions passes
+    enr = _burst_enrichment(p, counted, gids, session_errors)
+    n_bursts = max(len(enr.burst_sessions), 1)
+    enr_bursts: dict[int, tuple[int, ...]] = {}
+    for i in np.flatnonzero(tb & (q_en <= alpha)):  # the enrichment-significant ones
+        g = int(gids[i])
+        ok = []
+        for b in sorted(enr.burst_sessions):
+            pb, rrb = enr.test(g, (b,))
+            if (len(enr.sessions.get((g, b), ())) >= MIN_BURST_SESSIONS and pb <= alpha / (n_bursts * competing)
+                    and rrb >= options.min_risk_ratio):
+                ok.append(b)
+        if ok:
+            enr_bursts[g] = tuple(ok)
+
+    def evaluate_b(claimed: set[int], onset_ok: np.ndarray):
+        """Enrichment left after the bursts other suspects explain: (ok, q, p, bursts).
+        Creditable bursts: enrichment within the burst, or an onset of it with its own
+        precedence evidence (``onset_ok``: credited, unclaimed onsets)."""
+        ok_b = np.zeros(K, dtype=bool)
+        qb, pb = np.ones(K), np.ones(K)
+        left: dict[int, tuple[int, ...]] = {}
+        for i in np.flatnonzero(tb & (q_en <= alpha)):
+            g = int(gids[i])
+            creditable = set(enr_bursts.get(g, ())) | {int(p.onset_burst[j]) for j in np.flatnonzero(onset_ok[i])}
+            rest = tuple(sorted(creditable - claimed))
+            if not rest:
+                continue
+            erred_in = {b for b in enr.burst_sessions if (g, b) in enr.sessions}
+            if not erred_in & claimed:  # nothing of its evidence is explained by a higher suspect
+                p1, rr1 = p_en[i], risk[i]
+            else:  # failing sessions of bursts a higher suspect explains no longer count
+                p1, rr1 = enr.test(g, tuple(sorted(erred_in - claimed)))
+            pb[i] = p1
+            qb[i] = min(1.0, q_en[i] * p1 / max(p_en[i], 1e-300))
+            ok_b[i] = qb[i] <= alpha and rr1 >= options.min_risk_ratio
+            left[g] = rest
+        return ok_b, qb, pb, left
+
+    _, _, _, ok_a0, contrib0 = evaluate(credit)
+    mask = credit.copy()
+    for i in np.flatnonzero(dominated_by >= 0):
+        q = dominated_by[i]
+        cover = contrib0[q] & credit[i] & (sess[i] == sess[q])
+        mask[i, cover] = False
+
+    # linkage of each evidence occurrence: touched a resource that erred in that burst
+    err = _error_index(errors)
+    linked = np.zeros((K, m), dtype=bool)
+    for i, j in zip(*np.nonzero(credit)):  # K x m evidence occurrences at most
+        linked[i, j] = _linked(p, codes[i], int(row[i, j]), int(ends[j]), err, options=options)
+
+    # 3. one cause per onset (and per burst for enrichment), best first
+    claimed_by = np.full(m, -1)
+    claimed_bursts: set[int] = set()
+    alive = np.ones(K, dtype=bool)
+    ranked: list[tuple] = []
+    dropped: dict[int, int] = {}  # dropped candidate -> suspect it is folded under (-1: none)
+    length = np.array([len(c) for c in codes])
+    ever_b = np.zeros(K, dtype=bool)
+    while alive.any() and len(ranked) < options.top:
+        pa, qa, rr, ok_a, contrib = evaluate(mask & (claimed_by < 0)[None, :])
+        ok_b, qb, pb, left = evaluate_b(claimed_bursts, mask & (claimed_by < 0)[None, :])
+        ever_b |= ok_b
+        for i in np.flatnonzero(alive & ~(ok_a | ok_b)):
+            alive[i] = False
+            dropped[i] = _folded_under(i, contrib0, dominated_by, claimed_by, sess)
+        cand = np.flatnonzero(alive)
+        if len(cand) == 0:
+            break
+        pv = np.minimum(1.0, 2 * np.minimum(np.where(ok_a, pa, 1.0), np.where(ok_b, pb, 1.0)))
+        qv = np.minimum(np.where(ok_a, qa, 1.0), np.where(ok_b, qb, 1.0))
+        nlink = (linked & contrib & ok_a[:, None]).sum(axis=1)
+        best = min(cand, key=lambda i: (-nlink[i], pv[i], qv[i], -length[i], gids[i]))
+        alive[best] = False
+        ev = contrib[best] if ok_a[best] else np.zeros(m, dtype=bool)
+        claimed_by[ev & (claimed_by < 0)] = best
+        bursts = {int(p.onset_burst[j]) for j in np.flatnonzero(ev)}
+        if ok_b[best]:
+            bursts |= set(left[int(gids[best])])
+        claimed_bursts |= bursts
+        deciding = "onset" if ok_a[best] and (not ok_b[best] or qa[best] <= qb[best]) else "enrichment"
+        ranked.append((best, pa[best] if ok_a[best] else 1.0, pv[best], qv[best], rr[best], int(nlink[best]),
+                       deciding, ev, tuple(sorted(bursts))))
+
+    reported = {i for i, *_ in ranked}
+    folded: dict[int, list[int]] = {}
+    away = 0
+    for i, rep in dropped.items():
+        while rep >= 0 and rep not in reported and rep in dropped:  # follow chains to a reported suspect
+            rep = dropped[rep]
+        if rep >= 0 and rep in reported:
+            folded.setdefault(int(gids[rep]), []).append(int(gids[i]))
+        elif contrib0[i].any() or ever_b[i]:
+            away += 1
+
+    frame = pl.DataFrame(
+        {"gid": [int(gids[i]) for i, *_ in ranked], "p_onset": [float(x[1]) for x in ranked],
+         "p_value": [float(x[2]) for x in ranked], "q_value": [float(x[3]) for x in ranked],
+         "rate_ratio": [float(x[4]) for x in ranked], "linked": [x[5] for x in ranked],
+         "deciding": [x[6] for x in ranked]},
+        schema=empty.schema,
+    )
+    lead_of, bursts_of, until_of = {}, {}, {}
+    for i, *_, ev, bursts in ranked:
+        g = int(gids[i])
+        lead_of[g] = np.where(ev, lead[i], np.nan)
+        bursts_of[g] = bursts
+        until_of[g] = {int(row[i, j]): int(ends[j]) for j in np.flatnonzero(ev)}
+    return Attribution(frame=frame, lead=lead_of, bursts=bursts_of, evidence_until=until_of, folded=folded,
+                       explained_away=away)
+
+
+def _dominance(codes: list[tuple[int, ...]], credit: np.ndarray, sess: np.ndarray, ok_a: np.ndarray,
+               contrib: np.ndarray) -> np.ndarray:
+    """Per candidate, the significant proper super-sequence (best first in
+    index order of ``ok_a``) whose evidence onsets it shares through the same
+    sessions (-1: none)."""
+    K = len(codes)
+    out = np.full(K, -1)
+    for i in range(K):  # K^2 subsequence checks on a few hundred candidates at most
+        for q in np.flatnonzero(ok_a):
+            if q == i or len(codes[q]) <= len(codes[i]) or not is_subsequence(codes[i], codes[q]):
+                continue
+            cover = contrib[q]
+            if cover.any() and (credit[i, cover] & (sess[i, cover] == sess[q, cover])).all():
+                out[i] = q
+                break
+    return out
+
+
+def _folded_under(i: int, contrib0: np.ndarray, dominated_by: np.ndarray, claimed_by: np.ndarray,
+                  sess: np.ndarray) -> int:
+    """The suspect a dropped candidate is listed under: its dominating
+    super-sequence, or the one suspect that claimed every onset of its
+    evidence through the same sessions (-1: none, it was explained away)."""
+    if dominated_by[i] >= 0:
+        return int(dominated_by[i])
+    ev = np.flatnonzero(contrib0[i])
+    if len(ev) == 0:
+        return -1
+    owners = set(claimed_by[ev].tolist())
+    if len(owners) != 1 or -1 in owners:
+        return -1
+    owner = owners.pop()
+    return owner if (sess[i, ev] == sess[owner, ev]).all() else -1
