@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from .candidates import Counted, Prepared, dt_us
 from .closed import is_subsequence
@@ -81,6 +80,8 @@ def _kstar(u: np.ndarray) -> np.ndarray:
         return np.zeros(u.shape, dtype=bool)
     us = np.sort(u, axis=1)
     ks = np.arange(1, u.shape[1] + 1)
+    from scipy import stats
+
     F = stats.binom.sf(ks[None, :] - 1, u.shape[1], us)
     kstar = F.argmin(axis=1)
     return (u < 1) & (u <= us[np.arange(len(u)), kstar][:, None])

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 from .stats import bh_qvalues, tarone_family
 
@@ -133,6 +132,8 @@ def depletion(a: np.ndarray, c: np.ndarray, n1, n0) -> dict[str, np.ndarray]:
     ok = (n1 > 0) & (n0 > 0)
     a_min = np.maximum(0, s - n0)
     with np.errstate(divide="ignore", invalid="ignore"):
+        from scipy import stats as sps
+
         p = np.where(ok, sps.hypergeom.cdf(a, total, n1, s), 1.0)
         pmin = np.where(ok, sps.hypergeom.cdf(a_min, total, n1, s), 1.0)
         rr = np.where(ok, ((n1 - a + 0.5) / (n1 + 1)) / ((n0 - c + 0.5) / (n0 + 1)), 1.0)

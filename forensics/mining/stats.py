@@ -8,7 +8,15 @@ loops are over onsets and order-statistic ranks (a handful).
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from types import ModuleType
+
+
+def _scipy(name: str) -> ModuleType:
+    """``scipy.special`` / ``scipy.stats``, imported on first use: scipy.stats
+    costs about a second to import, which every CLI command would pay."""
+    import importlib
+
+    return importlib.import_module(f"scipy.{name}")
 
 
 def prob_hit(n: int, r: np.ndarray, N: np.ndarray) -> np.ndarray:
@@ -23,8 +31,8 @@ def prob_hit(n: int, r: np.ndarray, N: np.ndarray) -> np.ndarray:
     none = np.where(
         N > n - r,
         -np.inf,
-        special.gammaln(np.maximum(n - r + 1, 1)) - special.gammaln(np.maximum(n - r - N + 1, 1))
-        - special.gammaln(n + 1) + special.gammaln(n - N + 1),
+        _scipy('special').gammaln(np.maximum(n - r + 1, 1)) - _scipy('special').gammaln(np.maximum(n - r - N + 1, 1))
+        - _scipy('special').gammaln(n + 1) + _scipy('special').gammaln(n - N + 1),
     )
     return np.clip(-np.expm1(none), 0.0, 1.0)
 
@@ -45,10 +53,10 @@ def minp_order(u: np.ndarray) -> np.ndarray:
     if m == 0:
         return np.ones(C)
     ks = np.arange(1, m + 1)
-    F = stats.binom.sf(ks[None, :] - 1, m, u)  # P(U_(k) <= u_(k))
+    F = _scipy('stats').binom.sf(ks[None, :] - 1, m, u)  # P(U_(k) <= u_(k))
     t = np.clip(F.min(axis=1), 0.0, 1.0)
     # boundaries b_k = F_k^{-1}(t): the k-th order statistic's t-quantile
-    b = stats.beta.ppf(t[:, None], ks[None, :], m - ks[None, :] + 1)
+    b = _scipy('stats').beta.ppf(t[:, None], ks[None, :], m - ks[None, :] + 1)
     b = np.nan_to_num(b, nan=1.0)
     prob = np.zeros((C, m + 1))
     prob[:, 0] = 1.0
@@ -60,7 +68,7 @@ def minp_order(u: np.ndarray) -> np.ndarray:
         for c in range(k):  # states alive: c <= k-1 points below the previous bound
             rest = m - c
             j = np.arange(rest + 1)
-            pm = stats.binom.pmf(j[None, :], rest, frac[:, None])
+            pm = _scipy('stats').binom.pmf(j[None, :], rest, frac[:, None])
             new[:, c: c + rest + 1] += prob[:, c: c + 1] * pm
         new[:, k:] = 0.0  # crossing: k or more points below b_k
         prob, prev = new, bk
@@ -95,7 +103,7 @@ def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> 
     if r.shape[1]:
         us = np.sort(u, axis=1)
         ks = np.arange(1, u.shape[1] + 1)
-        F = stats.binom.sf(ks[None, :] - 1, u.shape[1], us)
+        F = _scipy('stats').binom.sf(ks[None, :] - 1, u.shape[1], us)
         kstar = F.argmin(axis=1)
         contrib = hit & (u <= us[np.arange(len(u)), kstar][:, None])
     expected = prob_hit(n, window[None, :], N[:, None]).sum(axis=1) if r.shape[1] else np.zeros(len(N))
@@ -117,7 +125,7 @@ def _hyper_sf(a: np.ndarray, s: np.ndarray, total: int, n1: int) -> np.ndarray:
     pair = a.astype(np.int64) * (total + 1) + s
     u, inv = np.unique(pair, return_inverse=True)
     ua, us = u // (total + 1), u % (total + 1)
-    return stats.hypergeom.sf(ua - 1, total, n1, us)[inv.reshape(-1)]
+    return _scipy('stats').hypergeom.sf(ua - 1, total, n1, us)[inv.reshape(-1)]
 
 
 def enrichment(a: np.ndarray, c: np.ndarray, n1: int, n0: int) -> dict[str, np.ndarray]:
