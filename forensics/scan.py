@@ -26,7 +26,6 @@ from .timeline.export import bursts_to_json
 from .timeline.incident import parse_incident
 from .timeline.model import Timeline, TimelineOptions
 from .timeline.sessions import session_pattern_group
-from .timeline.templates import free_text_events, template_table
 
 Progress = Callable[[str, int, int], None]
 
@@ -169,13 +168,7 @@ def run_scan(
         ts = ing.events.get_column("ts")
         window = parse_incident(settings.incident_spec, first=ts.min(), last=ts.max())
         tl_options = replace(tl_options, incident=window)
-    events = free_text_events(ing.events, session_pattern=tl_options.session_pattern,
-                              template_actions=tl_options.template_actions)
-    templated = tl_options.template_actions and (
-        events["action"].null_count() < ing.events["action"].null_count())
-    tl = build_timeline(events, options=tl_options)
-    if templated:
-        tl = replace(tl, templates=template_table(tl))
+    tl = build_timeline(ing.events, options=tl_options)
     if progress:
         progress("timeline", 1, 1)
         progress("mining", 0, 1)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -20,6 +22,7 @@ from .bursts import (
 from .cascade import build_cascade
 from .errors import mark_errors
 from .linking import link_requests
+from .templates import free_text_events, template_table
 from .model import Burst, CascadeStep, Timeline, TimelineOptions
 from .sessions import assign_sessions, build_actions, build_sessions
 
@@ -116,7 +119,11 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
     """
     if options.session_gap_s <= 0:
         raise UsageError(f"--session-gap must be positive, got {options.session_gap_s}")
-    ev = conform(events).sort("ts", "source", "line", nulls_last=True)
+    conformed = conform(events)
+    ev = free_text_events(conformed, session_pattern=options.session_pattern,
+                          template_actions=options.template_actions)
+    templated = options.template_actions and ev["action"].null_count() < conformed["action"].null_count()
+    ev = ev.sort("ts", "source", "line", nulls_last=True)
     ev = mark_errors(ev, client_errors=options.client_errors)
     ev = link_requests(ev)
     ev = assign_sessions(ev, session_gap_s=options.session_gap_s)
@@ -177,5 +184,8 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
         .sort("burst_id", "first_error", "session_key")
     )
     ev = ev.drop("_own_id", "_req_failed", "_resource")
-    return Timeline(events=ev, actions=actions, sessions=sessions, session_errors=session_errors,
-                    bursts=tuple(bursts), error_rate=rate, bin_s=float(bin_s), options=options)
+    tl = Timeline(events=ev, actions=actions, sessions=sessions, session_errors=session_errors,
+                  bursts=tuple(bursts), error_rate=rate, bin_s=float(bin_s), options=options)
+    if templated:
+        tl = replace(tl, templates=template_table(tl))
+    return tl
