@@ -62,14 +62,22 @@ def cli(ctx: click.Context, traceback: bool) -> None:
     ctx.obj["traceback"] = traceback
 
 
-for _name in _COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"{__name__}.{_name}_cmd")
-    except ModuleNotFoundError as _exc:
-        if _exc.name and _exc.name.endswith(f"{_name}_cmd"):
-            continue
-        raise
-    cli.add_command(_mod.command)
+def _load_commands() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"{__name__}.{name}_cmd")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.endswith(f"{name}_cmd"):
+                continue
+            raise
+        cli.add_command(mod.command)
+
+
+try:
+    _load_commands()
+except KeyboardInterrupt:  # Ctrl-C while the heavy libraries load
+    sys.stderr.write("forensics: interrupted\n")
+    raise SystemExit(ExitCode.INTERRUPTED) from None
 
 
 def main() -> None:

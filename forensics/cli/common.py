@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -28,8 +29,9 @@ def ingest_options(f: Callable) -> Callable:
         click.option("--session-field", default=None, help="Field holding the session id."),
         click.option("--action-field", default=None, help="Field holding the action name."),
         click.option("--request-field", default=None, help="Field holding the request or trace id."),
-        click.option("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, show_default=True,
-                     help="Stop reading a file after this many (decompressed) bytes; guards against gzip bombs."),
+        click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True,
+                     help="Stop reading a file after this many (decompressed) bytes; "
+                          "guards against gzip/bzip2/zstd bombs."),
         click.option("--strict", is_flag=True, help="Fail on the first unreadable or damaged file."),
         click.option("--keep-duplicates", is_flag=True,
                      help="Keep events repeated verbatim across files (overlapping rotations)."),
@@ -108,6 +110,27 @@ def progress_callback(quiet: bool):
     return prog, cb
 
 
+#: Characters a terminal may act on that ``json.dumps(ensure_ascii=False)``
+#: leaves raw: DEL, C1 controls (8-bit CSI/OSC), line separators, bidi controls.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(doc: Any) -> str:
+    r"""``doc`` as indented JSON that is safe to print on a terminal: C0
+    controls are escaped by ``json`` itself, the characters above as
+    ``\uXXXX`` (they only occur inside strings, so the data is unchanged).
+
+    Examples
+    --------
+    >>> print(json_text({"a": "x\x9b2J\u202e"}))
+    {
+      "a": "x\u009b2J\u202e"
+    }
+    """
+    text = json.dumps(doc, indent=2, default=str, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def echo_json(doc: Any) -> None:
-    """Print one JSON document on stdout."""
-    click.echo(json.dumps(doc, indent=2, default=str, ensure_ascii=False))
+    """Print one JSON document on stdout (see :func:`json_text`)."""
+    click.echo(json_text(doc))

@@ -29,7 +29,7 @@ def render_accounting(acc: Accounting, console: Console, *, rejects=None) -> Non
         if f.compression:
             fmt += f"+{f.compression[:4]}"
         if f.skipped:
-            fmt = f"skipped: {f.skipped}"
+            fmt = "skipped"
         table.add_row(terminal_safe(f.path, max_len=48), fmt, f"{f.lines:,}", f"{f.events:,}",
                       f"{f.continuation_lines:,}", f"{f.blank_lines:,}", f"{f.malformed:,}")
     table.add_row("total", "", f"{doc['lines']:,}", f"{doc['events']:,}", f"{doc['continuation_lines']:,}",
@@ -38,16 +38,20 @@ def render_accounting(acc: Accounting, console: Console, *, rejects=None) -> Non
     if acc.duplicates:
         console.print(f"dropped {acc.duplicates:,} events repeated verbatim across files")
     for f in acc.files:
+        if f.skipped:
+            console.print(f"[yellow]skipped[/]: {terminal_safe(f.path, max_len=200)}: {terminal_safe(f.skipped)}", soft_wrap=True)
         if f.damage:
-            console.print(f"[yellow]warning[/]: {terminal_safe(f.path)}: {terminal_safe(f.damage, max_len=160)}")
+            console.print(f"[yellow]warning[/]: {terminal_safe(f.path, max_len=200)}: {terminal_safe(f.damage, max_len=160)}",
+                          soft_wrap=True)
         if f.invalid_utf8_lines:
-            console.print(f"[yellow]warning[/]: {terminal_safe(f.path)}: {f.invalid_utf8_lines:,} lines were not UTF-8 (decoded with U+FFFD)")
+            console.print(f"[yellow]warning[/]: {terminal_safe(f.path, max_len=200)}: {f.invalid_utf8_lines:,} lines were "
+                          "not UTF-8 (decoded with U+FFFD)", soft_wrap=True)
     if rejects is not None and rejects.height:
         console.print(f"malformed lines (first {min(MAX_REJECTS_SHOWN, rejects.height)} of {rejects.height:,}):")
         for row in rejects.head(MAX_REJECTS_SHOWN).iter_rows(named=True):
-            console.print(
-                f"  {terminal_safe(row['source'])}:{row['line']}: {terminal_safe(row['reason'])}: "
-                f"{terminal_safe(row['text'], max_len=80)}",
+            console.print(  # markup off: sanitized but not markup-escaped
+                f"  {_terminal_safe(row['source'], max_len=200)}:{row['line']}: {_terminal_safe(row['reason'])}: "
+                f"{_terminal_safe(row['text'], max_len=80)}",
                 markup=False,
                 soft_wrap=True,
             )

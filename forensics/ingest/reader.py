@@ -9,8 +9,8 @@ damage; the damage is reported in :attr:`RawLines.damage`.
 from __future__ import annotations
 
 import bz2
-import gzip
 import io
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,6 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: Default ceiling on decompressed bytes per file (guards against gzip bombs).
 DEFAULT_MAX_BYTES = 8 * 1024**3
 
-_CHUNK = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,12 +42,14 @@ class RawLines:
     invalid_utf8_lines
         Lines that held bytes which are not UTF-8 (decoded with U+FFFD).
     binary
-        True when the content looks binary (NUL bytes in the first block).
+        True when the content looks binary (see :func:`binary_reason`).
     truncated_at_limit
         True when the decompressed size hit ``max_bytes`` and reading stopped.
     data
         The decoded bytes (whole lines only), for formats with a native
         whole-buffer fast path (JSON lines).
+    binary_reason
+        Why the file was taken for binary (``"binary content"``, ...).
     """
 
     lines: pl.DataFrame
@@ -58,6 +59,7 @@ class RawLines:
     binary: bool = False
     truncated_at_limit: bool = False
     data: bytes = b""
+    binary_reason: str | None = None
 
 
 def detect_compression(head: bytes) -> str | None:
@@ -71,77 +73,119 @@ def detect_compression(head: bytes) -> str | None:
     return None
 
 
-class _Decomp:
-    """One incremental decompressor with a common interface over zlib/bz2/zstd."""
+#: Output produced per decompression step; with the small input blocks below
+#: this bounds memory when a bomb is fed in (at most one step past the limit).
+_STEP = 1024 * 1024
+#: Input block read from disk per step.
+_BLOCK = 64 * 1024
+#: zstd has no output bound per call, and one 4-byte RLE block can expand to
+#: 128 KiB, so its input is fed in slices of this size (at most 64 MiB out).
+_ZSTD_SLICE = 2048
+_MAGIC = {"gzip": GZIP_MAGIC, "bzip2": BZIP2_MAGIC, "zstd": ZSTD_MAGIC}
+
+
+class _Stream:
+    """One compressed member/frame, decompressed with bounded output per step.
+
+    ``give(data)`` hands over input; ``pull(n)`` returns at most ``n`` bytes
+    (``b""`` when more input is needed or the member ended; see ``eof``).
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.new()
-
-    def new(self) -> None:
-        if self.kind == "gzip":
+        self._in = b""
+        if kind == "gzip":
             self.obj = zlib.decompressobj(wbits=47)
-        elif self.kind == "bzip2":
+        elif kind == "bzip2":
             self.obj = bz2.BZ2Decompressor()
         else:
             import zstandard
 
             self.obj = zstandard.ZstdDecompressor().decompressobj()
 
-    def feed(self, data: bytes) -> bytes:
-        return self.obj.decompress(data)
-
     @property
     def eof(self) -> bool:
-        return bool(getattr(self.obj, "eof", False))
+        return bool(self.obj.eof)
 
     @property
     def unused(self) -> bytes:
-        return getattr(self.obj, "unused_data", b"") or b""
+        """Input after the end of this member (the next member, or garbage)."""
+        return (self.obj.unused_data or b"") + self._in
+
+    def needs_input(self) -> bool:
+        if self.kind == "bzip2":
+            return self.obj.needs_input and not self._in
+        return not self._in
+
+    def give(self, data: bytes) -> None:
+        self._in += data
+
+    def pull(self, n: int) -> bytes:
+        if self.eof:
+            return b""
+        if self.kind == "gzip":
+            out = self.obj.decompress(self._in, n)
+            self._in = self.obj.unconsumed_tail
+            return out
+        if self.kind == "bzip2":
+            data, self._in = self._in, b""
+            return self.obj.decompress(data, n)
+        data, self._in = self._in[:_ZSTD_SLICE], self._in[_ZSTD_SLICE:]
+        return self.obj.decompress(data)
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    errs: list[type[BaseException]] = [EOFError, OSError, zlib.error, ValueError]
+    try:
+        import zstandard
+
+        errs.append(zstandard.ZstdError)
+    except ImportError:  # pragma: no cover - zstandard is a dependency
+        pass
+    return tuple(errs)
 
 
 def _stream_decompress(raw: io.BufferedReader, kind: str, max_bytes: int) -> tuple[bytes, str | None, bool]:
     """Decompress as far as the data allows; return (data, damage, hit_limit).
 
-    Input is fed in small blocks so that a bomb stops at ``max_bytes`` without
+    Input is read in 64 KiB blocks and output taken at most 1 MiB per step
+    (zstd: input sliced to 2 KiB), so a bomb stops at ``max_bytes`` without
     inflating much past it; concatenated members/frames are all read.
     """
     out = bytearray()
-    dec = _Decomp(kind)
-    pending = b""
+    stream = _Stream(kind)
+    magic = _MAGIC[kind]
     try:
-        while True:
-            block = pending or raw.read(64 * 1024)
-            pending = b""
-            if not block:
-                break
-            if dec.eof:
-                dec.new()
-            if kind == "gzip":
-                # Bound each step's output (bomb guard).
-                chunk = dec.obj.decompress(block, 1024 * 1024)
-                out += chunk
-                tail = dec.obj.unconsumed_tail
-                while tail and len(out) < max_bytes:
-                    chunk = dec.obj.decompress(tail, 1024 * 1024)
-                    out += chunk
-                    tail = dec.obj.unconsumed_tail
-            else:
-                out += dec.feed(block)
-            if len(out) >= max_bytes:
-                del out[max_bytes:]
-                return bytes(out), None, True
-            if dec.eof and dec.unused:
-                pending = dec.unused
-                if kind == "gzip" and not pending.startswith(GZIP_MAGIC):
-                    break  # trailing garbage after the last member
-        if not dec.eof:
-            return bytes(out), f"{kind} stream truncated after {len(out)} decompressed bytes", False
-    except (EOFError, OSError, zlib.error, ValueError) as exc:
+        while len(out) <= max_bytes:
+            if stream.eof:
+                rest = stream.unused or raw.read(_BLOCK)
+                if not rest:
+                    return bytes(out), None, False
+                if len(rest) < len(magic):
+                    rest += raw.read(_BLOCK)
+                if not rest.startswith(magic):
+                    if rest.strip(b"\x00") or raw.read(_BLOCK).strip(b"\x00"):
+                        return bytes(out), f"data after the last {kind} stream ignored", False
+                    return bytes(out), None, False  # zero padding
+                stream = _Stream(kind)
+                stream.give(rest)
+            if stream.needs_input():
+                block = raw.read(_BLOCK)
+                if not block:
+                    # Drain output still buffered (zlib with a bounded step).
+                    chunk = stream.pull(max_bytes - len(out) + 1)
+                    if chunk:
+                        out += chunk
+                        continue
+                    if stream.eof:
+                        continue
+                    return bytes(out), f"{kind} stream truncated after {len(out)} decompressed bytes", False
+                stream.give(block)
+            out += stream.pull(min(_STEP, max_bytes - len(out) + 1))
+    except _errors() as exc:
         return bytes(out), f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}", False
-    except Exception as exc:  # zstandard.ZstdError and friends
-        return bytes(out), f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}", False
-    return bytes(out), None, False
+    del out[max_bytes:]
+    return bytes(out), None, True
 
 
 def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str | None, str | None, bool]:
@@ -161,7 +205,8 @@ def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes
 def split_lines(data: bytes) -> tuple[pl.DataFrame, int]:
     """Split bytes into a lines frame; return it and the invalid-UTF-8 line count.
 
-    ``\n`` ends a line; a trailing ``\r`` is dropped.  A final line without a
+    ``\n`` ends a line; trailing ``\r`` characters are dropped, as is a
+    byte-order mark at the start.  A final line without a
     newline is still a line; empty lines are kept (as empty strings) so that
     line numbers stay true.  Bytes that are not UTF-8 become U+FFFD.  Uses
     Polars' native CSV reader with NUL as the separator (binary content is
@@ -169,6 +214,12 @@ def split_lines(data: bytes) -> tuple[pl.DataFrame, int]:
     """
     if not data:
         return pl.DataFrame(schema={"line": pl.Int64, "text": pl.String}), 0
+    if data.startswith(_POLARS_SNIFFED):
+        # Polars' CSV reader would take these bytes for compressed input (a
+        # .gz holding another archive, or text that starts like a zlib header).
+        texts, invalid = split_lines_py(data)
+        line = pl.int_range(1, len(texts) + 1, dtype=pl.Int64, eager=True)
+        return pl.DataFrame({"line": line, "text": texts}, schema={"line": pl.Int64, "text": pl.String}), invalid
     kw = dict(has_header=False, separator="\x00", quote_char=None, schema={"text": pl.String},
               truncate_ragged_lines=True, comment_prefix=None)
     invalid = 0
@@ -179,9 +230,89 @@ def split_lines(data: bytes) -> tuple[pl.DataFrame, int]:
         invalid = int(lines.select(pl.col("text").str.contains("\ufffd", literal=True).sum()).item())
     lines = lines.select(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("line"),
-        pl.col("text").fill_null("").str.strip_suffix("\r"),
+        pl.col("text").fill_null("").str.strip_chars_end("\r"),
     )
     return lines, invalid
+
+
+_BOM = b"\xef\xbb\xbf"
+#: Leading bytes that make Polars' CSV reader decompress (gzip, zstd, zlib).
+_POLARS_SNIFFED = (GZIP_MAGIC, ZSTD_MAGIC, b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
+
+
+def split_lines_py(data: bytes) -> tuple[list[str], int]:
+    """The same split as :func:`split_lines`, in Python, for small inputs (no
+    frame is built, which is what costs on a file of a few lines).
+
+    Examples
+    --------
+    >>> split_lines_py(b"a\\r\\nb\\xff\\nc")
+    (['a', 'b\ufffd', 'c'], 1)
+    """
+    if data.startswith(_BOM):
+        data = data[3:]
+    if not data:
+        return [], 0
+    invalid = 0
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", "replace")
+        invalid = -1
+    texts = text.split("\n")
+    if text.endswith("\n"):
+        texts.pop()
+    texts = [t.rstrip("\r") for t in texts]
+    if invalid:
+        invalid = sum(1 for t in texts if "\ufffd" in t)
+    return texts, invalid
+
+
+#: C0 control bytes that do not occur in text logs (tab, newline, CR, form
+#: feed, vertical tab and ESC do).
+_CONTROL_BYTES = bytes([*range(1, 9), 14, 15, *range(16, 27), 28, 29, 30, 31])
+#: Share of odd bytes (controls, invalid UTF-8) above which a file is binary;
+#: lower when it also holds NUL bytes.
+BINARY_SHARE = 0.30
+BINARY_SHARE_WITH_NUL = 0.05
+_NUL_RUN = re.compile(rb"\x00+")
+
+
+def binary_reason(head: bytes) -> str | None:
+    r"""Why the first block of a file says "not a text log", else ``None``.
+
+    A core dump or image is mostly control bytes and invalid UTF-8.  A text
+    log with a zero-filled region (a crash before the file system wrote the
+    data) is still text once the NUL bytes are set aside.
+
+    Examples
+    --------
+    >>> binary_reason(b"\x7fELF\x02\x01\x01\x00" + bytes(range(64)))
+    'binary content'
+    >>> binary_reason(b"2023-11-02 10:00:00 ok\n" + b"\x00" * 4096) is None
+    True
+    """
+    if not head:
+        return None
+    nul = b"\x00" in head
+    rest = head.replace(b"\x00", b"") if nul else head
+    if not rest:
+        return "only NUL bytes (zero-filled)"
+    ctrl = len(rest) - len(rest.translate(None, _CONTROL_BYTES))
+    bad = rest.decode("utf-8", "replace").count("\ufffd") if not rest.isascii() else 0
+    share = (ctrl + bad) / len(rest)
+    if share > (BINARY_SHARE_WITH_NUL if nul else BINARY_SHARE):
+        return "binary content"
+    return None
+
+
+def replace_nul_runs(data: bytes) -> tuple[bytes, int]:
+    """Replace each run of NUL bytes with one U+FFFD; return the data and the
+    number of NUL bytes (0 and the same object when there are none)."""
+    if b"\x00" not in data:
+        return data, 0
+    n = data.count(b"\x00")
+    return _NUL_RUN.sub("\ufffd".encode(), data), n
 
 
 def read_lines(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawLines:
@@ -197,12 +328,53 @@ def read_lines(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RawLines:
     ['one', 'two']
     """
     data, kind, damage, hit = read_bytes(path, max_bytes=max_bytes)
+    return decode_lines(data, kind, damage, hit)
+
+
+def _prepare(data: bytes, damage: str | None) -> tuple[bytes, str | None, str | None]:
+    """Cut damaged data to whole lines, detect binary content, replace NUL runs;
+    return ``(data, damage, binary_reason)``."""
     if damage and data:
         # Keep only whole lines before the damage point.
         cut = data.rfind(b"\n")
         data = data[: cut + 1] if cut >= 0 else b""
-    binary = b"\x00" in data[:8192]
-    if binary:
-        return RawLines(pl.DataFrame({"line": [], "text": []}, schema={"line": pl.Int64, "text": pl.String}), kind, damage, 0, True, hit)
+    why = binary_reason(data[:8192])
+    if why:
+        return b"", damage, why
+    data, nul = replace_nul_runs(data)
+    if nul:
+        note = f"{nul} NUL bytes (a zero-filled region); each run read as U+FFFD"
+        damage = f"{damage}; {note}" if damage else note
+    return data, damage, None
+
+
+def decode_lines(data: bytes, kind: str | None = None, damage: str | None = None, hit: bool = False) -> RawLines:
+    """Turn (decompressed) bytes into :class:`RawLines`: whole lines before
+    any damage, binary detection, NUL runs, UTF-8 with replacement."""
+    data, damage, why = _prepare(data, damage)
+    if why:
+        empty = pl.DataFrame(schema={"line": pl.Int64, "text": pl.String})
+        return RawLines(empty, kind, damage, 0, True, hit, b"", why)
     lines, invalid = split_lines(data)
     return RawLines(lines, kind, damage, invalid, False, hit, data)
+
+
+@dataclass(frozen=True)
+class RawTexts:
+    """A small file's lines as a Python list (see :func:`decode_texts`)."""
+
+    texts: list[str]
+    data: bytes
+    damage: str | None = None
+    invalid_utf8_lines: int = 0
+    binary_reason: str | None = None
+
+
+def decode_texts(data: bytes, damage: str | None = None) -> RawTexts:
+    """Like :func:`decode_lines` but without building a frame (small files are
+    parsed in batches; see :func:`forensics.ingest.ingest`)."""
+    data, damage, why = _prepare(data, damage)
+    if why:
+        return RawTexts([], b"", damage, 0, why)
+    texts, invalid = split_lines_py(data)
+    return RawTexts(texts, data, damage, invalid)

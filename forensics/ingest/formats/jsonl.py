@@ -86,7 +86,7 @@ def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> 
     if not data or b"\n\n" in data or data.startswith(b"\n"):
         return None
     try:
-        df = pl.read_ndjson(io.BytesIO(data))
+        df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except Exception:
         return None
     if df.height != lines.height:
