@@ -13,7 +13,7 @@ number of targets given with ``--targets``):
 A crash is any exception, or a broken line accounting
 (``lines == events + continuation_lines + blank_lines + malformed``).
 
-Run (docs/reliability.md, "Fuzzing"), one process per target group::
+Run (README, "Reliability and security", "Fuzzing"), one process per target group::
 
     python fuzz/make_seeds.py            # seeds from sample_logs/ into fuzz/corpus_*
     python fuzz/fuzz_ingest.py --targets=jsonl,logfmt,access,syslog,file -runs=600000 \

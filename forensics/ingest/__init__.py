@@ -7,7 +7,7 @@
 
 Small files (up to :data:`SMALL_FILE` bytes) are decoded without building a
 frame and parsed in batches of one format, so a folder of 100,000 tiny files
-costs one parser call per batch, not per file (see docs/reliability.md).
+costs one parser call per batch, not per file (see README, "Reliability and security").
 """
 
 from __future__ import annotations
