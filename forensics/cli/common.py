@@ -13,6 +13,7 @@ import click
 
 from ..ingest import IngestOptions
 from ..ingest.formats import names as format_names
+from ..ingest.cache import default_cache_dir
 from ..ingest.reader import DEFAULT_MAX_BYTES
 
 
@@ -35,6 +36,9 @@ def ingest_options(f: Callable) -> Callable:
         click.option("--strict", is_flag=True, help="Fail on the first unreadable or damaged file."),
         click.option("--keep-duplicates", is_flag=True,
                      help="Keep events repeated verbatim across files (overlapping rotations)."),
+        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="Warm cache of parsed files (default: $XDG_CACHE_HOME/forensics or ~/.cache/forensics)."),
+        click.option("--no-cache", is_flag=True, help="Parse every file again; neither read nor write the cache."),
         click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr."),
     ]
     for opt in reversed(opts):
@@ -83,6 +87,7 @@ def build_ingest_options(kw: dict[str, Any]) -> IngestOptions:
         max_bytes=kw.get("max_bytes") or DEFAULT_MAX_BYTES,
         strict=bool(kw.get("strict")),
         dedupe=not kw.get("keep_duplicates"),
+        cache_dir=None if kw.get("no_cache") else str(kw.get("cache_dir") or default_cache_dir()),
     )
 
 

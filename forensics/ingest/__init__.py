@@ -22,7 +22,7 @@ import polars as pl
 
 from ..errors import DataError, InputError, UsageError
 from ..schema import EVENT_SCHEMA, REJECT_SCHEMA, conform, empty_events, empty_rejects
-from . import formats
+from . import cache, formats
 from .accounting import Accounting, FileReport
 from .normalize import component_from_path
 from .options import IngestOptions
@@ -379,6 +379,22 @@ def ingest(
         reports.extend(reps)
 
     for i, (path, display, relative) in enumerate(files):
+        key = None
+        if options.cache_dir:
+            try:
+                if path.stat().st_size > SMALL_FILE:
+                    key = cache.cache_key(path, display, relative, options=options)
+                    hit = cache.load(Path(options.cache_dir), key)
+                    if hit is not None:
+                        ev, rej, rep = hit
+                        ev_parts.append(ev.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
+                        rej_parts.append(rej.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
+                        reports.append((i, rep))
+                        if progress:
+                            progress("ingest", i + 1, len(files))
+                        continue
+            except OSError:
+                key = None
         try:
             loaded = _load(i, path, display, relative, options=options)
         except PermissionError:
@@ -399,6 +415,9 @@ def ingest(
             reports.append((i, loaded))
         elif loaded.texts is None:
             parse([loaded], loaded.fmt)
+            if key is not None and not loaded.damage:
+                cache.store(Path(options.cache_dir), key, ev_parts[-1].drop("_fi"), rej_parts[-1].drop("_fi"),
+                            reports[-1][1])
         else:
             batches.setdefault(loaded.fmt, []).append(loaded)
             batch_bytes[loaded.fmt] = batch_bytes.get(loaded.fmt, 0) + len(loaded.data)

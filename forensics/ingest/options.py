@@ -27,6 +27,11 @@ class IngestOptions:
         a day in the future moved back one year.
     strict
         Fail on the first unreadable file instead of skipping it.
+    cache_dir
+        Folder of the warm cache: files larger than 64 KiB that are
+        unchanged since they were last parsed (same path, size, modification
+        time, tool version and options) are loaded from it instead of being
+        parsed again.  ``None``: no cache.
     dedupe
         Drop exact duplicate lines (same source text and time) from
         overlapping rotated files.
@@ -43,6 +48,7 @@ class IngestOptions:
     default_year: int | None = None
     strict: bool = False
     dedupe: bool = True
+    cache_dir: str | None = None
 
     def overrides(self) -> dict[str, str]:
         """Canonical name -> field name given by the user."""

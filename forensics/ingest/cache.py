@@ -1,0 +1,87 @@
+"""Warm cache: the parsed events of unchanged files, kept as Parquet.
+
+A file's entry is keyed by its absolute path, size, modification time, the
+tool version and a hash of the ingest code, how it was named in this run (display path and the path below
+the walked folder, which the component is guessed from) and every ingest
+option that changes parsing.  A changed or appended file gets a new key and is
+read again; stale entries are simply never looked up again.  Entries are
+written atomically, so an interrupted run leaves none half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import polars as pl
+
+from .. import __version__
+from ..io import atomic_path
+from .accounting import FileReport
+from .options import IngestOptions
+
+#: Options that do not change what a file parses into.
+_NEUTRAL = ("strict", "dedupe", "cache_dir")
+
+
+_FINGERPRINT: str | None = None
+
+
+def code_fingerprint() -> str:
+    """A hash of the ingest code itself (readers, normalization, schema), so a
+    development build never reuses entries parsed by older code of the same
+    version."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for f in sorted([*root.rglob("*.py"), root.parent / "schema.py"]):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        _FINGERPRINT = h.hexdigest()[:16]
+    return _FINGERPRINT
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/forensics``, else ``~/.cache/forensics``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "forensics"
+
+
+def cache_key(path: Path, display: str, relative: str, *, options: IngestOptions) -> str:
+    """The entry name for one file as it is now (stat) under these options."""
+    st = path.stat()
+    opts = {k: v for k, v in asdict(options).items() if k not in _NEUTRAL}
+    doc = [str(path.resolve()), st.st_size, st.st_mtime_ns, __version__, code_fingerprint(), display, relative, opts]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def load(directory: Path, key: str) -> tuple[pl.DataFrame, pl.DataFrame, FileReport] | None:
+    """The cached (events, rejects, report) of ``key``, or None."""
+    base = Path(directory) / key
+    try:
+        report = FileReport(**json.loads((base.with_suffix(".json")).read_text(encoding="utf-8")))
+        events = pl.read_parquet(base.with_suffix(".events.parquet"))
+        rejects = pl.read_parquet(base.with_suffix(".rejects.parquet"))
+    except (OSError, ValueError, TypeError, pl.exceptions.PolarsError):
+        return None
+    return events, rejects, report
+
+
+def store(directory: Path, key: str, events: pl.DataFrame, rejects: pl.DataFrame, report: FileReport) -> None:
+    """Write one entry (best effort: a cache that cannot be written is skipped)."""
+    base = Path(directory) / key
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        with atomic_path(base.with_suffix(".events.parquet")) as tmp:
+            events.write_parquet(tmp)
+        with atomic_path(base.with_suffix(".rejects.parquet")) as tmp:
+            rejects.write_parquet(tmp)
+        # The report goes last: its presence marks a complete entry.
+        with atomic_path(base.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(asdict(report)), encoding="utf-8")
+    except Exception:  # noqa: BLE001 - the cache must never fail a run
+        return

@@ -1,0 +1,69 @@
+"""Warm cache: unchanged files are loaded, changed ones parsed again."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from click.testing import CliRunner
+
+from forensics.cli import cli
+from forensics.ingest import IngestOptions, cache, ingest
+
+
+def _big_log(write, name="app.jsonl", n=3000, user="u"):
+    rows = [json.dumps({"ts": 1698941698 + i, "user_id": f"{user}{i % 7}", "event": "x", "n": i}) for i in range(n)]
+    return write(name, "\n".join(rows) + "\nnot json\n")
+
+
+def test_second_run_loads_the_cached_parse_and_gives_the_same_result(write, tmp_path, monkeypatch):
+    log = _big_log(write)
+    opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
+    first = ingest([log], options=opts)
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+    calls = []
+    monkeypatch.setattr("forensics.ingest._load", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    second = ingest([log], options=opts)
+    assert calls == []
+    assert second.events.equals(first.events)
+    assert second.rejects.equals(first.rejects)
+    assert second.accounting.to_json() == first.accounting.to_json()
+
+
+def test_a_changed_or_appended_file_is_read_again(write, tmp_path):
+    log = _big_log(write)
+    opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
+    before = ingest([log], options=opts).events.height
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"ts": 1698950000, "user_id": "late", "event": "y"}) + "\n")
+    after = ingest([log], options=opts)
+    assert after.events.height == before + 1
+    assert "late" in after.events["user"].to_list()
+
+
+def test_other_parse_options_do_not_share_entries(write, tmp_path):
+    log = _big_log(write)
+    d = str(tmp_path / "cache")
+    a = cache.cache_key(log, str(log), log.name, options=IngestOptions(cache_dir=d))
+    b = cache.cache_key(log, str(log), log.name, options=IngestOptions(cache_dir=d, tz="Europe/Berlin"))
+    c = cache.cache_key(log, str(log), log.name, options=IngestOptions(cache_dir=d, strict=True))
+    assert a != b and a == c
+
+
+def test_a_broken_cache_entry_is_ignored(write, tmp_path):
+    log = _big_log(write)
+    opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
+    first = ingest([log], options=opts)
+    for p in (tmp_path / "cache").glob("*.events.parquet"):
+        p.write_bytes(b"garbage")
+    again = ingest([log], options=opts)
+    assert again.events.equals(first.events)
+
+
+def test_cli_no_cache_writes_nothing_and_cache_dir_is_used(write, tmp_path):
+    log = _big_log(write, name="in/app.jsonl")
+    cdir = tmp_path / "c"
+    res = CliRunner().invoke(cli, ["ingest", str(log.parent), "-q", "--no-cache", "--cache-dir", str(cdir)])
+    assert res.exit_code == 0 and not cdir.exists()
+    res = CliRunner().invoke(cli, ["ingest", str(log.parent), "-q", "--cache-dir", str(cdir)])
+    assert res.exit_code == 0 and len(os.listdir(cdir)) == 3
