@@ -23,7 +23,7 @@ from .common import (
     build_timeline_options,
     echo_json,
     ingest_options,
-    progress_callback,
+    run_with_progress,
     stderr_console,
     timeline_options,
 )
@@ -155,12 +155,7 @@ def command(ctx: click.Context, as_json, quiet, **kw) -> None:
     fades and returns within an hour reports each re-onset.
     """
     options = build_timeline_options(kw)
-    prog, cb = progress_callback(quiet)
-    if prog:
-        with prog:
-            result = ingest(kw["paths"], options=build_ingest_options(kw), progress=cb)
-    else:
-        result = ingest(kw["paths"], options=build_ingest_options(kw))
+    result = run_with_progress(quiet, ingest, kw["paths"], options=build_ingest_options(kw))
     events = result.events
     if events.height == 0:
         raise DataError("no events found in the input")

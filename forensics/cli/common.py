@@ -136,6 +136,16 @@ def json_text(doc: Any) -> str:
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def run_with_progress(quiet: bool, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn(*args, progress=cb, **kwargs)`` with a progress bar on stderr
+    when it is a terminal (and not ``quiet``), else without one."""
+    prog, cb = progress_callback(quiet)
+    if prog is None:
+        return fn(*args, **kwargs)
+    with prog:
+        return fn(*args, progress=cb, **kwargs)
+
+
 def echo_json(doc: Any) -> None:
     """Print one JSON document on stdout (see :func:`json_text`)."""
     click.echo(json_text(doc))

@@ -7,7 +7,7 @@ import click
 from ..errors import ExitCode
 from ..ingest import ingest
 from ..io import write_parquet
-from .common import build_ingest_options, echo_json, ingest_options, progress_callback, stderr_console
+from .common import build_ingest_options, echo_json, ingest_options, run_with_progress, stderr_console
 from .render_ingest import render_accounting
 
 
@@ -27,12 +27,7 @@ def command(ctx: click.Context, output, rejects_path, as_json, quiet, **kw) -> N
     an event, a continuation line, a blank line, or a malformed line.
     """
     options = build_ingest_options(kw)
-    prog, cb = progress_callback(quiet)
-    if prog:
-        with prog:
-            result = ingest(kw["paths"], options=options, progress=cb)
-    else:
-        result = ingest(kw["paths"], options=options)
+    result = run_with_progress(quiet, ingest, kw["paths"], options=options)
     if output:
         write_parquet(result.events, output, metadata={"forensics.inputs": list(kw["paths"])})
     if rejects_path:

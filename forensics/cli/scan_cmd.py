@@ -16,7 +16,7 @@ from .common import (
     build_timeline_options,
     echo_json,
     ingest_options,
-    progress_callback,
+    run_with_progress,
     stderr_console,
     timeline_options,
 )
@@ -133,12 +133,7 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, n
         incident_spec=kw.get("incident"),
         failing=build_failing_settings(kw),
     )
-    prog, cb = progress_callback(quiet)
-    if prog:
-        with prog:
-            result = run_scan(kw["paths"], settings=settings, progress=cb)
-    else:
-        result = run_scan(kw["paths"], settings=settings)
+    result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
     if export_dir:
         from ..report.export import export_scan
 

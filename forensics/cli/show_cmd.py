@@ -11,7 +11,7 @@ from ..errors import ExitCode, UsageError
 from ..report.drilldown import SessionTimeline, all_onsets, session_timeline, suspect_drilldown
 from ..report.text import fmt_p, fmt_rel, hms, short_explanation
 from ..scan import ScanSettings, run_scan
-from .common import build_ingest_options, build_timeline_options, ingest_options, progress_callback, timeline_options
+from .common import build_ingest_options, build_timeline_options, ingest_options, run_with_progress, timeline_options
 from .render_scan import _p, _s, _seq, report_console
 from .scan_cmd import build_mining_options, mining_options
 
@@ -114,12 +114,7 @@ def command(ctx: click.Context, rank, session_key, max_sessions, no_color, quiet
         mining=build_mining_options(kw),
         incident_spec=kw.get("incident"),
     )
-    prog, cb = progress_callback(quiet)
-    if prog:
-        with prog:
-            result = run_scan(kw["paths"], settings=settings, progress=cb)
-    else:
-        result = run_scan(kw["paths"], settings=settings)
+    result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
     console = report_console(no_color=no_color)
     day = result.ingest.events.get_column("ts").min().date()
     if rank is not None:
