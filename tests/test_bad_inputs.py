@@ -464,3 +464,17 @@ def test_jsonl_field_first_seen_after_line_100_is_kept(write, tmp_path):
     lines = [_j("2023-11-02T10:00:00Z", n=i) for i in range(150)] + [_j("2023-11-02T10:00:01Z", user="late")]
     res = ingest([write("big.jsonl", ("\n".join(lines) + "\n") * 40)])  # > SMALL_FILE: the per-file path
     assert "late" in res.events["user"].to_list()
+
+
+def test_outputs_get_the_usual_file_mode_not_mkstemps_0600(tmp_path):
+    import os
+
+    import polars as pl
+
+    from forensics.io import write_parquet
+
+    target = tmp_path / "out.parquet"
+    write_parquet(pl.DataFrame({"a": [1]}), target)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)
