@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..errors import OutputError, UsageError
+from ..errors import UsageError
 from . import servers, writers
 from .fields import enrich
 from .model import DAY_MS, make_population, ordinary_day
 from .scenario import day_requests, make_plan
-from .sink import FileCounts, Sink, extra_lines, truncated_copies
+from .sink import FileCounts, Sink, extra_lines, open_sinks, truncated_copies
 from .truth import TruthBuilder
 
 __all__ = ["simulate", "SimulationResult", "FORMATS", "DEFAULT_USERS", "DEFAULT_SEED"]
@@ -122,20 +122,12 @@ def simulate(
     ['start_quiz', 'switch_language', 'download_material', 'submit_quiz']
     """
     started = time.perf_counter()
-    chosen = tuple(FORMATS) if not formats else tuple(dict.fromkeys(formats))
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown:
-        raise UsageError(f"unknown simulate format {unknown[0]!r}; known: {', '.join(FORMATS)}")
     if users < 20:
         raise UsageError("--users must be at least 20")
     if days < 1:
         raise UsageError("--days must be at least 1")
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        sinks = {rel: Sink(out / rel, FORMATS[name][1]) for name in chosen for rel in FORMATS[name][0]}
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    chosen, sinks = open_sinks(out, FORMATS, formats, scenario="simulate")
     pop = make_population(_rng(seed, 0), users)
     truth = TruthBuilder(seed=seed, users=users, days=days, formats=chosen, pop=pop)
     stream = _Stream(sinks, chosen)

@@ -66,6 +66,30 @@ class Sink:
         self._raw.close()
 
 
+def open_sinks(
+    out_dir: str | Path, table: dict[str, tuple[tuple[str, ...], bool]], formats, *, scenario: str
+) -> tuple[tuple[str, ...], dict[str, Sink]]:
+    """Check the chosen writer names against ``table`` (name -> (relative
+    paths, compress flag)) and open one :class:`Sink` per file.
+
+    Returns the chosen names (all of ``table`` when ``formats`` is empty) and
+    the sinks by relative path.  Raises UsageError / OutputError.
+    """
+    from ..errors import OutputError, UsageError
+
+    chosen = tuple(table) if not formats else tuple(dict.fromkeys(formats))
+    unknown = [f for f in chosen if f not in table]
+    if unknown:
+        raise UsageError(f"unknown {scenario} format {unknown[0]!r}; known: {', '.join(table)}")
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        sinks = {rel: Sink(out / rel, table[name][1]) for name in chosen for rel in table[name][0]}
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    return chosen, sinks
+
+
 def truncated_copies(frame: pl.DataFrame, at: int, *, access: bool = False) -> pl.DataFrame:
     """A malformed line: a torn copy (a write cut short) of the first clean
     single-line event at or after ``at``, placed right after it.  Empty when

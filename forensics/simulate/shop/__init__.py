@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ...errors import OutputError, UsageError
+from ...errors import UsageError
 from .. import SimulationResult
-from ..sink import Sink, extra_lines, truncated_copies
+from ..sink import extra_lines, open_sinks, truncated_copies
 from . import services, writers
 from .fields import enrich
 from .model import make_customers, ordinary_day
@@ -131,18 +131,10 @@ def simulate_shop(
     ['apply_coupon', 'change_currency', 'remove_item', 'apply_coupon', 'checkout']
     """
     started = time.perf_counter()
-    chosen = tuple(SHOP_FORMATS) if not formats else tuple(dict.fromkeys(formats))
-    unknown = [f for f in chosen if f not in SHOP_FORMATS]
-    if unknown:
-        raise UsageError(f"unknown shop format {unknown[0]!r}; known: {', '.join(SHOP_FORMATS)}")
     if users < 100:
         raise UsageError("--users must be at least 100 for the shop scenario")
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        sinks = {rel: Sink(out / rel, SHOP_FORMATS[n][1]) for n in chosen for rel in SHOP_FORMATS[n][0]}
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    chosen, sinks = open_sinks(out, SHOP_FORMATS, formats, scenario="shop")
     cust = make_customers(_rng(seed, 0), users)
     plan = make_plan(_rng(seed, 1), cust, DAY_START_MS)
     ordinary = ordinary_day(_rng(seed, 2), cust, DAY_START_MS)
