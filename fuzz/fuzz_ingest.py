@@ -43,6 +43,7 @@ with atheris.instrument_imports(include=["forensics"]):
     from forensics.ingest import ingest_file
     from forensics.ingest import formats
     from forensics.ingest.options import IngestOptions
+    from forensics.ingest.formats.base import check_accounting
     from forensics.ingest.reader import decode_lines
 
 import zstandard
@@ -66,12 +67,6 @@ def _targets(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
 
 
 TARGETS, LIBFUZZER_ARGV = _targets(sys.argv)
-
-
-def _check(name: str, lines: int, res) -> None:
-    total = res.events.height + res.continuation_lines + res.blank_lines + res.rejects.height
-    if total != lines:
-        raise AssertionError(f"{name}: {lines} lines but {total} accounted")
 
 
 def _wrap(kind: int, body: bytes, cut: int, flip: int) -> bytes:
@@ -104,14 +99,7 @@ def test_one_input(data: bytes) -> None:
     raw = decode_lines(data[1:])
     if raw.binary:
         return
-    module = formats.get(target)
-    res = module.parse(raw.lines, options=OPTIONS)
-    _check(target, raw.lines.height, res)
-    fast = getattr(module, "parse_bytes", None)
-    if fast is not None and not raw.invalid_utf8_lines:
-        res = fast(raw.data, raw.lines, options=OPTIONS)
-        if res is not None:
-            _check(f"{target}.parse_bytes", raw.lines.height, res)
+    check_accounting(formats.get(target), raw, options=OPTIONS)
 
 
 def main() -> None:

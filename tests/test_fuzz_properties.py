@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import forensics.ingest as ingest_mod
 from forensics.cli.common import json_text
 from forensics.ingest import formats, ingest, ingest_file
+from forensics.ingest.formats.base import check_accounting
 from forensics.ingest.options import IngestOptions
 from forensics.ingest.reader import decode_lines, split_lines, split_lines_py
 from forensics.sanitize import terminal_safe
@@ -43,12 +44,6 @@ any_bytes = st.one_of(st.binary(max_size=300), text_lines.map(str.encode),
                       st.tuples(text_lines, st.binary(max_size=20)).map(lambda t: t[0].encode() + t[1]))
 
 
-def _balanced(name: str, lines: int, res) -> None:
-    total = res.events.height + res.continuation_lines + res.blank_lines + res.rejects.height
-    assert total == lines, f"{name}: {lines} lines, {total} accounted"
-    assert res.rejects["line"].is_unique().all() if res.rejects.height else True
-
-
 @pytest.mark.parametrize("fmt", formats.names())
 @SETTINGS
 @given(data=any_bytes)
@@ -57,14 +52,7 @@ def test_every_parser_accounts_for_every_line_of_arbitrary_bytes(fmt, data):
     if raw.binary:
         assert raw.lines.height == 0
         return
-    module = formats.get(fmt)
-    res = module.parse(raw.lines, options=OPTIONS)
-    _balanced(fmt, raw.lines.height, res)
-    fast = getattr(module, "parse_bytes", None)
-    if fast is not None and not raw.invalid_utf8_lines:
-        res = fast(raw.data, raw.lines, options=OPTIONS)
-        if res is not None:
-            _balanced(f"{fmt}.parse_bytes", raw.lines.height, res)
+    check_accounting(formats.get(fmt), raw, options=OPTIONS)
 
 
 def _wrap(kind: str, body: bytes, cut: float, flip: int) -> bytes:

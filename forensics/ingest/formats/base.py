@@ -90,3 +90,24 @@ def fold_continuations(lines: pl.DataFrame, is_start: pl.Expr) -> tuple[pl.DataF
     else:
         starts = starts.with_columns(pl.lit(None, dtype=pl.String).alias("continuation"))
     return starts.drop("_grp"), orphans, conts.height
+
+
+def check_accounting(module, raw, *, options) -> None:
+    """Parse ``raw`` (a :class:`~forensics.ingest.reader.RawLines`) with
+    ``module.parse`` and, where it applies, its ``parse_bytes`` fast path, and
+    raise ``AssertionError`` unless every line is accounted for exactly once
+    (``events + continuation + blank + malformed == lines``, no line rejected
+    twice).  Shared by the hypothesis properties and the atheris fuzz job."""
+    lines = raw.lines.height
+    results = [(module.NAME, module.parse(raw.lines, options=options))]
+    fast = getattr(module, "parse_bytes", None)
+    if fast is not None and not raw.invalid_utf8_lines:
+        res = fast(raw.data, raw.lines, options=options)
+        if res is not None:
+            results.append((f"{module.NAME}.parse_bytes", res))
+    for name, res in results:
+        total = res.events.height + res.continuation_lines + res.blank_lines + res.rejects.height
+        if total != lines:
+            raise AssertionError(f"{name}: {lines} lines but {total} accounted")
+        if res.rejects.height and not res.rejects["line"].is_unique().all():
+            raise AssertionError(f"{name}: a line was rejected twice")
