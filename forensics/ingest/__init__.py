@@ -450,5 +450,18 @@ def ingest(
 
 def _drop_cross_file_duplicates(events: pl.DataFrame, content: list[str]) -> pl.DataFrame:
     """Drop an event identical in every content column to one from an earlier
-    file; repeats within one file are kept (they can be real)."""
-    return events.filter(pl.col("_fi") == pl.col("_fi").min().over(content))
+    file; repeats within one file are kept (they can be real).
+
+    Only events whose time occurs in more than one file can have such a twin,
+    so the grouping over every content column runs on those alone (rotated
+    files overlap by a few lines, not by their whole length)."""
+    if events.height == 0 or events["_fi"].n_unique() < 2:
+        return events
+    ev = events.with_row_index("_r")
+    shared = ev.filter(pl.col("_fi").min().over("ts") != pl.col("_fi").max().over("ts"))
+    if shared.height == 0:
+        return events
+    drop = shared.filter(pl.col("_fi") != pl.col("_fi").min().over(content)).get_column("_r")
+    if drop.len() == 0:
+        return events
+    return ev.filter(~pl.col("_r").is_in(drop.implode())).drop("_r")

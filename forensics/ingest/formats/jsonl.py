@@ -85,6 +85,9 @@ def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> 
     Polars' native NDJSON reader; anything else returns None."""
     if not data or b"\n\n" in data or data.startswith(b"\n"):
         return None
+    text = lines["text"]
+    if not (text.str.starts_with("{").all() and text.str.ends_with("}").all()):
+        return None  # some line is not a whole object: `parse` sorts them out
     try:
         df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except Exception:
@@ -108,10 +111,17 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     (['u1'], ['not a JSON object'])
     """
     body, blank = split_blank(lines)
-    shaped = body.filter(pl.col("text").str.strip_chars().str.starts_with("{"))
-    not_obj = body.filter(~pl.col("text").str.strip_chars().str.starts_with("{"))
+    stripped = pl.col("text").str.strip_chars()
+    opens, closes = stripped.str.starts_with("{"), stripped.str.ends_with("}")
+    body = body.with_columns(opens.alias("_o"), closes.alias("_c"))
+    # A line that opens an object but does not close it (a torn write, the
+    # usual damage) can never parse: reject it up front, so that one bad line
+    # does not send the whole file through the bisection below.
+    shaped = body.filter(pl.col("_o") & pl.col("_c")).drop("_o", "_c")
+    torn = body.filter(pl.col("_o") & ~pl.col("_c")).drop("_o", "_c")
+    not_obj = body.filter(~pl.col("_o")).drop("_o", "_c")
     good, bad = _parse_ok(shaped) if shaped.height else ([], [])
-    rejects = [reject(not_obj, "not a JSON object")] + [reject(b, "invalid JSON") for b in bad]
+    rejects = [reject(not_obj, "not a JSON object"), reject(torn, "invalid JSON")] + [reject(b, "invalid JSON") for b in bad]
     if good:
         df = flatten(pl.concat(good, how="diagonal_relaxed")).rename({"__line": "line"}).sort("line")
         events = canonicalize(df, options=options)
