@@ -21,7 +21,7 @@ from .mining import mine, mining_to_json
 from .mining.labeled import LabeledResult, mine_labeled, read_failing
 from .mining.missing import missing_to_json
 from .mining.model import MiningOptions, MiningResult
-from .timeline import build_timeline
+from .timeline import analysis_columns, build_timeline
 from .timeline.export import bursts_to_json
 from .timeline.incident import parse_incident
 from .timeline.model import Timeline, TimelineOptions
@@ -72,6 +72,11 @@ class ScanSettings:
     incident_spec: str | None = None
     #: ``--failing``: mine against labeled failing sessions instead of bursts.
     failing: FailingSettings | None = None
+    #: Keep every column of every event (``--export-events``).  By default
+    #: events are reduced while ingesting to what the analysis reads
+    #: (:func:`forensics.timeline.analysis_columns`: ``attrs`` only where it
+    #: is looked into), which bounds memory on large inputs.
+    full_events: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Every parameter, JSON-ready (the ``parameters`` key of ``scan --json``)."""
@@ -158,7 +163,8 @@ def run_scan(
     fs = settings.failing
     labels = (read_failing(fs.path, id_column=fs.id_column, label_column=fs.label_column, failing_values=fs.values)
               if fs else None)
-    ing = ingest(paths, options=settings.ingest, progress=progress)
+    project = None if settings.full_events else analysis_columns()
+    ing = ingest(paths, options=settings.ingest, progress=progress, project=project)
     if ing.events.height == 0:
         raise DataError("no events with a readable timestamp in the input (see `forensics ingest` for the accounting)")
     if progress:

@@ -132,6 +132,7 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, n
         mining=build_mining_options(kw),
         incident_spec=kw.get("incident"),
         failing=build_failing_settings(kw),
+        full_events=bool(export_events),
     )
     result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
     if export_dir:

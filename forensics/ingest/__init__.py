@@ -15,18 +15,19 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import DataError, InputError, UsageError
-from ..schema import EVENT_SCHEMA, REJECT_SCHEMA, conform, empty_events, empty_rejects
+from ..schema import EVENT_SCHEMA, empty_events, empty_rejects
 from . import cache, formats
 from .accounting import Accounting, FileReport
-from .normalize import component_from_path
 from .options import IngestOptions
-from .reader import decode_lines, decode_texts, read_bytes
+from .group import FUTURE_SLACK, MIN_TS, Loaded, parse_group  # noqa: F401 (MIN_TS, FUTURE_SLACK re-exported)
+from .reader import ReadState, decode_lines, decode_texts, iter_bytes
+from .stream import Streamed, parse_stream
 
 __all__ = ["IngestOptions", "IngestResult", "ingest", "ingest_file", "discover"]
 
@@ -36,16 +37,15 @@ IGNORED_NAMES = ("truth.json",)
 
 SNIFF_LINES = 64
 
-#: Events before this time are rejected ("clock not set", epoch 0, two-digit years).
-MIN_TS = datetime(1990, 1, 1, tzinfo=timezone.utc)
-#: Events later than the time of the run plus this are rejected (wrong clock).
-FUTURE_SLACK = timedelta(days=1)
 
 #: Files up to this many (decompressed) bytes are parsed in batches.
 SMALL_FILE = 64 * 1024
 #: A batch is parsed when it holds this many files or bytes.
 BATCH_FILES = 4096
 BATCH_BYTES = 8 * 1024 * 1024
+#: Files larger than this (decompressed) are read and parsed in chunks of
+#: about this size (:mod:`forensics.ingest.stream`), never held whole.
+STREAM_CHUNK = 64 * 1024 * 1024
 
 #: What ``str.strip_chars()`` in Polars treats as whitespace (Unicode
 #: White_Space), so that small and large files pick the same sniff sample.
@@ -127,26 +127,6 @@ def discover(
 # ----------------------------------------------------------------------- reading
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    """One file read and decoded, waiting to be parsed."""
-
-    index: int
-    display: str
-    relative: str
-    fmt: str
-    compression: str | None
-    damage: str | None
-    invalid: int
-    data: bytes
-    lines: pl.DataFrame | None = None  # large files
-    texts: list[str] | None = None  # small files (parsed in batches)
-
-    @property
-    def height(self) -> int:
-        return self.lines.height if self.lines is not None else len(self.texts or ())
-
-
 def _limit_note(damage: str | None, hit: bool, max_bytes: int) -> str | None:
     if not hit:
         return damage
@@ -154,10 +134,20 @@ def _limit_note(damage: str | None, hit: bool, max_bytes: int) -> str | None:
     return f"{damage}; {limit}" if damage else limit
 
 
-def _load(index: int, path: Path, display: str, relative: str, *, options: IngestOptions) -> _Loaded | FileReport:
-    """Read one file; a :class:`FileReport` when it is skipped (binary, empty).
+def _load(index: int, path: Path, display: str, relative: str, *, options: IngestOptions
+          ) -> Loaded | Streamed | FileReport:
+    """Read one file; a :class:`FileReport` when it is skipped (binary, empty),
+    a :class:`Streamed` when it is larger than :data:`STREAM_CHUNK`.
     Raises ``OSError`` when it cannot be opened or read."""
-    data, kind, damage, hit = read_bytes(path, max_bytes=options.max_bytes)
+    state = ReadState()
+    pieces = iter_bytes(path, state, max_bytes=options.max_bytes, block=min(STREAM_CHUNK, 16 * 1024 * 1024))
+    buf = bytearray()
+    for piece in pieces:
+        buf += piece
+        if len(buf) > STREAM_CHUNK:
+            return Streamed(index, display, relative, bytes(buf), pieces, state)
+    data, kind, damage, hit = bytes(buf), state.kind, state.damage, state.hit
+    del buf
     if len(data) <= SMALL_FILE:
         small = decode_texts(data, damage)
         damage, why, texts, lines = _limit_note(small.damage, hit, options.max_bytes), small.binary_reason, small.texts, None
@@ -177,7 +167,16 @@ def _load(index: int, path: Path, display: str, relative: str, *, options: Inges
     else:
         sample = lines.filter(pl.col("text").str.strip_chars() != "").head(SNIFF_LINES)["text"].to_list()
         fmt = formats.sniff(sample)
-    return _Loaded(index, display, relative, fmt, kind, damage, invalid, data, lines, texts)
+    return Loaded(index, display, relative, fmt, kind, damage, invalid, data, lines, texts)
+
+
+def _stream(loaded: Streamed, *, options: IngestOptions, now: datetime, sink=None, project=None):
+    return parse_stream(loaded, options=options, now=now, chunk_bytes=STREAM_CHUNK, sink=sink, project=project,
+                        limit_note=lambda damage, hit: _limit_note(damage, hit, options.max_bytes))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def ingest_file(path: Path, display: str, *, options: IngestOptions, relative: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
@@ -186,153 +185,16 @@ def ingest_file(path: Path, display: str, *, options: IngestOptions, relative: s
     loaded = _load(0, path, display, relative or path.name, options=options)
     if isinstance(loaded, FileReport):
         return empty_events(), empty_rejects(), loaded
-    ev, rej, ((_, rep),) = _parse_group([loaded], loaded.fmt, options=options, now=_now())
+    if isinstance(loaded, Streamed):
+        evs, rej, rep = _stream(loaded, options=options, now=_now())
+        if rej is None:
+            return empty_events(), empty_rejects(), rep
+        return pl.concat(evs).drop("_fi"), rej.drop("_fi"), rep
+    ev, rej, ((_, rep),) = parse_group([loaded], loaded.fmt, options=options, now=_now())
     return ev.drop("_fi"), rej.drop("_fi"), rep
 
 
 # ----------------------------------------------------------------------- parsing
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _parse(fmt: str, lines: pl.DataFrame, data: bytes, invalid: int, *, options: IngestOptions, fast_ok: bool = True):
-    module = formats.get(fmt)
-    fast = getattr(module, "parse_bytes", None) if fast_ok else None
-    # The whole-buffer fast path infers a schema from the first lines, which
-    # in a batch belong to another file: batches always take ``parse``.
-    result = fast(data, lines, options=options) if fast is not None and not invalid else None
-    return result if result is not None else module.parse(lines, options=options)
-
-
-def _parse_group(
-    group: list[_Loaded], fmt: str, *, options: IngestOptions, now: datetime
-) -> tuple[pl.DataFrame, pl.DataFrame, list[tuple[int, FileReport]]]:
-    """Parse files of one format together (one parser call for the group) and
-    split the result back per file.  Returns events and rejects (with the
-    file's discovery index in ``_fi``) and ``(index, report)`` pairs.
-
-    Lines are numbered across the group; a file whose first non-blank line did
-    not become an event or a reject was folded into the previous file's last
-    event, so that file and the one before it are parsed again on their own.
-    """
-    if len(group) == 1 and group[0].lines is not None:
-        lines = group[0].lines
-        data = group[0].data
-    else:
-        texts = [t for it in group for t in (it.texts if it.texts is not None else it.lines["text"].to_list())]
-        lines = pl.DataFrame({"line": pl.int_range(1, len(texts) + 1, dtype=pl.Int64, eager=True), "text": texts},
-                             schema={"line": pl.Int64, "text": pl.String})
-        data = ("\n".join(texts) + "\n").encode() if texts else b""
-    invalid = sum(it.invalid for it in group)
-    result = _parse(fmt, lines, data, invalid, options=options, fast_ok=len(group) == 1)
-    starts = [0]
-    for it in group:
-        starts.append(starts[-1] + it.height)
-    starts_s = pl.Series("_off", starts[:-1], dtype=pl.Int64)
-
-    def with_fid(frame: pl.DataFrame) -> pl.DataFrame:
-        # line L (1-based, group numbering) belongs to file i with starts[i] < L <= starts[i+1]
-        idx = starts_s.search_sorted(frame["line"] - 1, side="right") - 1
-        return frame.with_columns(idx.cast(pl.Int32).alias("_g"))
-
-    events = with_fid(result.events)
-    rejects = with_fid(result.rejects.select("line", "reason", "text"))
-    redo: set[int] = set()
-    if len(group) > 1:
-        first = (
-            with_fid(lines.filter(pl.col("text").str.strip_chars().str.len_bytes() > 0).select("line"))
-            .group_by("_g").agg(pl.col("line").min())
-        )
-        placed = pl.concat([events.select("line"), rejects.select("line")])
-        leaked = first.join(placed, on="line", how="anti")["_g"].to_list()
-        for g in leaked:
-            redo.update((g, g - 1) if g > 0 else (g,))
-    ev, rej, reports = _finish(group, lines, events, rejects, result, fmt, now=now, skip=redo, starts=starts_s)
-    evs, rejs = [ev], [rej]
-    for g in sorted(redo):
-        ev, rej, more = _parse_group([group[g]], fmt, options=options, now=now)
-        evs.append(ev)
-        rejs.append(rej)
-        reports.extend(more)
-    if len(evs) > 1:
-        return pl.concat(evs), pl.concat(rejs), reports
-    return evs[0], rejs[0], reports
-
-
-def _blank_counts(lines: pl.DataFrame, starts: pl.Series) -> dict[int, int]:
-    """Whitespace-only lines per file of a group (same test as ``split_blank``)."""
-    blank = lines.filter(pl.col("text").str.strip_chars().str.len_bytes() == 0)
-    if not blank.height:
-        return {}
-    g = starts.search_sorted(blank["line"] - 1, side="right") - 1
-    return dict(g.value_counts().iter_rows())
-
-
-def _finish(group, lines, events, rejects, result, fmt, *, now: datetime, skip: set[int], starts: pl.Series):
-    """Time checks, canonical columns and per-file accounting for a parsed group."""
-    meta = pl.DataFrame(
-        {
-            "_g": list(range(len(group))),
-            "source": [it.display for it in group],
-            "_component": [component_from_path(it.relative) for it in group],
-            "_off": starts,
-        },
-        schema={"_g": pl.Int32, "source": pl.String, "_component": pl.String, "_off": pl.Int64},
-    )
-    # An event without a readable (or believable) time cannot be placed on the timeline.
-    latest = now + FUTURE_SLACK
-    why = (
-        pl.when(pl.col("ts").is_null()).then(pl.lit("no readable timestamp"))
-        .when(pl.col("ts") < MIN_TS).then(pl.lit(f"timestamp before {MIN_TS:%Y-%m-%d} (clock not set?)"))
-        .when(pl.col("ts") > latest).then(pl.lit(f"timestamp in the future (after {latest:%Y-%m-%d %H:%M} UTC)"))
-    )
-    events = events.with_columns(why.alias("_why"))
-    bad = events.filter(pl.col("_why").is_not_null())
-    if bad.height:
-        events = events.filter(pl.col("_why").is_null())
-        more = bad.select("line", pl.col("_why").alias("reason"), "_g").join(lines, on="line", how="left")
-        rejects = pl.concat([rejects, more.select("line", "reason", "text", "_g")])
-    events = events.drop("_why")
-    events = events.join(meta, on="_g", how="left").with_columns(
-        (pl.col("line") - pl.col("_off")).alias("line"),
-        pl.lit(fmt).alias("format"),
-        pl.col("component").fill_null(pl.col("_component")),
-    )
-    rejects = rejects.join(meta, on="_g", how="left").with_columns(
-        (pl.col("line") - pl.col("_off")).alias("line"), pl.lit(fmt).alias("format")
-    )
-    index = pl.Series("_fi", [it.index for it in group], dtype=pl.Int32)
-    if skip:
-        events = events.filter(~pl.col("_g").is_in(sorted(skip)))
-        rejects = rejects.filter(~pl.col("_g").is_in(sorted(skip)))
-    ev_counts = dict(events.group_by("_g").len().iter_rows()) if events.height else {}
-    rej_counts = dict(rejects.group_by("_g").len().iter_rows()) if rejects.height else {}
-    events = conform(events).with_columns(index.gather(events["_g"]).alias("_fi"))
-    rejects = rejects.select(*(pl.col(c).cast(t) for c, t in REJECT_SCHEMA.items()), index.gather(rejects["_g"]).alias("_fi"))
-    blanks = _blank_counts(lines, starts) if len(group) > 1 else {0: result.blank_lines}
-    reports = []
-    cont_total = 0
-    for g, it in enumerate(group):
-        if g in skip:
-            continue
-        n_ev, n_rej, blank = ev_counts.get(g, 0), rej_counts.get(g, 0), blanks.get(g, 0)
-        continuation = it.height - n_ev - n_rej - blank
-        cont_total += continuation
-        report = FileReport(
-            path=it.display, format=fmt, compression=it.compression, lines=it.height, events=n_ev,
-            continuation_lines=continuation, blank_lines=blank, malformed=n_rej,
-            invalid_utf8_lines=it.invalid, damage=it.damage,
-        )
-        if continuation < 0:
-            raise AssertionError(f"line accounting does not balance for {it.display}: {report}")
-        reports.append((it.index, report))
-    if not skip and cont_total != result.continuation_lines:
-        names = ", ".join(it.display for it in group[:3])
-        raise AssertionError(f"line accounting does not balance for {names}: "
-                             f"{cont_total} continuation lines, parser said {result.continuation_lines}")
-    return events, rejects, reports
 
 
 def ingest(
@@ -340,6 +202,7 @@ def ingest(
     *,
     options: IngestOptions | None = None,
     progress: Progress | None = None,
+    project: Sequence[pl.Expr] | None = None,
 ) -> IngestResult:
     """Read every file under ``paths`` into one event table sorted by time.
 
@@ -352,6 +215,12 @@ def ingest(
         See :class:`IngestOptions`.
     progress
         Called as ``progress("ingest", files_done, files_total)``.
+    project
+        Expressions over the canonical columns that every file's (or
+        chunk's) events are reduced to as soon as they are parsed or loaded
+        from the cache (``forensics scan`` keeps only what the analysis
+        reads); the default keeps the canonical schema.  The result holds
+        these columns (plus ``ts`` and ``line``, always kept).
 
     Raises
     ------
@@ -369,14 +238,23 @@ def ingest(
     ev_parts: list[pl.DataFrame] = []
     rej_parts: list[pl.DataFrame] = []
     reports: list[tuple[int, FileReport]] = []
-    batches: dict[str, list[_Loaded]] = {}
+    batches: dict[str, list[Loaded]] = {}
     batch_bytes: dict[str, int] = {}
 
-    def parse(group: list[_Loaded], fmt: str) -> None:
-        ev, rej, reps = _parse_group(group, fmt, options=options, now=now)
-        ev_parts.append(ev)
+    proj = list(project) if project is not None else None
+    if proj is not None:  # the time and line order are always needed
+        names = {e.meta.output_name() for e in proj}
+        proj = [*proj, *(pl.col(c) for c in ("ts", "line") if c not in names)]
+
+    def keep(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame if proj is None else frame.select(*proj, "_fi")
+
+    def parse(group: list[Loaded], fmt: str) -> pl.DataFrame:
+        ev, rej, reps = parse_group(group, fmt, options=options, now=now)
+        ev_parts.append(keep(ev))
         rej_parts.append(rej)
         reports.extend(reps)
+        return ev
 
     for i, (path, display, relative) in enumerate(files):
         key = None
@@ -384,7 +262,7 @@ def ingest(
             try:
                 if path.stat().st_size > SMALL_FILE:
                     key = cache.cache_key(path, display, relative, options=options)
-                    hit = cache.load(Path(options.cache_dir), key)
+                    hit = cache.load(Path(options.cache_dir), key, project=proj)
                     if hit is not None:
                         ev, rej, rep = hit
                         ev_parts.append(ev.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
@@ -409,15 +287,38 @@ def ingest(
                 raise InputError(msg) from None
             errors.append(msg)
             continue
+        if isinstance(loaded, Streamed):
+            writer = cache.EntryWriter(Path(options.cache_dir), key) if key is not None else None
+            try:
+                evs, rej, rep = _stream(loaded, options=options, now=now, sink=writer.add if writer else None,
+                                        project=keep)
+            except OSError as exc:
+                msg = f"{display}: cannot read: {exc.strerror or exc}"
+                if options.strict:
+                    raise InputError(msg) from None
+                errors.append(msg)
+                continue
+            if options.strict and rep.damage:
+                raise DataError(f"{display}: {rep.damage}")
+            if rej is not None:
+                ev_parts.extend(evs)
+                rej_parts.append(rej)
+                if writer is not None and not rep.damage:
+                    writer.commit(rej, rep)
+            reports.append((i, rep))
+            if progress:
+                progress("ingest", i + 1, len(files))
+            continue
         if options.strict and loaded.damage:
             raise DataError(f"{display}: {loaded.damage}")
         if isinstance(loaded, FileReport):
             reports.append((i, loaded))
         elif loaded.texts is None:
-            parse([loaded], loaded.fmt)
+            full = parse([loaded], loaded.fmt)
             if key is not None and not loaded.damage:
-                cache.store(Path(options.cache_dir), key, ev_parts[-1].drop("_fi"), rej_parts[-1].drop("_fi"),
+                cache.store(Path(options.cache_dir), key, full.drop("_fi"), rej_parts[-1].drop("_fi"),
                             reports[-1][1])
+            del full
         else:
             batches.setdefault(loaded.fmt, []).append(loaded)
             batch_bytes[loaded.fmt] = batch_bytes.get(loaded.fmt, 0) + len(loaded.data)
@@ -432,17 +333,20 @@ def ingest(
         raise InputError(errors[0] if len(errors) == 1 else f"{errors[0]} (and {len(errors) - 1} more errors)")
     reports.sort(key=lambda t: t[0])
     fi = pl.lit(0, dtype=pl.Int32).alias("_fi")
-    events = pl.concat(ev_parts, how="vertical") if ev_parts else empty_events().with_columns(fi)
+    events = pl.concat(ev_parts, how="vertical") if ev_parts else keep(empty_events().with_columns(fi))
+    ev_parts.clear()
     rejects = pl.concat(rej_parts, how="vertical") if rej_parts else empty_rejects().with_columns(fi)
     duplicates = 0
     if options.dedupe and events.height:
         # Overlapping rotated files (copytruncate) repeat lines verbatim in
         # another file: keep the first copy of an identical event.
-        content = [c for c in EVENT_SCHEMA if c not in ("source", "line")]
+        # (a projection that thins out ``attrs`` keeps its hash for this)
+        swap = {"attrs": "_attrs_hash"} if "_attrs_hash" in events.columns else {}
+        content = [swap.get(c, c) for c in EVENT_SCHEMA if c not in ("source", "line") and swap.get(c, c) in events.columns]
         before = events.height
         events = _drop_cross_file_duplicates(events, content)
         duplicates = before - events.height
-    events = events.sort(["ts", "_fi", "line"]).drop("_fi")
+    events = events.sort(["ts", "_fi", "line"]).drop("_fi", "_attrs_hash", strict=False)
     rejects = rejects.sort(["_fi", "line"]).drop("_fi")
     accounting = Accounting(tuple(skipped) + tuple(r for _, r in reports), tuple(errors), duplicates)
     return IngestResult(events, rejects, accounting)

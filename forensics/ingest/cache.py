@@ -59,29 +59,65 @@ def cache_key(path: Path, display: str, relative: str, *, options: IngestOptions
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def load(directory: Path, key: str) -> tuple[pl.DataFrame, pl.DataFrame, FileReport] | None:
-    """The cached (events, rejects, report) of ``key``, or None."""
+def _apply(frame, project):
+    return frame if project is None else frame.select(project)
+
+
+def load(directory: Path, key: str, *, project: list[pl.Expr] | None = None
+         ) -> tuple[pl.DataFrame, pl.DataFrame, FileReport] | None:
+    """The cached (events, rejects, report) of ``key``, or None.  Events are
+    read lazily and reduced to ``project`` (expressions over the canonical
+    columns) before they are materialized."""
     base = Path(directory) / key
     try:
-        report = FileReport(**json.loads((base.with_suffix(".json")).read_text(encoding="utf-8")))
-        events = pl.read_parquet(base.with_suffix(".events.parquet"))
+        doc = json.loads((base.with_suffix(".json")).read_text(encoding="utf-8"))
+        parts = int(doc.pop("parts"))
+        report = FileReport(**doc)
+        files = [str(base) + f".events.{n}.parquet" for n in range(parts)]
+        events = _apply(pl.scan_parquet(files), project).collect()
         rejects = pl.read_parquet(base.with_suffix(".rejects.parquet"))
-    except (OSError, ValueError, TypeError, pl.exceptions.PolarsError):
+    except (OSError, ValueError, TypeError, KeyError, pl.exceptions.PolarsError):
         return None
     return events, rejects, report
 
 
+class EntryWriter:
+    """Writes one entry part by part (a large file's chunks as they are
+    parsed), so the whole file's events never need to be in memory at once.
+    :meth:`commit` makes the entry visible; until then it is never read."""
+
+    def __init__(self, directory: Path, key: str) -> None:
+        self.directory = Path(directory)
+        self.base = self.directory / key
+        self.parts = 0
+        self.ok = True
+
+    def add(self, events: pl.DataFrame) -> None:
+        if not self.ok:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with atomic_path(Path(str(self.base) + f".events.{self.parts}.parquet")) as tmp:
+                events.drop("_fi", strict=False).write_parquet(tmp)
+            self.parts += 1
+        except Exception:  # noqa: BLE001 - the cache must never fail a run
+            self.ok = False
+
+    def commit(self, rejects: pl.DataFrame, report: FileReport) -> None:
+        if not self.ok:
+            return
+        try:
+            with atomic_path(self.base.with_suffix(".rejects.parquet")) as tmp:
+                rejects.drop("_fi", strict=False).write_parquet(tmp)
+            # The report goes last: its presence marks a complete entry.
+            with atomic_path(self.base.with_suffix(".json")) as tmp:
+                tmp.write_text(json.dumps({**asdict(report), "parts": self.parts}), encoding="utf-8")
+        except Exception:  # noqa: BLE001
+            return
+
+
 def store(directory: Path, key: str, events: pl.DataFrame, rejects: pl.DataFrame, report: FileReport) -> None:
     """Write one entry (best effort: a cache that cannot be written is skipped)."""
-    base = Path(directory) / key
-    try:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        with atomic_path(base.with_suffix(".events.parquet")) as tmp:
-            events.write_parquet(tmp)
-        with atomic_path(base.with_suffix(".rejects.parquet")) as tmp:
-            rejects.write_parquet(tmp)
-        # The report goes last: its presence marks a complete entry.
-        with atomic_path(base.with_suffix(".json")) as tmp:
-            tmp.write_text(json.dumps(asdict(report)), encoding="utf-8")
-    except Exception:  # noqa: BLE001 - the cache must never fail a run
-        return
+    w = EntryWriter(directory, key)
+    w.add(events)
+    w.commit(rejects, report)

@@ -145,61 +145,101 @@ def _errors() -> tuple[type[BaseException], ...]:
     return tuple(errs)
 
 
-def _stream_decompress(raw: io.BufferedReader, kind: str, max_bytes: int) -> tuple[bytes, str | None, bool]:
-    """Decompress as far as the data allows; return (data, damage, hit_limit).
+@dataclass
+class ReadState:
+    """How reading one file went; filled in while :func:`iter_bytes` runs.
+
+    ``kind`` is the compression, ``damage`` a one-line description of
+    unreadable compressed data, ``hit`` whether ``max_bytes`` stopped it.
+    """
+
+    kind: str | None = None
+    damage: str | None = None
+    hit: bool = False
+
+
+def _iter_decompress(raw: io.BufferedReader, state: ReadState, max_bytes: int):
+    """Decompress as far as the data allows, yielding pieces of output.
 
     Input is read in 64 KiB blocks and output taken at most 1 MiB per step
     (zstd: input sliced to 2 KiB), so a bomb stops at ``max_bytes`` without
     inflating much past it; concatenated members/frames are all read.
     """
-    out = bytearray()
+    kind = state.kind
+    total = 0
     stream = _Stream(kind)
     magic = _MAGIC[kind]
     try:
-        while len(out) <= max_bytes:
+        while total <= max_bytes:
             if stream.eof:
                 rest = stream.unused or raw.read(_BLOCK)
                 if not rest:
-                    return bytes(out), None, False
+                    return
                 if len(rest) < len(magic):
                     rest += raw.read(_BLOCK)
                 if not rest.startswith(magic):
                     if rest.strip(b"\x00") or raw.read(_BLOCK).strip(b"\x00"):
-                        return bytes(out), f"data after the last {kind} stream ignored", False
-                    return bytes(out), None, False  # zero padding
+                        state.damage = f"data after the last {kind} stream ignored"
+                    return  # else: zero padding
                 stream = _Stream(kind)
                 stream.give(rest)
             if stream.needs_input():
                 block = raw.read(_BLOCK)
                 if not block:
                     # Drain output still buffered (zlib with a bounded step).
-                    chunk = stream.pull(max_bytes - len(out) + 1)
+                    chunk = stream.pull(max_bytes - total + 1)
                     if chunk:
-                        out += chunk
+                        total += len(chunk)
+                        yield chunk[: max(0, len(chunk) - max(0, total - max_bytes))]
                         continue
                     if stream.eof:
                         continue
-                    return bytes(out), f"{kind} stream truncated after {len(out)} decompressed bytes", False
+                    state.damage = f"{kind} stream truncated after {total} decompressed bytes"
+                    return
                 stream.give(block)
-            out += stream.pull(min(_STEP, max_bytes - len(out) + 1))
+            chunk = stream.pull(min(_STEP, max_bytes - total + 1))
+            total += len(chunk)
+            if total > max_bytes:
+                chunk = chunk[: len(chunk) - (total - max_bytes)]
+            if chunk:
+                yield chunk
     except _errors() as exc:
-        return bytes(out), f"{kind} stream damaged after {len(out)} decompressed bytes: {exc}", False
-    del out[max_bytes:]
-    return bytes(out), None, True
+        state.damage = f"{kind} stream damaged after {min(total, max_bytes)} decompressed bytes: {exc}"
+        return
+    state.hit = True
+
+
+def iter_bytes(path: Path, state: ReadState, *, max_bytes: int = DEFAULT_MAX_BYTES, block: int = 16 * 1024 * 1024):
+    """Yield the (decompressed) content of ``path`` in pieces; ``state`` is
+    filled in as reading goes (compression first, damage and limit at the end).
+    One file descriptor, open while the generator runs."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        state.kind = detect_compression(head)
+        if state.kind is not None:
+            yield from _iter_decompress(fh, state, max_bytes)
+            return
+        total = 0
+        while True:
+            piece = fh.read(min(block, max_bytes + 1 - total))
+            if not piece:
+                return
+            total += len(piece)
+            if total > max_bytes:
+                state.hit = True
+                piece = piece[: len(piece) - (total - max_bytes)]
+                if piece:
+                    yield piece
+                return
+            yield piece
 
 
 def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str | None, str | None, bool]:
     """Return (content, compression, damage, hit_limit) for ``path``."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-        fh.seek(0)
-        kind = detect_compression(head)
-        if kind is None:
-            data = fh.read(max_bytes + 1)
-            hit = len(data) > max_bytes
-            return (data[:max_bytes] if hit else data), None, None, hit
-        data, damage, hit = _stream_decompress(fh, kind, max_bytes)
-        return data, kind, damage, hit
+    state = ReadState()
+    data = b"".join(iter_bytes(path, state, max_bytes=max_bytes, block=max_bytes + 1))
+    return data, state.kind, state.damage, state.hit
 
 
 def split_lines(data: bytes) -> tuple[pl.DataFrame, int]:

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from ..errors import UsageError
-from ..schema import TS_TYPE, conform
+from ..schema import EVENT_SCHEMA, TS_TYPE, conform
 from .bursts import (
     MAX_BINS, MIN_HOT_ERRORS, RUN_FOLLOWERS, Segment, bin_index, bin_of, bin_start, build_window_runs,
     chain_segments, choose_bin, component_rates, component_runs, mark_trickle, run_edges, segments,
 )
 from .cascade import build_cascade
-from .errors import mark_errors
+from .errors import ATTRS_READ, mark_errors
 from .linking import link_requests
 from .templates import free_text_events, template_table
 from .model import Burst, CascadeStep, Timeline, TimelineOptions
@@ -93,6 +93,27 @@ def _burst(bid: int, segs: list[Segment], ev: pl.DataFrame, errs: pl.DataFrame, 
         sessions_affected=sess_hit, sessions_affected_share=sess_hit / sess if sess else 0.0,
         onsets=tuple(sorted(s.onset for s in segs)), cascade=cascade, user_given=user_given,
     )
+
+
+def analysis_columns() -> list[pl.Expr]:
+    """The canonical columns as the timeline and the miner read them: every
+    column, but ``attrs`` only on the events where the analysis looks into it
+    (outcome fields, an access log's client address and user agent), plus
+    ``_attrs_hash`` so that ingest can still tell events apart by it.
+
+    ``forensics scan`` reduces events to these while ingesting (the ``attrs``
+    JSON is the largest column), unless the full events are exported.
+
+    Examples
+    --------
+    >>> from forensics.schema import empty_events
+    >>> empty_events().select(analysis_columns()).columns[-2:]
+    ['attrs', '_attrs_hash']
+    """
+    used = pl.col("attrs").str.contains(ATTRS_READ).fill_null(False)
+    return [*(pl.col(c) for c in EVENT_SCHEMA if c != "attrs"),
+            pl.when(used).then(pl.col("attrs")).otherwise(None).alias("attrs"),
+            pl.col("attrs").hash().alias("_attrs_hash")]
 
 
 def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineOptions()) -> Timeline:

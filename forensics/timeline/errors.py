@@ -27,6 +27,9 @@ import polars as pl
 OUTCOME_FIELDS = ("result", "outcome", "status", "state")
 _OUTCOME_ERR = r"^(?:error|errors|err|fail|failed|failure|timeout|timed[ _-]?out|exception)$"
 _OUTCOME_HINT = '"(?:' + "|".join(OUTCOME_FIELDS) + ')"'
+#: Every ``attrs`` key the timeline reads (outcome fields here, the client
+#: address and user agent in :mod:`forensics.timeline.sessions`).
+ATTRS_READ = '"(?:' + "|".join((*OUTCOME_FIELDS, "remote_addr", "user_agent")) + ')"'
 _EXCEPTION = (
     r"\w*Exception\b|\b[A-Z]\w*Error:|Traceback \(most recent call last\)|\n\s*at [\w$.<>]+\("
     r"|\n\tat "

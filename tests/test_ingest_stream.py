@@ -1,0 +1,88 @@
+"""Large files are read and parsed in chunks: same result as reading whole."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+import forensics.ingest as ingest_mod
+from forensics.ingest import IngestOptions, ingest
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_logs"
+
+
+def _same(a, b) -> None:
+    assert a.accounting.to_json() == b.accounting.to_json()
+    assert a.events.equals(b.events)
+    assert a.rejects.equals(b.rejects)
+
+
+@pytest.fixture
+def per_file(monkeypatch):
+    """Every file takes the large-file path (no batching of small files)."""
+    monkeypatch.setattr(ingest_mod, "SMALL_FILE", -1)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("chunk", [4096, 50_000])
+def test_chunked_ingest_matches_whole_files_on_every_sample_log(per_file, chunk):
+    whole = ingest([SAMPLE], options=IngestOptions(cache_dir=None))
+    per_file.setattr(ingest_mod, "STREAM_CHUNK", chunk)
+    chunked = ingest([SAMPLE], options=IngestOptions(cache_dir=None))
+    _same(chunked, whole)
+
+
+def test_stack_trace_cut_by_a_chunk_boundary_stays_folded(per_file, tmp_path):
+    lines = []
+    for i in range(300):
+        lines.append(f"2023-11-02 16:{i // 60:02d}:{i % 60:02d},000 ERROR [main] c.e.Svc - failed {i}")
+        lines.append("java.lang.IllegalStateException: boom")
+        lines += [f"\tat com.example.Svc.call{j}(Svc.java:{j})" for j in range(12)]
+    p = tmp_path / "svc.log"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = ingest([p], options=IngestOptions(cache_dir=None))
+    per_file.setattr(ingest_mod, "STREAM_CHUNK", 3000)  # many boundaries inside traces
+    chunked = ingest([p], options=IngestOptions(cache_dir=None))
+    _same(chunked, whole)
+    rep = chunked.accounting.files[0]
+    assert (rep.events, rep.continuation_lines) == (300, 300 * 13)
+    assert chunked.events["message"].str.contains("Svc.call11").all()
+
+
+def test_truncated_gzip_streamed_keeps_lines_before_the_damage(per_file, tmp_path):
+    rows = [f'{{"ts": {1698941698 + i}, "user_id": "u{i % 9}", "action": "a{i % 5}"}}' for i in range(20_000)]
+    blob = gzip.compress(("\n".join(rows) + "\n").encode())
+    p = tmp_path / "app.jsonl.gz"
+    p.write_bytes(blob[: len(blob) * 2 // 3])
+    per_file.setattr(ingest_mod, "STREAM_CHUNK", 64 * 1024)
+    res = ingest([p], options=IngestOptions(cache_dir=None))
+    rep = res.accounting.files[0]
+    assert rep.damage and "truncated" in rep.damage
+    assert rep.balanced() and 5_000 < rep.events < 20_000
+    assert res.events["line"].to_list() == list(range(1, rep.events + 1))
+
+
+def test_streamed_file_is_cached_in_parts_and_reloaded(per_file, tmp_path):
+    rows = [f'{{"ts": {1698941698 + i}, "user_id": "u{i % 9}", "action": "a{i % 5}", "n": {i}}}' for i in range(20_000)]
+    p = tmp_path / "app.jsonl"
+    p.write_text("\n".join(rows) + "\nnot json\n", encoding="utf-8")
+    per_file.setattr(ingest_mod, "STREAM_CHUNK", 100_000)
+    opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
+    first = ingest([p], options=opts)
+    assert len(list((tmp_path / "cache").glob("*.events.*.parquet"))) > 3
+    per_file.setattr(ingest_mod, "_load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
+    second = ingest([p], options=opts)
+    _same(second, first)
+    assert first.accounting.files[0].malformed == 1
+
+
+def test_projection_keeps_only_the_requested_columns(tmp_path):
+    import polars as pl
+
+    p = tmp_path / "app.jsonl"
+    p.write_text('{"ts": 1698941698, "user_id": "u1", "extra": 1}\n', encoding="utf-8")
+    res = ingest([p], options=IngestOptions(cache_dir=None), project=[pl.col("ts"), pl.col("user")])
+    assert res.events.columns == ["ts", "user", "line"]
+    assert res.events["user"].to_list() == ["u1"]
