@@ -53,15 +53,18 @@ class Streamed:
 
 def _chunks(st: Streamed, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
     """Whole-line chunks of about ``chunk_bytes``; the flag marks the last."""
-    buf = bytearray(st.first)
+    parts, size = [st.first], len(st.first)
     for piece in st.pieces:
-        buf += piece
-        if len(buf) >= chunk_bytes:
-            cut = buf.rfind(b"\n")
-            if cut >= 0:
-                yield bytes(buf[: cut + 1]), False
-                del buf[: cut + 1]
-    yield bytes(buf), True
+        parts.append(piece)
+        size += len(piece)
+        if size >= chunk_bytes:
+            data = b"".join(parts)
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield (data if cut == len(data) else data[:cut]), False
+                data = data[cut:]
+            parts, size = [data], len(data)
+    yield b"".join(parts), True
 
 
 def _lines(data: bytes, *, last: bool, damage: str | None) -> tuple[pl.DataFrame, bytes, int, int]:

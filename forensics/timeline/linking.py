@@ -69,17 +69,29 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     cand = pl.col("action").is_not_null() & (own | fmt_access)
     # Smaller rank wins: explicit action first, then the earliest row.
     rank = pl.when(cand).then(fmt_access.cast(pl.Int64) * (1 << 40) + pl.int_range(pl.len(), dtype=pl.Int64))
-    out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), rank.alias("_rank"))
-    out = out.with_columns(
-        pl.col("user").fill_null(_over_request(pl.col("user").drop_nulls().first())),
-        pl.col("session").fill_null(_over_request(pl.col("session").drop_nulls().first())),
-        (pl.col("_cand") & pl.when(_HAS_REQ).then(pl.col("_rank") == pl.col("_rank").min().over("request_id"))
-         .otherwise(pl.lit(True))).fill_null(False).alias("is_action"),
-        pl.when(_HAS_REQ).then(pl.col("is_error").any().over("request_id")).otherwise(pl.col("is_error"))
-        .alias("_req_failed"),
-        resource_expr().alias("_resource"),
+    out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), rank.alias("_rank"),
+                              resource_expr().alias("_resource"))
+    # A request id seen once (a lone app line) is a request of one row: the
+    # per-request windows below only need the ids that occur more than once.
+    shared = out.select(pl.col("request_id").is_duplicated() & _HAS_REQ).to_series()
+    single = out.with_columns(pl.col("_cand").fill_null(False).alias("is_action"),
+                              pl.col("is_error").alias("_req_failed"))
+    if not shared.any():
+        return single.drop("_cand", "_rank")
+    linked = out.filter(shared).with_columns(
+        pl.col("user").fill_null(pl.col("user").drop_nulls().first().over("request_id")),
+        pl.col("session").fill_null(pl.col("session").drop_nulls().first().over("request_id")),
+        (pl.col("_cand") & (pl.col("_rank") == pl.col("_rank").min().over("request_id"))).fill_null(False)
+        .alias("is_action"),
+        pl.col("is_error").any().over("request_id").alias("_req_failed"),
     )
-    return out.drop("_cand", "_rank")
+    if shared.all():
+        return linked.drop("_cand", "_rank")
+    # put the linked rows back in their places (events keep their order)
+    pos = pl.Series("_pos", range(out.height), dtype=pl.UInt32)
+    both = pl.concat([single.filter(~shared).with_columns(pos.filter(~shared)),
+                      linked.with_columns(pos.filter(shared))])
+    return both.sort("_pos").drop("_pos", "_cand", "_rank")
 
 
 def request_resources(events: pl.DataFrame) -> pl.DataFrame:
