@@ -95,6 +95,16 @@ def _burst(bid: int, segs: list[Segment], ev: pl.DataFrame, errs: pl.DataFrame, 
     )
 
 
+def _in_time_order(ev: pl.DataFrame) -> bool:
+    """Whether ``ev`` is already sorted by ``ts, source, line`` (no nulls)."""
+    if ev.height < 2 or any(ev.get_column(c).null_count() for c in ("ts", "source", "line")):
+        return ev.height < 2
+    ts, src, ln = pl.col("ts"), pl.col("source"), pl.col("line")
+    nts, nsrc, nln = ts.shift(-1), src.shift(-1), ln.shift(-1)
+    ok = (ts < nts) | ((ts == nts) & ((src < nsrc) | ((src == nsrc) & (ln <= nln))))
+    return bool(ev.select(ok.head(ev.height - 1).all()).item())
+
+
 def analysis_columns() -> list[pl.Expr]:
     """The canonical columns as the timeline and the miner read them: every
     column, but ``attrs`` only on the events where the analysis looks into it
@@ -144,7 +154,8 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
     ev = free_text_events(conformed, session_pattern=options.session_pattern,
                           template_actions=options.template_actions)
     templated = options.template_actions and ev["action"].null_count() < conformed["action"].null_count()
-    ev = ev.sort("ts", "source", "line", nulls_last=True)
+    if not _in_time_order(ev):  # ingest already sorts; a second sort copies every column
+        ev = ev.sort("ts", "source", "line", nulls_last=True)
     ev = mark_errors(ev, client_errors=options.client_errors)
     ev = link_requests(ev)
     ev = assign_sessions(ev, session_gap_s=options.session_gap_s)

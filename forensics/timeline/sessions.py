@@ -102,7 +102,8 @@ def assign_sessions(events: pl.DataFrame, *, session_gap_s: float = 1800.0) -> p
     ['u1#1', 'u1#1', 'u1#2']
     """
     ev = events.with_row_index("_row")
-    by_user = ev.filter(pl.col("session").is_null() & pl.col("user").is_not_null())
+    # only the columns the split reads: the subsets are not copies of every column
+    by_user = ev.select("_row", "session", "user", "ts").filter(pl.col("session").is_null() & pl.col("user").is_not_null())
     client = pl.concat_str(
         [pl.col("attrs").str.json_path_match("$.remote_addr").fill_null("-"),
          pl.col("attrs").str.json_path_match("$.user_agent").fill_null("-")],
@@ -113,21 +114,23 @@ def assign_sessions(events: pl.DataFrame, *, session_gap_s: float = 1800.0) -> p
         | pl.col("attrs").str.json_path_match("$.user_agent").is_not_null()
     )
     by_client = (
-        ev.filter(pl.col("session").is_null() & pl.col("user").is_null() & (pl.col("format") == "access"))
+        ev.select("_row", "session", "user", "format", "attrs", "ts")
+        .filter(pl.col("session").is_null() & pl.col("user").is_null() & (pl.col("format") == "access"))
         .filter(has_client)
         .with_columns(client.alias("_client"))
     )
     keys = pl.concat([_gap_split(by_user, "user", session_gap_s), _gap_split(by_client, "_client", session_gap_s)])
-    ev = ev.join(keys, on="_row", how="left", maintain_order="left")
-    key = pl.coalesce(pl.col("session"), pl.col("_k"))
-    ev = ev.with_columns(key.alias("session_key"))
-    ev = ev.with_columns(
-        pl.col("session_key").fill_null(
-            pl.when(pl.col("request_id").is_not_null())
-            .then(pl.col("session_key").drop_nulls().first().over("request_id"))
+    derived = ev.select("_row").join(keys, on="_row", how="left", maintain_order="left").get_column("_k")
+    ev = ev.drop("_row").with_columns(pl.coalesce(pl.col("session"), derived).alias("session_key"))
+    orphan = pl.col("session_key").is_null() & pl.col("request_id").is_not_null()
+    if ev.select(orphan.any()).item():
+        ev = ev.with_columns(
+            pl.col("session_key").fill_null(
+                pl.when(pl.col("request_id").is_not_null())
+                .then(pl.col("session_key").drop_nulls().first().over("request_id"))
+            )
         )
-    )
-    return ev.drop("_row", "_k")
+    return ev
 
 
 def build_actions(events: pl.DataFrame) -> pl.DataFrame:
@@ -140,11 +143,13 @@ def build_actions(events: pl.DataFrame) -> pl.DataFrame:
     ``component``, ``status``.
     """
     resources = request_resources(events)
-    acts = events.filter(pl.col("is_action") & pl.col("session_key").is_not_null())
+    cols = ["session_key", "ts", "user", "action", "request_id", "_req_failed", "_resource", "source", "line",
+            "component", "status"]
+    acts = events.select(cols).filter(events.get_column("is_action") & events.get_column("session_key").is_not_null())
     if acts.get_column("ts").null_count() == 0:
-        # events come sorted by ts, source, line: a stable sort on the
-        # session key alone gives the same order, much cheaper than four keys
-        acts = acts.sort("session_key", maintain_order=True)
+        # events come sorted by ts, source, line: the session key and the
+        # row position give the same order, much cheaper than four keys
+        acts = acts.with_row_index("_i").sort("session_key", "_i").drop("_i")
     else:
         acts = acts.sort("session_key", "ts", "source", "line")
     acts = acts.join(resources, on="request_id", how="left", maintain_order="left")
@@ -170,7 +175,8 @@ def build_sessions(events: pl.DataFrame) -> pl.DataFrame:
     if events.height == 0:
         return pl.DataFrame(schema=_SESSION_COLUMNS)
     return (
-        events.filter(pl.col("session_key").is_not_null())
+        events.lazy().select("session_key", "user", "ts", "is_action", "is_error")
+        .filter(pl.col("session_key").is_not_null())
         .group_by("session_key")
         .agg(
             pl.col("user").drop_nulls().first(),
@@ -181,4 +187,5 @@ def build_sessions(events: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("start", "session_key")
         .cast(_SESSION_COLUMNS)
+        .collect()
     )
