@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -16,7 +17,8 @@ from typing import Any
 
 from . import __version__
 from .errors import DataError
-from .ingest import IngestOptions, IngestResult, ingest
+from . import scan_cache
+from .ingest import IngestOptions, IngestResult, discover, ingest
 from .mining import mine, mining_to_json
 from .mining.labeled import LabeledResult, mine_labeled, read_failing
 from .mining.missing import missing_to_json
@@ -150,6 +152,11 @@ def run_scan(
 ) -> ScanResult:
     """Run ingest, timeline and mining over ``paths``.
 
+    With a cache folder (``settings.ingest.cache_dir``), a scan that was run
+    before over the same unchanged files with the same settings and code is
+    loaded from :mod:`forensics.scan_cache` instead of computed, and new
+    results are stored there.
+
     Raises
     ------
     InputError
@@ -160,6 +167,36 @@ def run_scan(
     settings = settings or ScanSettings()
     if settings.timeline.session_pattern:
         session_pattern_group(settings.timeline.session_pattern)  # a bad regex fails before the long ingest
+    key = _result_key(paths, settings)
+    if key is not None:
+        cached = scan_cache.load(Path(settings.ingest.cache_dir), key, ScanResult, settings)
+        if cached is not None:
+            if progress:
+                progress("cached result", 1, 1)
+            return cached
+    result = _run(paths, settings, progress)
+    if key is not None:
+        scan_cache.save(Path(settings.ingest.cache_dir), key, result)
+    return result
+
+
+def _result_key(paths: Sequence[str | os.PathLike], settings: ScanSettings) -> str | None:
+    """The whole-result cache key (:mod:`forensics.scan_cache`), or None when
+    caching is off or an input path has a problem (that run is not cached)."""
+    if not settings.ingest.cache_dir:
+        return None
+    try:
+        files, errors, _ = discover(paths)
+    except Exception:  # noqa: BLE001 - the run itself reports input problems
+        return None
+    if errors:
+        return None
+    extra = [Path(settings.failing.path)] if settings.failing else []
+    doc = {**settings.to_json(), "full_events": settings.full_events}
+    return scan_cache.scan_key([f for f, _, _ in files], [str(p) for p in paths], doc, extra)
+
+
+def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: Progress | None) -> ScanResult:
     fs = settings.failing
     labels = (read_failing(fs.path, id_column=fs.id_column, label_column=fs.label_column, failing_values=fs.values)
               if fs else None)

@@ -1,0 +1,165 @@
+"""Warm cache, second level: a whole scan's result, for a re-run of the same
+scan over unchanged files.
+
+The per-file cache (:mod:`forensics.ingest.cache`) saves parsing; timeline and
+mining still run on every scan.  When the same scan is run again (same
+inputs, each with the same size and modification time, same settings, same
+tool code), its result is loaded from here instead: the frames as Parquet,
+everything else as JSON.  Any change to a file, an option or the code gives
+another key, so a stale result is never used; changing only the mining
+options still reuses the per-file cache.
+
+Entries live in ``<cache dir>/scans/<key>/`` and are written atomically
+(written under a temporary name, then renamed); a damaged entry is ignored.
+
+>>> from forensics.scan_cache import scan_key   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import types
+import typing
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import __version__
+
+#: Bump when the layout of an entry changes.
+LAYOUT = 1
+
+_FINGERPRINT: str | None = None
+
+
+def code_fingerprint() -> str:
+    """A hash of the whole package's code: results of other code are never reused."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for f in sorted(root.rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+        _FINGERPRINT = h.hexdigest()[:16]
+    return _FINGERPRINT
+
+
+def _stat(path: Path) -> list:
+    st = path.stat()
+    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def scan_key(files: list[Path], paths: list[str], settings_doc: dict, extra: list[Path] = ()) -> str | None:
+    """The key of a scan: every input file's identity and stat, the paths as
+    given, every setting and the code.  ``None`` when a file cannot be stat'ed
+    (then nothing is cached)."""
+    try:
+        stats = [_stat(p) for p in files] + [_stat(Path(p)) for p in extra]
+    except OSError:
+        return None
+    doc = [LAYOUT, __version__, code_fingerprint(), paths, stats, settings_doc]
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+# ----------------------------------------------------------------- encoding
+
+
+def _encode(value: Any, frames: dict[str, pl.DataFrame], where: str) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, pl.DataFrame):
+        frames[where] = value
+        return {"$frame": where}
+    if dataclasses.is_dataclass(value):
+        return {f.name: _encode(getattr(value, f.name), frames, f"{where}.{f.name}")
+                for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_encode(v, frames, f"{where}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {str(k): _encode(v, frames, f"{where}.{k}") for k, v in value.items()}
+    raise TypeError(f"cannot cache a {type(value).__name__} at {where}")
+
+
+def _decode(value: Any, hint: Any, frames: dict[str, pl.DataFrame]) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _decode(value, args[0], frames) if len(args) == 1 else value
+    if value is None:
+        return None
+    if isinstance(value, dict) and "$frame" in value:
+        return frames[value["$frame"]]
+    if isinstance(value, dict) and "$dt" in value:
+        return datetime.fromisoformat(value["$dt"])
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        kw = {f.name: _decode(value[f.name], hints[f.name], frames)
+              for f in dataclasses.fields(hint) if f.name in value}
+        return hint(**kw)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(v, args[0], frames) for v in value)
+        return tuple(_decode(v, a, frames) for v, a in zip(value, args))
+    if origin is dict:
+        _, vt = typing.get_args(hint)
+        return {k: _decode(v, vt, frames) for k, v in value.items()}
+    if hint is float:
+        return float(value)
+    return value
+
+
+# ----------------------------------------------------------------- store / load
+
+
+def save(directory: Path, key: str, result: Any) -> None:
+    """Write ``result`` (a :class:`forensics.scan.ScanResult`; its settings are
+    not stored, the key covers them) as entry ``key``; best effort."""
+    final = Path(directory) / "scans" / key
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
+        try:
+            frames: dict[str, pl.DataFrame] = {}
+            doc = {f.name: _encode(getattr(result, f.name), frames, f.name)
+                   for f in dataclasses.fields(result) if f.name != "settings"}
+            names = {}
+            for i, (where, frame) in enumerate(frames.items()):
+                names[where] = f"f{i}.parquet"
+                frame.write_parquet(tmp / names[where], compression="lz4", statistics=False)
+            (tmp / "result.json").write_text(json.dumps({"frames": names, "result": doc}), encoding="utf-8")
+            os.chmod(tmp, 0o755)
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    except Exception:  # noqa: BLE001 - the cache must never fail a run
+        return
+
+
+def load(directory: Path, key: str, result_type: type, settings: Any) -> Any | None:
+    """The cached result of ``key`` (with ``settings`` put back), or None."""
+    base = Path(directory) / "scans" / key
+    try:
+        doc = json.loads((base / "result.json").read_text(encoding="utf-8"))
+        frames = {where: pl.read_parquet(base / name) for where, name in doc["frames"].items()}
+        hints = typing.get_type_hints(result_type)
+        kw = {f.name: _decode(doc["result"][f.name], hints[f.name], frames)
+              for f in dataclasses.fields(result_type) if f.name in doc["result"]}
+        return result_type(settings=settings, **kw)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, pl.exceptions.PolarsError):
+        return None
