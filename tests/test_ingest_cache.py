@@ -66,4 +66,60 @@ def test_cli_no_cache_writes_nothing_and_cache_dir_is_used(write, tmp_path):
     res = CliRunner().invoke(cli, ["ingest", str(log.parent), "-q", "--no-cache", "--cache-dir", str(cdir)])
     assert res.exit_code == 0 and not cdir.exists()
     res = CliRunner().invoke(cli, ["ingest", str(log.parent), "-q", "--cache-dir", str(cdir)])
-    assert res.exit_code == 0 and len(os.listdir(cdir)) == 3
+    # events part, rejects, report, and the "latest" record of an appendable file
+    assert res.exit_code == 0 and sorted(n.split(".", 1)[1] for n in os.listdir(cdir)) == [
+        "events.0.parquet", "json", "latest", "rejects.parquet"]
+
+
+def _grown_equals_fresh(log, opts):
+    cached = ingest([log], options=opts)
+    fresh = ingest([log], options=IngestOptions(cache_dir=None))
+    assert cached.events.equals(fresh.events)
+    assert cached.rejects.equals(fresh.rejects)
+    assert cached.accounting.to_json() == fresh.accounting.to_json()
+    return cached
+
+
+def test_appended_file_parses_only_the_new_lines(write, tmp_path, monkeypatch):
+    log = _big_log(write)
+    opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
+    ingest([log], options=opts)
+    for round_ in range(2):  # appended twice: each time only the new part
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"ts": 1698950000 + round_, "user_id": f"late{round_}", "event": "y"}) + "\nbad\n")
+        fresh = ingest([log], options=IngestOptions(cache_dir=None))
+        with monkeypatch.context() as m:
+            m.setattr("forensics.ingest._load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("full read")))
+            res = ingest([log], options=opts)
+        assert res.events.equals(fresh.events) and res.rejects.equals(fresh.rejects)
+        assert res.accounting.to_json() == fresh.accounting.to_json()
+        assert f"late{round_}" in res.events["user"].to_list()
+        assert res.rejects["line"].to_list()[-1] == 3001 + 2 * (round_ + 1)
+
+
+def test_a_rewritten_file_is_read_again_in_full(write, tmp_path, monkeypatch):
+    log = _big_log(write)
+    opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
+    ingest([log], options=opts)
+    text = log.read_text(encoding="utf-8").replace('"u3', '"u9', 1)  # same length, other content
+    log.write_text(text + json.dumps({"ts": 1698950000, "user_id": "late"}) + "\n", encoding="utf-8")
+    calls = []
+    real = __import__("forensics.ingest", fromlist=["_load"])._load
+    monkeypatch.setattr("forensics.ingest._load", lambda *a, **k: calls.append(1) or real(*a, **k))
+    _grown_equals_fresh(log, opts)
+    assert calls  # the prefix hash did not match
+
+
+def test_appended_stack_trace_log_is_read_again_in_full(write, tmp_path, monkeypatch):
+    lines = [f"2023-11-02 16:00:{i % 60:02d},000 ERROR [main] c.e.Svc - failed {i}\n\tat c.e.Svc.x(Svc.java:1)"
+             for i in range(2000)]
+    log = write("svc.log", "\n".join(lines) + "\n")
+    opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
+    ingest([log], options=opts)
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("\tat c.e.Svc.y(Svc.java:2)\n")  # continues the last cached event
+    calls = []
+    real = __import__("forensics.ingest", fromlist=["_load"])._load
+    monkeypatch.setattr("forensics.ingest._load", lambda *a, **k: calls.append(1) or real(*a, **k))
+    res = _grown_equals_fresh(log, opts)
+    assert calls and res.events.sort("line")["message"][-1].endswith("Svc.java:2)")

@@ -22,7 +22,7 @@ import polars as pl
 
 from ..errors import DataError, InputError, UsageError
 from ..schema import EVENT_SCHEMA, empty_events, empty_rejects
-from . import cache, formats
+from . import append, cache, formats
 from .accounting import Accounting, FileReport
 from .options import IngestOptions
 from .group import FUTURE_SLACK, MIN_TS, Loaded, parse_group  # noqa: F401 (MIN_TS, FUTURE_SLACK re-exported)
@@ -134,12 +134,21 @@ def _limit_note(damage: str | None, hit: bool, max_bytes: int) -> str | None:
     return f"{damage}; {limit}" if damage else limit
 
 
-def _load(index: int, path: Path, display: str, relative: str, *, options: IngestOptions
-          ) -> Loaded | Streamed | FileReport:
+def _latest(state: ReadState, path: Path, display: str, relative: str, options: IngestOptions) -> dict | None:
+    """What a cache entry records so that an appended file can be extended
+    (:mod:`forensics.ingest.append`): uncompressed files read whole only."""
+    if state.kind is not None or state.hit or state.digest is None:
+        return None
+    return {"stem": cache.stem_key(path, display, relative, options=options), "size": state.size,
+            "digest": state.digest.hexdigest()}
+
+
+def _load(index: int, path: Path, display: str, relative: str, *, options: IngestOptions,
+          state: ReadState | None = None) -> Loaded | Streamed | FileReport:
     """Read one file; a :class:`FileReport` when it is skipped (binary, empty),
     a :class:`Streamed` when it is larger than :data:`STREAM_CHUNK`.
     Raises ``OSError`` when it cannot be opened or read."""
-    state = ReadState()
+    state = state if state is not None else ReadState()
     pieces = iter_bytes(path, state, max_bytes=options.max_bytes, block=min(STREAM_CHUNK, 16 * 1024 * 1024))
     buf = bytearray()
     for piece in pieces:
@@ -258,11 +267,16 @@ def ingest(
 
     for i, (path, display, relative) in enumerate(files):
         key = None
+        state = ReadState()
         if options.cache_dir:
             try:
                 if path.stat().st_size > SMALL_FILE:
                     key = cache.cache_key(path, display, relative, options=options)
                     hit = cache.load(Path(options.cache_dir), key, project=proj)
+                    if hit is None and append.extend_entry(path, display, relative, options=options, now=now,
+                                                           key=key, max_tail=STREAM_CHUNK):
+                        hit = cache.load(Path(options.cache_dir), key, project=proj)
+                    state.digest = append.new_digest()
                     if hit is not None:
                         ev, rej, rep = hit
                         ev_parts.append(ev.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
@@ -274,7 +288,7 @@ def ingest(
             except OSError:
                 key = None
         try:
-            loaded = _load(i, path, display, relative, options=options)
+            loaded = _load(i, path, display, relative, options=options, state=state)
         except PermissionError:
             msg = f"{display}: permission denied"
             if options.strict:
@@ -304,7 +318,7 @@ def ingest(
                 ev_parts.extend(evs)
                 rej_parts.append(rej)
                 if writer is not None and not rep.damage:
-                    writer.commit(rej, rep)
+                    writer.commit(rej, rep, latest=_latest(state, path, display, relative, options))
             reports.append((i, rep))
             if progress:
                 progress("ingest", i + 1, len(files))
@@ -317,7 +331,7 @@ def ingest(
             full = parse([loaded], loaded.fmt)
             if key is not None and not loaded.damage:
                 cache.store(Path(options.cache_dir), key, full.drop("_fi"), rej_parts[-1].drop("_fi"),
-                            reports[-1][1])
+                            reports[-1][1], latest=_latest(state, path, display, relative, options))
             del full
         else:
             batches.setdefault(loaded.fmt, []).append(loaded)
@@ -333,39 +347,43 @@ def ingest(
         raise InputError(errors[0] if len(errors) == 1 else f"{errors[0]} (and {len(errors) - 1} more errors)")
     reports.sort(key=lambda t: t[0])
     fi = pl.lit(0, dtype=pl.Int32).alias("_fi")
-    events = pl.concat(ev_parts, how="vertical") if ev_parts else keep(empty_events().with_columns(fi))
+    events = pl.concat(ev_parts, how="vertical", rechunk=False) if ev_parts else keep(empty_events().with_columns(fi))
     ev_parts.clear()
     rejects = pl.concat(rej_parts, how="vertical") if rej_parts else empty_rejects().with_columns(fi)
     duplicates = 0
+    lazy = events.lazy()
     if options.dedupe and events.height:
         # Overlapping rotated files (copytruncate) repeat lines verbatim in
         # another file: keep the first copy of an identical event.
         # (a projection that thins out ``attrs`` keeps its hash for this)
         swap = {"attrs": "_attrs_hash"} if "_attrs_hash" in events.columns else {}
         content = [swap.get(c, c) for c in EVENT_SCHEMA if c not in ("source", "line") and swap.get(c, c) in events.columns]
-        before = events.height
-        events = _drop_cross_file_duplicates(events, content)
-        duplicates = before - events.height
-    events = events.sort(["ts", "_fi", "line"]).drop("_fi", "_attrs_hash", strict=False)
+        drop = _cross_file_duplicates(events, content)
+        if drop is not None and drop.len():
+            duplicates = drop.len()
+            lazy = lazy.with_row_index("_r").filter(~pl.col("_r").is_in(drop.implode())).drop("_r")
+    # one materialization for the filter and the sort (memory: twice the events, not three times)
+    del events
+    events = lazy.sort(["ts", "_fi", "line"]).drop("_fi", "_attrs_hash", strict=False).collect()
     rejects = rejects.sort(["_fi", "line"]).drop("_fi")
     accounting = Accounting(tuple(skipped) + tuple(r for _, r in reports), tuple(errors), duplicates)
     return IngestResult(events, rejects, accounting)
 
 
-def _drop_cross_file_duplicates(events: pl.DataFrame, content: list[str]) -> pl.DataFrame:
-    """Drop an event identical in every content column to one from an earlier
-    file; repeats within one file are kept (they can be real).
+def _cross_file_duplicates(events: pl.DataFrame, content: list[str]) -> pl.Series | None:
+    """Row numbers of the events identical in every content column to one
+    from an earlier file (repeats within one file are kept: they can be real).
 
     Only events whose time occurs in more than one file can have such a twin,
     so the grouping over every content column runs on those alone (rotated
     files overlap by a few lines, not by their whole length)."""
     if events.height == 0 or events["_fi"].n_unique() < 2:
-        return events
-    ev = events.with_row_index("_r")
-    shared = ev.filter(pl.col("_fi").min().over("ts") != pl.col("_fi").max().over("ts"))
+        return None
+    shared = (
+        events.lazy().select(*content, "_fi").with_row_index("_r")
+        .filter(pl.col("_fi").min().over("ts") != pl.col("_fi").max().over("ts"))
+        .collect()
+    )
     if shared.height == 0:
-        return events
-    drop = shared.filter(pl.col("_fi") != pl.col("_fi").min().over(content)).get_column("_r")
-    if drop.len() == 0:
-        return events
-    return ev.filter(~pl.col("_r").is_in(drop.implode())).drop("_r")
+        return None
+    return shared.filter(pl.col("_fi") != pl.col("_fi").min().over(content)).get_column("_r")

@@ -14,6 +14,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -156,6 +157,11 @@ class ReadState:
     kind: str | None = None
     damage: str | None = None
     hit: bool = False
+    #: A hashlib object fed the bytes of an uncompressed file as they are
+    #: read (set it before reading; the warm cache uses it to recognize an
+    #: appended file), and how many bytes that was.
+    digest: Any = None
+    size: int = 0
 
 
 def _iter_decompress(raw: io.BufferedReader, state: ReadState, max_bytes: int):
@@ -232,6 +238,9 @@ def iter_bytes(path: Path, state: ReadState, *, max_bytes: int = DEFAULT_MAX_BYT
                 if piece:
                     yield piece
                 return
+            if state.digest is not None:
+                state.digest.update(piece)
+            state.size = total
             yield piece
 
 
