@@ -13,13 +13,14 @@ Only *eligible* actions count (strictly before the session's first error),
 so what users did after an error is never a precursor.  Candidates are then
 counted over every session of the log.
 
-Growth is Apriori-style and level-wise: a level-k state is one
-``(pattern, completion row)`` with the latest possible start time of an
-embedding ending there (enough for the gap and span rules).  A state extends
-to the rows ``end+1 .. end+1+max_gap`` of the same session; only patterns
-with a window occurrence are kept and extended (a window occurrence of
-``P+a`` contains one of ``P`` and of ``suffix(P)+a``).  All work is numpy and
-Polars over arrays; the only Python loops are over k and over the gap.
+Growth is level-wise: a level-k state is one ``(pattern, completion row)``
+with the latest possible start of an embedding ending there (enough for the
+gap and span rules).  A state extends to the rows ``end+1 .. end+1+max_gap``
+of the same session; only patterns with a window occurrence are kept and
+extended (a window occurrence of ``P+a`` contains one of ``P``).  The engine
+(:mod:`.growth`) finds each level's patterns from the window states alone,
+then counts them over every session in chunks; all work is numpy and Polars
+over arrays.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import polars as pl
 
+from .growth import grow_arrays
 from .model import MiningOptions
 
 _NO_CUT = np.iinfo(np.int64).max
@@ -41,7 +43,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 class Prepared:
     """Integer-coded actions and the windows, ready for growth."""
 
-    sess: np.ndarray  # int64 session index per row (rows sorted by session, seq)
+    sess: np.ndarray  # int64 session index per row (rows sorted by session, ts, seq)
     code: np.ndarray  # int64 action code per row
     ts: np.ndarray  # int64 microseconds per row
     elig: np.ndarray  # bool: strictly before the session's first error
@@ -105,7 +107,7 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     """
     acts = (
         timeline.actions.filter(pl.col("session_key").is_not_null() & pl.col("action").is_not_null())
-        .sort(["session_key", "seq"])
+        .sort(["session_key", "ts", "seq"])  # time order within a session (growth relies on it)
     )
     sessions = timeline.sessions.select("session_key", "user", "first_error")
     keys = (
@@ -196,49 +198,6 @@ def _set_hash(values: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def _level_stats(p: Prepared, pid: np.ndarray, end: np.ndarray, npat: int, row_hash: np.ndarray,
-                 sess_hash: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-pattern counts from deduplicated states sorted by (pid, end).
-
-    Rows are grouped by session, so within one pattern the sessions of its
-    states are sorted too: (pattern, session) pairs are found by one scan.
-    """
-    s = p.sess[end]
-    el = p.elig[end]
-    first = np.r_[True, (pid[1:] != pid[:-1]) | (s[1:] != s[:-1])] if len(pid) else np.zeros(0, bool)
-    pi = np.flatnonzero(first)
-    ppid, psess = pid[pi], s[pi]
-    pel = np.maximum.reduceat(el.astype(np.uint8), pi).astype(bool) if len(pi) else np.zeros(0, bool)
-    fail = p.failing[psess] & pel
-    ctrl = p.control[psess]
-    hs = sess_hash[psess]
-    hc = row_hash[end[el]]
-
-    def count(ids, w=None):
-        return np.bincount(ids, weights=w, minlength=npat)
-
-    return {
-        "support": count(ppid).astype(np.int64),
-        "completions": count(pid[el]).astype(np.int64),
-        "failing_with": count(ppid, fail).astype(np.int64),
-        "control_with": count(ppid, ctrl).astype(np.int64),
-        "sig_sessions": count(ppid, hs).astype(np.int64),
-        "sig_failing": count(ppid[fail], hs[fail]).astype(np.int64),
-        "sig_completions": count(pid[el], hc).astype(np.int64),
-    }
-
-
-def _dedupe_sorted(key: np.ndarray, end: np.ndarray, start: np.ndarray, n: int):
-    """One state per (key, end) with the latest start, sorted by (key, end)."""
-    comb = key * np.int64(n) + end
-    order = np.argsort(comb)
-    cs = comb[order]
-    idx = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
-    st = np.maximum.reduceat(start[order], idx)
-    u = cs[idx]
-    return u // np.int64(n), u % np.int64(n), st
-
-
 def grow(p: Prepared, *, options: MiningOptions = MiningOptions()) -> Counted:
     """Generate candidates from the windows and count them over the whole log.
 
@@ -250,87 +209,15 @@ def grow(p: Prepared, *, options: MiningOptions = MiningOptions()) -> Counted:
     n = len(p.code)
     n_sessions = len(p.session_keys)
     look_us = int(options.lookback_s * 1e6)
-    span_us = int(options.max_span_s * 1e6)
-    rare_below = options.max_support * n_sessions
-    V = np.int64(max(len(p.vocab), 1))
-
-    # level 1: single actions with a window occurrence
-    rows = np.arange(n, dtype=np.int64)
-    bounds = _row_bounds(p, look_us)
-    row_hash = (_set_hash(rows) & np.uint64(_MASK)).astype(np.float64)
-    sess_hash = (_set_hash(np.arange(n_sessions)) & np.uint64(_MASK)).astype(np.float64)
-    ow, ew = _window_flags(p, rows, p.ts, look_us, bounds)
-    keep_code = np.zeros(int(V), dtype=bool)
-    keep_code[np.unique(p.code[ow | ew])] = True
-    sel = keep_code[p.code]
-    pid, end, start = p.code[sel], rows[sel], p.ts[sel]
-    # the previous level's patterns: suffix pid (one level down) and a dense
-    # table "suffix + a is kept" indexed by suffix pid * V + a
-    lvl_suffix = np.zeros(int(V), dtype=np.int64)
-    kept_dense = np.ones(int(V) * int(V), dtype=bool)  # unused at k = 2
-    frames: list[pl.DataFrame] = []
-    compl: list[pl.DataFrame] = []
-    codes_prev = np.arange(int(V), dtype=np.int64)[:, None]
-    same_next = np.r_[p.sess[1:] == p.sess[:-1], False]
-    gid0 = 0
-    for k in range(2, options.max_len + 1):
-        if len(pid) == 0:
-            break
-        parts_k, parts_e, parts_s = [], [], []
-        alive = np.ones(len(end), dtype=bool)
-        for g in range(options.max_gap + 1):
-            nxt = end + 1 + g
-            alive &= same_next[np.minimum(nxt - 1, n - 1)]  # row nxt exists in the same session
-            nx = np.where(alive, nxt, 0)
-            c = p.code[nx]
-            ok = alive & (p.ts[nx] - start <= span_us) & keep_code[c]
-            if k > 2:  # Apriori on the suffix: suffix(P)+a must be a kept pattern
-                ok &= kept_dense[lvl_suffix[pid] * V + c]
-            parts_k.append(pid[ok] * V + c[ok])
-            parts_e.append(nx[ok])
-            parts_s.append(start[ok])
-        key = np.concatenate(parts_k)
-        if len(key) == 0:
-            break
-        key, nend, nstart = _dedupe_sorted(key, np.concatenate(parts_e), np.concatenate(parts_s), n)
-        del parts_k, parts_e, parts_s
-        ow, ew = _window_flags(p, nend, nstart, look_us, bounds)
-        pb = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        has_o = np.maximum.reduceat(ow.astype(np.uint8), pb).astype(bool)
-        has_e = np.maximum.reduceat(ew.astype(np.uint8), pb).astype(bool)
-        present = has_o | has_e
-        counts = np.diff(np.r_[pb, len(key)])
-        keep = np.repeat(present, counts)
-        newid = np.cumsum(present) - 1
-        pid = np.repeat(newid, counts)[keep]
-        end, start = nend[keep], nstart[keep]
-        ukeys = key[pb][present]
-        has_o, has_e = has_o[present], has_e[present]
-        npat = len(ukeys)
-        parent = ukeys // V
-        last = ukeys % V
-        if k == 2:
-            suffix = last  # level-1 pid of the suffix is its code
-        else:
-            suffix = np.searchsorted(prev_keys, lvl_suffix[parent] * V + last)
-        codes = np.concatenate([codes_prev[parent], last[:, None]], axis=1)
-        stats = _level_stats(p, pid, end, npat, row_hash, sess_hash)
-        frames.append(pl.DataFrame({
-            "gid": np.arange(gid0, gid0 + npat, dtype=np.int64),
-            "length": np.full(npat, k, dtype=np.int32),
-            "codes": pl.Series(codes).cast(pl.List(pl.Int64)),
-            "onset_window": has_o,
-            "error_window": has_e,
-            **stats,
-        }))
-        rare = stats["support"] < rare_below
-        rs = rare[pid]
-        compl.append(pl.DataFrame({"gid": pid[rs] + gid0, "row": end[rs], "elig": p.elig[end[rs]]}))
-        gid0 += npat
-        kept_dense = np.zeros(int(codes_prev.shape[0]) * int(V), dtype=bool)
-        kept_dense[ukeys] = True
-        prev_keys, lvl_suffix, codes_prev = ukeys, suffix, codes
-
+    onset_lo, err_lo = _row_bounds(p, look_us)
+    frames, compl = grow_arrays(
+        sess=p.sess, code=p.code, ts=p.ts, elig=p.elig, failing=p.failing, control=p.control,
+        onset_lo=onset_lo, err_lo=err_lo,
+        row_hash=(_set_hash(np.arange(n, dtype=np.int64)) & np.uint64(_MASK)).astype(np.float64),
+        sess_hash=(_set_hash(np.arange(n_sessions)) & np.uint64(_MASK)).astype(np.float64),
+        V=max(len(p.vocab), 1), max_len=options.max_len, max_gap=options.max_gap,
+        span_us=int(options.max_span_s * 1e6), rare_below=options.max_support * n_sessions,
+    )
     if frames:
         patterns = pl.concat(frames, how="vertical_relaxed")
         completions = pl.concat(compl)
