@@ -16,6 +16,8 @@ occurrences, resources and explanations (:mod:`.linkage`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 
@@ -69,6 +71,10 @@ def mine(timeline, *, options: MiningOptions = MiningOptions()) -> MiningResult:
     rare = collapse(pats.filter(pl.col("support") < thr))
     closed = rare.filter(pl.col("gid") == pl.col("closed_gid")).join(_levels(rare), on="gid", how="left")
     closed = closed.with_columns(pl.col("level").fill_null(pl.col("length"))).sort("gid")
+    # only closed patterns are scored, credited or reported: drop the other
+    # completions now (on a large log they are most of the rows)
+    counted = replace(counted, completions=counted.completions.filter(
+        pl.col("gid").is_in(closed.get_column("gid").implode())))
     scored, lead = score(p, counted, closed, options=options)
     lead_of = {g: lead[i] for i, g in enumerate(scored["gid"].to_list())}
 

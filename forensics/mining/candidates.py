@@ -220,7 +220,7 @@ def grow(p: Prepared, *, options: MiningOptions = MiningOptions()) -> Counted:
     )
     if frames:
         patterns = pl.concat(frames, how="vertical_relaxed")
-        completions = pl.concat(compl)
+        completions = pl.concat(compl, rechunk=False)
     else:
         patterns = pl.DataFrame(
             schema={"gid": pl.Int64, "length": pl.Int32, "codes": pl.List(pl.Int64), "onset_window": pl.Boolean,

@@ -404,7 +404,7 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
             "error_window": has_e,
             **lv.counts(npat),
         }))
-        compl.append(pl.concat(lv.compl))
+        compl.append(pl.concat(lv.compl, rechunk=False))  # no copy: it can be 100M rows
         gid0 += npat
         npat_prev, codes_prev = npat, codes
     return frames, compl
