@@ -121,8 +121,10 @@ def analysis_columns() -> list[pl.Expr]:
     ['attrs', '_attrs_hash']
     """
     used = pl.col("attrs").str.contains(ATTRS_READ).fill_null(False)
+    # concat_str copies the kept values: a plain when/then would give views
+    # into the original strings and keep all of them in memory
     return [*(pl.col(c) for c in EVENT_SCHEMA if c != "attrs"),
-            pl.when(used).then(pl.col("attrs")).otherwise(None).alias("attrs"),
+            pl.when(used).then(pl.concat_str([pl.col("attrs"), pl.lit("")])).otherwise(None).alias("attrs"),
             pl.col("attrs").hash().alias("_attrs_hash")]
 
 
