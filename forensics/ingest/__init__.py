@@ -347,6 +347,9 @@ def ingest(
         raise InputError(errors[0] if len(errors) == 1 else f"{errors[0]} (and {len(errors) - 1} more errors)")
     reports.sort(key=lambda t: t[0])
     fi = pl.lit(0, dtype=pl.Int32).alias("_fi")
+    # parts in order of their first event: rotated files and chunks then
+    # usually concatenate into time order already, and the sort is skipped
+    ev_parts.sort(key=_part_order)
     events = pl.concat(ev_parts, how="vertical", rechunk=False) if ev_parts else keep(empty_events().with_columns(fi))
     ev_parts.clear()
     rejects = pl.concat(rej_parts, how="vertical") if rej_parts else empty_rejects().with_columns(fi)
@@ -363,11 +366,32 @@ def ingest(
             duplicates = drop.len()
             lazy = lazy.with_row_index("_r").filter(~pl.col("_r").is_in(drop.implode())).drop("_r")
     # one materialization for the filter and the sort (memory: twice the events, not three times)
+    ordered = _in_order(events)  # (dropping duplicates keeps the order)
     del events
-    events = lazy.sort(["ts", "_fi", "line"]).drop("_fi", "_attrs_hash", strict=False).collect()
+    if not ordered:
+        lazy = lazy.sort(["ts", "_fi", "line"])
+    events = lazy.drop("_fi", "_attrs_hash", strict=False).collect()
     rejects = rejects.sort(["_fi", "line"]).drop("_fi")
     accounting = Accounting(tuple(skipped) + tuple(r for _, r in reports), tuple(errors), duplicates)
     return IngestResult(events, rejects, accounting)
+
+
+def _part_order(frame: pl.DataFrame) -> tuple:
+    if frame.height == 0:
+        return (0, None, 0, 0)
+    first = frame.select(pl.col("ts").min(), pl.col("_fi").min(), pl.col("line").min()).row(0)
+    return (1, *first) if first[0] is not None else (2, None, first[1], first[2])
+
+
+def _in_order(events: pl.DataFrame) -> bool:
+    """Whether ``events`` is sorted by ``ts, _fi, line`` already (a sort
+    would copy every column)."""
+    if events.height < 2 or events.get_column("ts").null_count():
+        return events.height < 2
+    ts, fi, ln = pl.col("ts"), pl.col("_fi"), pl.col("line")
+    nts, nfi, nln = ts.shift(-1), fi.shift(-1), ln.shift(-1)
+    ok = (ts < nts) | ((ts == nts) & ((fi < nfi) | ((fi == nfi) & (ln < nln))))
+    return bool(events.select(ok.head(events.height - 1).all()).item())
 
 
 def _cross_file_duplicates(events: pl.DataFrame, content: list[str]) -> pl.Series | None:

@@ -22,8 +22,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = b"BZh"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
-#: Default ceiling on decompressed bytes per file (guards against gzip bombs).
-DEFAULT_MAX_BYTES = 8 * 1024**3
+#: Default ceiling on decompressed bytes per file (guards against gzip bombs;
+#: large files are streamed, so this bounds time and events, not a buffer).
+DEFAULT_MAX_BYTES = 32 * 1024**3
 
 
 
@@ -247,7 +248,7 @@ def iter_bytes(path: Path, state: ReadState, *, max_bytes: int = DEFAULT_MAX_BYT
 def read_bytes(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str | None, str | None, bool]:
     """Return (content, compression, damage, hit_limit) for ``path``."""
     state = ReadState()
-    data = b"".join(iter_bytes(path, state, max_bytes=max_bytes, block=max_bytes + 1))
+    data = b"".join(iter_bytes(path, state, max_bytes=max_bytes))
     return data, state.kind, state.damage, state.hit
 
 
