@@ -2,13 +2,14 @@
 
 Usage::
 
-    python bench/bench_ingest.py [--size-mb 1024] [--runs 3] [--keep]
+    python bench/bench_ingest.py [--size-mb 1024] [--runs 3] [--only access,logfmt]
 
-Generates (once, under bench/data/) a JSON-lines file and an nginx access log
-of about ``--size-mb`` each, then times, in one run, for each file:
+Generates (once, under bench/data/) a JSON-lines file, an nginx access log
+and a logfmt log of about ``--size-mb`` each, then times, in one run, for each
+file:
 
 * the baseline: ``polars.read_ndjson`` (JSON lines), or a bare line read plus
-  one regex extract (access log);
+  one regex extract of the line's fields (access log, logfmt);
 * ``forensics.ingest.ingest([file])`` (the library call: read, parse,
   normalize to the canonical schema, sort);
 
@@ -92,12 +93,54 @@ def make_access(path: Path, size_mb: int) -> None:
     df.write_csv(path, include_header=False, quote_style="never")
 
 
+MESSAGES = ["request served", "cache miss, fetched from origin", "slow query on lectures table",
+            "upstream timed out (retrying)", "user said \\\"hi\\\" in forum", "ok"]
+
+
+def make_logfmt(path: Path, size_mb: int) -> None:
+    """``time=... level=... msg="..." user=... request_id=... action=...
+    duration_ms=...`` lines; quoted messages with spaces (some with escaped
+    quotes), an ``error="..."`` pair on 5xx lines, unquoted values elsewhere."""
+    n = int(size_mb * 1024 * 1024 / 190)
+    # about one line in 20 carries each of the rarer messages
+    msg = (pl.col("rid") % 20).replace_strict(dict(enumerate(MESSAGES)), default="request served",
+                                               return_dtype=pl.String)
+    df = _base_frame(n, seed=3).select(
+        pl.concat_str([
+            pl.lit("time="),
+            pl.from_epoch("ts_us", time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            pl.lit(" level="),
+            pl.when(pl.col("status") >= 500).then(pl.lit("error"))
+            .when(pl.col("status") >= 400).then(pl.lit("warn")).otherwise(pl.lit("info")),
+            pl.lit(' msg="'), msg, pl.lit('" user=u'), pl.col("user").cast(pl.String),
+            pl.lit(" request_id="), pl.col("rid").cast(pl.String),
+            pl.lit(" action="), pl.col("act").replace_strict(dict(enumerate(ACTIONS))),
+            pl.lit(" course_id="), pl.col("course").cast(pl.String),
+            pl.lit(" status="), pl.col("status").cast(pl.String),
+            pl.lit(" duration_ms="), pl.col("lat").cast(pl.String),
+            pl.when(pl.col("status") >= 500).then(pl.lit(' error="upstream timed out"')).otherwise(pl.lit("")),
+        ]).alias("line")
+    )
+    df.write_csv(path, include_header=False, quote_style="never")
+
+
 ACCESS_RE = r'^(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+) [^"]*" (\d{3}) (\S+)'
 
 
 def bare_access(path: Path) -> int:
     df = pl.read_csv(path, has_header=False, separator="\x00", quote_char=None, schema={"text": pl.String})
     return df.select(pl.col("text").str.extract_groups(ACCESS_RE)).height
+
+
+LOGFMT_RE = (
+    r'^time=(\S+) level=(\S+) msg="((?:[^"\\]|\\.)*)" user=(\S+) request_id=(\S+) action=(\S+)'
+    r' course_id=(\S+) status=(\S+) duration_ms=(\S+)'
+)
+
+
+def bare_logfmt(path: Path) -> int:
+    df = pl.read_csv(path, has_header=False, separator="\x00", quote_char=None, schema={"text": pl.String})
+    return df.select(pl.col("text").str.extract_groups(LOGFMT_RE)).height
 
 
 def bare_jsonl(path: Path) -> int:
@@ -123,12 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated cases to run (jsonl, access, logfmt); default all")
     args = ap.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
     cases = [
         ("jsonl", DATA / f"app_{args.size_mb}mb.jsonl", make_jsonl, bare_jsonl, "polars.read_ndjson"),
         ("access", DATA / f"access_{args.size_mb}mb.log", make_access, bare_access, "line read + one regex extract"),
+        ("logfmt", DATA / f"logfmt_{args.size_mb}mb.log", make_logfmt, bare_logfmt, "line read + one regex extract"),
     ]
+    if args.only:
+        cases = [c for c in cases if c[0] in args.only.split(",")]
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; polars {pl.__version__}")
     print(f"{'case':8} {'MB':>6} {'lines':>10} {'baseline s':>10} {'ingest s':>9} {'ratio':>6}  baseline")
     for name, path, make, bare, label in cases:

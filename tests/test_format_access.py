@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -119,3 +120,45 @@ _LINE = st.one_of(_TEXT, st.lists(_FRAGMENTS, max_size=12).map(" ".join))
 @given(st.lists(_LINE, max_size=25))
 def test_arbitrary_lines_never_raise_and_accounting_holds(texts):
     check_parse_invariants(access, texts)
+
+
+_ADDR = st.sampled_from(["1.2.3.4", "2001:db8::1", "-", "hôst"])
+_USER = st.sampled_from(["-", "alice", "b\\ob"])
+_TIME = st.sampled_from(["10/Oct/2000:13:55:36 -0700", "02/Nov/2023:16:10:01 +0000", "99/Nov/2023:25:61:00 +0000"])
+_REQ = st.sampled_from(["GET /course/123/lecture?x=1 HTTP/1.1", "GET / HTTP/1.0", "-", "GET http://h.example/a HTTP/1.1",
+                        "POST /über/9f86d081884c HTTP/2.0", 'GET /a\\"b HTTP/1.1', "OPTIONS *", "GET /x", "\\x16\\x03"])
+_QUOTED = st.sampled_from(['"-"', '"Mozilla/5.0 (X11)"', '"a \\"q\\" b"', '"C:\\\\dir"', '"a\\b"', '"ü"', '""'])
+_TAIL = st.sampled_from(["", " rt=0.012 rid=r1", " rt=0.5 uid=u7 sid=s1", ' rid=r2 note="a b"', " rt=", ' "10.0.0.1" rt=0.1',
+                         " rid=a=b", "  rt=1", " rt=1 ", " x=\\y"])
+
+
+@st.composite
+def _access_line(draw):
+    head = f"{draw(_ADDR)} - {draw(_USER)} [{draw(_TIME)}] \"{draw(_REQ)}\" {draw(st.sampled_from(['200', '503', '-']))}"
+    size = draw(st.sampled_from(["2326", "-"]))
+    quoted = f" {draw(_QUOTED)} {draw(_QUOTED)}" if draw(st.booleans()) else ""
+    return f"{draw(st.sampled_from(['', ' ']))}{head} {size}{quoted}{draw(_TAIL)}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_access_line(), min_size=1, max_size=30))
+def test_fast_layout_gives_the_same_events_as_the_general_pattern(texts):
+    lines = pl.DataFrame({"line": pl.Series(range(1, len(texts) + 1), dtype=pl.Int64), "text": texts})
+    saved = access.FAST_PATTERN, access.FAST_MIN_SHARE
+    try:
+        access.FAST_MIN_SHARE = 0.0  # always try the fast layout first
+        fast = access.parse(lines, options=IngestOptions())
+        access.FAST_PATTERN = r"[^\s\S]" + saved[0]  # never matches: every line takes LINE_PATTERN
+        general = access.parse(lines, options=IngestOptions())
+    finally:
+        access.FAST_PATTERN, access.FAST_MIN_SHARE = saved
+    assert fast.events.equals(general.events)
+    assert fast.rejects.equals(general.rejects) and fast.blank_lines == general.blank_lines
+
+
+def test_fast_layout_covers_the_common_combined_line_only():
+    common = '1.2.3.4 - - [02/Nov/2023:16:10:01 +0000] "GET /c/1 HTTP/1.1" 200 12 "-" "ua/1" rt=0.1 rid=r1'
+    others = [common.replace('"ua/1"', '"ua \\"x\\""'), common + ' "fwd"', common.replace(" HTTP/1.1", ""),
+              " " + common, common + " "]
+    hits = pl.Series([common, *others]).str.extract_groups(access.FAST_PATTERN).struct.field("remote_addr")
+    assert hits.is_not_null().to_list() == [True] + [False] * len(others)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from forensics.ingest import formats
 from forensics.ingest.formats import logfmt
+from forensics.ingest.normalize import extract_kv
 from forensics.ingest.options import IngestOptions
 from golden_util import FOREIGN_LINES, assert_golden, check_parse_invariants, golden_sample, run_golden
 
@@ -102,3 +104,39 @@ _LINE = st.one_of(_TEXT, st.lists(_FRAGMENTS, max_size=8).map(" ".join))
 @given(st.lists(_LINE, max_size=25))
 def test_arbitrary_lines_never_raise_and_accounting_holds(texts):
     check_parse_invariants(logfmt, texts)
+
+
+_SHAPED = st.sampled_from([
+    'ts=2026-03-14T11:02:33.{n:03d}Z level=info msg="served" user_id=u{n} rid=r{n} duration_ms={n}',
+    'ts=2026-03-14T11:02:33.{n:03d}Z level=error msg="said \\"hi\\" {n}" user_id=u{n} rid=r{n} duration_ms=1 err="boom"',
+    'ts=2026-03-14T11:02:34Z level=warn msg="path a=b" user_id=u{n} rid=r{n} duration_ms=2',
+    'ts=2026-03-14T11:02:35Z level=info msg="x rid=9" user_id=u{n} rid=r{n} duration_ms=3',
+    'ts=2026-03-14T11:02:36Z  level=info\tmsg=plain user_id=u{n} duration_ms=4 ',
+    ' ts=2026-03-14T11:02:37Z level=info msg="ü ✓" user_id="u {n}" rid=r{n} rid=again q=a=b',
+    'level=info msg="no time" user_id=u{n}',
+    'ts=yesterday level=info msg="bad time"',
+    'ts=1698941650 lvl=INFO svc=api uid=u{n} msg=""',
+    'not logfmt {n}',
+    '   ',
+])
+
+
+def _kv_paths(texts: list[str], sample: int):
+    lines = pl.DataFrame({"line": pl.Series(range(1, len(texts) + 1), dtype=pl.Int64), "text": texts})
+    saved = logfmt.extract_kv
+    logfmt.extract_kv = partial(extract_kv, sample=sample)
+    try:
+        return logfmt.parse(lines, options=IngestOptions())
+    finally:
+        logfmt.extract_kv = saved
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_SHAPED, st.integers(0, 999)), min_size=1, max_size=40), st.integers(0, 8))
+def test_large_file_fast_paths_give_the_same_events_as_the_general_path(rows, sample):
+    # A small ``sample`` makes extract_kv take its one-regex and per-key
+    # paths as it does past 2000 lines; a huge one takes explode-and-pivot.
+    texts = [shape.format(n=n) for shape, n in rows]
+    fast, general = _kv_paths(texts, sample), _kv_paths(texts, 10**9)
+    assert fast.events.equals(general.events)
+    assert fast.rejects.equals(general.rejects) and fast.blank_lines == general.blank_lines

@@ -8,18 +8,23 @@ from hypothesis import strategies as st
 
 from forensics.ingest.normalize import (
     _kv_by_pivot,
+    attrs_json,
     component_from_path,
     extract_kv,
     normalize_level,
     parse_timestamp,
     parse_timestamp_series,
     route_action,
+    select_rows,
 )
 
 _keys = st.sampled_from(["rt", "rid", "uid", "id", "a.b", "x-y", "line", "zz1", "zz2"])
-_vals = st.sampled_from(["1", '"q w"', '"a=b c"', 'x\\"y', "(z)", '"x\\"y"', "", "é"])
+# Values that hold another key's "key=" (quoted or not) must not be read as that key.
+_vals = st.sampled_from(["1", '"q w"', '"a=b c"', 'x\\"y', "(z)", '"x\\"y"', "", "é", "rt=2", '"id=3 x"', '"\\\\"'])
 _pair = st.tuples(st.sampled_from(["", " ", "(", "x"]), _keys, _vals).map(lambda t: f"{t[0]}{t[1]}={t[2]}")
-_line = st.lists(_pair, max_size=4).map(" ".join)
+_line = st.tuples(st.lists(_pair, max_size=4), st.sampled_from([" ", "  ", "\t"]), st.sampled_from(["", " "])).map(
+    lambda t: t[1].join(t[0]) + t[2]
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -30,6 +35,66 @@ def test_kv_fast_path_equals_the_general_path(rows, sample):
     cols = sorted(slow.columns)
     fast = fast.select([pl.col(c) if c in fast.columns else pl.lit(None, dtype=pl.String).alias(c) for c in cols])
     assert fast.sort("line").equals(slow.select(cols).sort("line"))
+
+
+_quoted = st.sampled_from(["a b", 'say \\"x\\"', "c:\\\\d", "p=1 rid=2", "", "é\\n"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["rt", "rid", "uid"]), min_size=1, max_size=3, unique=True),
+       st.lists(st.tuples(_vals, _quoted), min_size=40, max_size=40), st.integers(0, 5))
+def test_kv_common_line_shape_reads_like_the_general_path(keys, values, odd):
+    # Mostly one key sequence (the one-regex shape path; "msg" always quoted), a few other lines.
+    rows = [" ".join(f"{k}={values[(i + j) % 40][0]}" for j, k in enumerate(keys)) + f' msg="{values[i][1]}"'
+            for i in range(40)]
+    rows[odd] = "rid=1 zz1=2 rt=3"
+    df = pl.DataFrame({"line": list(range(1, 41)), "m": rows})
+    assert extract_kv(df, "m", sample=10).equals(_kv_by_pivot(df, "m"))
+
+
+def test_kv_key_inside_another_value_is_not_read_as_that_key():
+    rows = ['msg="retry b=1" b=2'] * 5 + ["q=x=1 x=2"]
+    df = pl.DataFrame({"line": list(range(1, 7)), "m": rows})
+    big = extract_kv(df, "m", sample=2)
+    assert big["b"].to_list()[:5] == ["2"] * 5 and big["x"].to_list()[5] == "2"
+    assert big.equals(_kv_by_pivot(df, "m"))
+
+
+def _attrs_by_cleanup(raw: pl.DataFrame, names: list[str]) -> list[str | None]:
+    """Reference: encode every column, then strip the null members."""
+    enc = raw.select(pl.struct(names).struct.json_encode().alias("a"))["a"]
+    out = (
+        enc.str.replace_all(r'"(?:[^"\\]|\\.)*":null,', "")
+        .str.replace_all(r',"(?:[^"\\]|\\.)*":null\}', "}")
+        .str.replace_all(r'\{"(?:[^"\\]|\\.)*":null\}', "{}")
+    )
+    return [None if v == "{}" else v for v in out.to_list()]
+
+
+_cell = st.one_of(st.none(), st.sampled_from(["a", 'q"uote', "back\\slash", "x:null,", "é", "\x01"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_cell, st.one_of(st.none(), st.integers(-5, 5)), st.one_of(st.none(), st.floats(-1e3, 1e3)),
+                          _cell), min_size=1, max_size=30))
+def test_attrs_json_leaves_out_null_members_like_the_cleanup(rows):
+    raw = pl.DataFrame(rows, schema={"s": pl.String, "i": pl.Int64, "f": pl.Float64, 'we"ird': pl.String}, orient="row")
+    names = raw.columns
+    kept = [n for n in names if raw[n].null_count() < raw.height]
+    want = _attrs_by_cleanup(raw, kept) if kept else [None] * raw.height
+    assert attrs_json(raw, names).to_list() == want
+
+
+def test_attrs_json_of_nested_columns_still_drops_null_members():
+    raw = pl.DataFrame({"a": [{"x": 1}, None], "b": ["v", None]})
+    assert attrs_json(raw, ["a", "b"]).to_list() == ['{"a":{"x":1},"b":"v"}', None]
+
+
+def test_select_rows_on_slices_equals_one_select():
+    df = pl.DataFrame({"t": [f"k{i}=v{i}" for i in range(1000)]})
+    expr = pl.col("t").str.extract(r"=(\S+)", 1)
+    assert select_rows(df, expr, min_rows=100).equals(df.select(expr))
+    assert select_rows(df, "t", then=lambda lf: lf.filter(pl.col("t").str.ends_with("7")), min_rows=100).height == 100
 
 
 def test_kv_first_value_of_a_repeated_key_wins():

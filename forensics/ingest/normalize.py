@@ -7,11 +7,41 @@ Every format module turns its raw fields into the canonical schema through
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import polars as pl
 
 from ..schema import ALIASES, EVENT_SCHEMA, LATENCY_NANOS, LATENCY_SECONDS, TS_TYPE
 from .options import IngestOptions
+
+# ------------------------------------------------------------------- parallel
+
+
+def select_rows(
+    frame: pl.DataFrame,
+    *exprs: pl.Expr | str,
+    then: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    min_rows: int = 65_536,
+) -> pl.DataFrame:
+    """``frame.select(*exprs)`` (then ``then`` on the result) for row-wise
+    work (no aggregation, no sort), run on slices of a large frame in
+    parallel: Polars runs one string expression (a regex extract, a strptime,
+    a JSON encode) on one thread.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> select_rows(pl.DataFrame({"a": ["x1", "y2"]}), pl.col("a").str.slice(1)).to_series().to_list()
+    ['1', '2']
+    """
+    then = then or (lambda lf: lf)
+    k = min(pl.thread_pool_size(), frame.height // min_rows)
+    if k < 2:
+        return then(frame.lazy().select(*exprs)).collect()
+    step = -(-frame.height // k)
+    parts = [then(frame.slice(i * step, step).lazy().select(*exprs)) for i in range(k)]
+    return pl.concat(parts, parallel=True).collect()
+
 
 # --------------------------------------------------------------------------- time
 
@@ -113,7 +143,7 @@ def parse_timestamp_series(values: pl.Series, *, tz: str = "UTC") -> pl.Series:
                     expr = pl.col("v").str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
                 else:
                     expr = _localize(pl.col("v").str.to_datetime(fmt, strict=False, time_unit="us"), tz)
-                out = frame.select(expr.cast(TS_TYPE)).to_series()
+                out = select_rows(frame, expr.cast(TS_TYPE)).to_series()
                 break
     if out is None:
         return frame.select(parse_timestamp(pl.col("v"), tz=tz)).to_series().alias(name)
@@ -167,8 +197,12 @@ def route_action(method: pl.Expr, path: pl.Expr) -> pl.Expr:
     >>> df.select(route_action(pl.col("m"), pl.col("p"))).item()
     'GET /course/{id}/lecture/{id}'
     """
-    p = path.str.replace(r"[?#].*$", "").str.split("/").list.eval(mask_segment(pl.element())).list.join("/")
-    return pl.concat_str([method, p], separator=" ")
+    return pl.concat_str([method, mask_route(path)], separator=" ")
+
+
+def mask_route(path: pl.Expr) -> pl.Expr:
+    """The path part of :func:`route_action`: query dropped, id segments masked."""
+    return path.str.replace(r"[?#].*$", "").str.split("/").list.eval(mask_segment(pl.element())).list.join("/")
 
 
 # ------------------------------------------------------------------ key=value pairs
@@ -202,6 +236,92 @@ def _kv_by_pivot(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.select("line").join(wide, on="line", how="left", maintain_order="left")
 
 
+#: Shape values: quoted (to the first unescaped quote), bare (no quote, no
+#: space) or either, as :data:`KV_PATTERN` reads them.
+_SHAPE_QUOTED = r'"(?<{g}>(?:[^"\\]|\\.)*)"'
+_SHAPE_BARE = r'(?<{g}>[^\s"]+)'
+_SHAPE_EITHER = r'(?<{g}>"(?:[^"\\]|\\.)*"|[^\s"]+)'
+_UNESCAPE = r'\\(["\\])'
+
+
+def _shape_pattern(sample: pl.DataFrame, column: str) -> tuple[str, dict[str, pl.Expr]] | None:
+    """One anchored regex for the commonest key sequences of ``sample``.
+
+    The sequences (pairs separated by spaces, no repeated key) are merged into
+    a trie, so the regex is unambiguous: ``^ *k1=V +k2=V(?: +k3=V)?$``.  Each
+    key's values are quoted, bare or either, as in the sample.  Returns the
+    pattern (its empty group ``_m`` marks a match) and one value expression
+    per key, or ``None`` when the common sequences cover too little."""
+    pairs = (
+        sample.select(pl.col(column).str.extract_all(KV_PATTERN).alias("_kv"))
+        .with_row_index("_r").explode("_kv").drop_nulls("_kv")
+        .select("_r", pl.col("_kv").str.extract(r"^([^=]+)=", 1).alias("k"),
+                pl.col("_kv").str.contains(r'^[^=]+="').alias("q"))
+    )
+    if pairs.height == 0:
+        return None
+    seqs = (
+        pairs.group_by("_r", maintain_order=True)
+        .agg(pl.col("k").str.join(" "), pl.col("k").n_unique().alias("u"), pl.len().alias("n"))
+        .filter(pl.col("u") == pl.col("n"))
+        .group_by("k").len().sort(["len", "k"], descending=[True, False])
+    )
+    trie: dict = {}
+    covered = 0
+    for seq, count in seqs.head(8).iter_rows():
+        keys = seq.split(" ")
+        if "line" in keys or "line_" in keys:
+            continue
+        node = trie
+        for k in keys:
+            node = node.setdefault(k, {})
+        node[""] = {}
+        covered += count
+    if covered * 2 < sample.height:
+        return None
+    quoting = dict(pairs.group_by("k").agg(pl.col("q").all().alias("a"), pl.col("q").any().alias("o")).select(
+        "k", pl.when(pl.col("a")).then(pl.lit("q")).when(pl.col("o")).then(pl.lit("e")).otherwise(pl.lit("b"))
+    ).iter_rows())
+    groups: dict[str, list[str]] = {}
+
+    def emit(node: dict, sep: str) -> str:
+        alts = []
+        for k, child in node.items():
+            if k == "":
+                continue
+            g = f"g{sum(len(v) for v in groups.values())}"
+            groups.setdefault(k, []).append(g)
+            value = {"q": _SHAPE_QUOTED, "b": _SHAPE_BARE, "e": _SHAPE_EITHER}[quoting[k]].format(g=g)
+            alts.append(f"{sep}{re.escape(k)}={value}{emit(child, ' +')}")
+        body = "|".join(alts)
+        if "" in node:
+            return f"(?:{body})?" if alts else ""
+        return f"(?:{body})" if len(alts) > 1 else body
+
+    pattern = "^ *(?<_m>)" + emit(trie, "") + "$"
+    values = {}
+    for k, names in groups.items():
+        v = pl.coalesce([pl.col(n) for n in names]) if len(names) > 1 else pl.col(names[0])
+        mode = quoting[k]
+        values[k] = v.str.replace_all(_UNESCAPE, "${1}") if mode == "q" else _unquote(v) if mode == "e" else v
+    return pattern, values
+
+
+def _kv_by_keys(frame: pl.DataFrame, column: str, keys: list[str]) -> pl.DataFrame:
+    """Rows whose pairs are all among ``keys`` (one regex per key); the others
+    are left out (the caller pivots them).  A row with a ``=`` inside a value
+    is left out too: the per-key regex could find ``key=`` inside that value."""
+    text = pl.col(column)
+    values = [
+        text.str.extract(rf'(?:^|[^\w.\-]){re.escape(k)}=("(?:[^"\\]|\\.)*"|\S+)', 1).alias(k) for k in keys
+    ]
+    n = text.str.count_matches(KV_PATTERN).fill_null(0)
+    wide = frame.select("_i", "line", *values, n.alias("_n"), text.str.count_matches("=", literal=True).alias("_eq"))
+    found = pl.sum_horizontal([pl.col(k).is_not_null().cast(pl.Int32) for k in keys])
+    ok = (pl.col("_n") == found) & (pl.col("_eq") == pl.col("_n"))
+    return wide.filter(ok).drop("_n", "_eq").with_columns(_unquote(pl.col(k)).alias(k) for k in keys)
+
+
 def extract_kv(frame: pl.DataFrame, column: str, *, sample: int = 2000) -> pl.DataFrame:
     """Pull ``key=value`` pairs out of ``column`` into a wide frame keyed by ``line``.
 
@@ -210,9 +330,11 @@ def extract_kv(frame: pl.DataFrame, column: str, *, sample: int = 2000) -> pl.Da
     key found anywhere (null where absent); a key called ``line`` becomes
     ``line_``.
 
-    Fast path: the keys seen in the first lines are pulled out with one regex
-    each; only lines holding other pairs go through the general
-    explode-and-pivot path.  Both paths give the same result.
+    Fast paths: the keys and key sequences seen in the first lines give one
+    regex for lines of those shapes (:func:`_shape_pattern`); other lines
+    holding only known keys are read with one regex per key; only lines
+    holding other pairs go through the general explode-and-pivot path.  All
+    paths give the same result.
 
     Examples
     --------
@@ -223,21 +345,32 @@ def extract_kv(frame: pl.DataFrame, column: str, *, sample: int = 2000) -> pl.Da
     """
     if frame.height <= sample:
         return _kv_by_pivot(frame, column)
-    keys = [k for k in _kv_by_pivot(frame.head(sample), column).columns if k not in ("line", "line_")]
+    head = frame.head(sample)
+    keys = [k for k in _kv_by_pivot(head, column).columns if k not in ("line", "line_")]
     if not keys:
         return _kv_by_pivot(frame, column)
-    text = pl.col(column)
-    values = [
-        text.str.extract(rf'(?:^|[^\w.\-]){re.escape(k)}=("(?:[^"\\]|\\.)*"|\S+)', 1).alias(k) for k in keys
-    ]
-    wide = frame.select("line", *values, text.str.count_matches(KV_PATTERN).fill_null(0).alias("_n"))
-    found = pl.sum_horizontal([pl.col(k).is_not_null().cast(pl.Int32) for k in keys])
-    ok = wide.filter(pl.col("_n") == found).drop("_n").with_columns(_unquote(pl.col(k)).alias(k) for k in keys)
-    if ok.height == frame.height:
-        return ok
-    rest = frame.join(ok.select("line"), on="line", how="anti")
-    slow = _kv_by_pivot(rest, column)
-    return pl.concat([ok, slow], how="diagonal_relaxed").sort("line")
+    rest = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "line", column)
+    parts = []
+    shape = _shape_pattern(head, column)
+    if shape is not None:
+        pattern, values = shape
+        cols = [values.get(k, pl.lit(None, dtype=pl.String)).alias(k) for k in keys]
+        g = select_rows(
+            rest, "_i", "line", pl.col(column).str.extract_groups(pattern).alias("_g"),
+            then=lambda lf: lf.unnest("_g").select("_i", "line", pl.col("_m").is_not_null().alias("_hit"), *cols),
+        )
+        hit = g.get_column("_hit")
+        if hit.all():
+            return g.drop("_i", "_hit")
+        parts.append(g.filter(hit).drop("_hit"))
+        rest = rest.filter(~hit)
+    ok = _kv_by_keys(rest, column, keys)
+    parts.append(ok)
+    if ok.height < rest.height:
+        slow = _kv_by_pivot(rest.join(ok.select("_i"), on="_i", how="anti").drop("_i"), column)
+        return pl.concat([p.drop("_i") for p in parts] + [slow], how="diagonal_relaxed").sort("line")
+    out = pl.concat(parts) if len(parts) > 1 else parts[0]
+    return out.sort("_i").drop("_i") if len(parts) > 1 else out.drop("_i")
 
 
 # ---------------------------------------------------------------- canonicalize
@@ -384,32 +517,46 @@ def attrs_json(raw: pl.DataFrame, names: list[str]) -> pl.Series:
     """JSON object text of the columns ``names``, null members left out; null
     when nothing is left.
 
-    Fast path: columns that are null everywhere are dropped, rows without a
-    null are encoded directly; only rows with some nulls pay for the cleanup.
+    Fast path: columns that are null everywhere are dropped; the rows with
+    the commonest set of null columns (flat columns only) are encoded
+    directly from their non-null columns; only the other rows pay for the
+    cleanup of ``"name":null`` members.
     """
     names = [n for n in names if raw.get_column(n).null_count() < raw.height]
     if not names:
         return pl.Series("attrs", [None] * raw.height, dtype=pl.String)
-    enc = pl.struct([pl.col(n) for n in names]).struct.json_encode()
-    any_null = pl.any_horizontal([pl.col(n).is_null() for n in names])
-    frame = raw.select(enc.alias("attrs"), any_null.alias("_n"))
-    if not frame.get_column("_n").any():
-        return frame.get_column("attrs")
-    idx = frame.get_column("_n").arg_true()
+    nested = (pl.Struct, pl.List, pl.Array, pl.Object)
+    if len(names) < 63 and not any(isinstance(raw.schema[n], nested) for n in names):
+        bits = pl.sum_horizontal([pl.col(n).is_null().cast(pl.Int64) * (1 << i) for i, n in enumerate(names)])
+        pattern = raw.select(bits.alias("_p")).get_column("_p")
+        top = pattern.value_counts(sort=True).get_column("_p")[0]
+        needs = pattern != top
+        keep = [n for i, n in enumerate(names) if not top >> i & 1]
+    else:
+        needs = raw.select(pl.any_horizontal([pl.col(n).is_null() for n in names])).to_series()
+        keep = names
+    if keep:
+        enc = pl.struct([pl.col(n) for n in keep]).struct.json_encode().alias("attrs")
+        base = select_rows(raw, enc).get_column("attrs")
+    else:
+        base = pl.Series("attrs", [None] * raw.height, dtype=pl.String)
+    if not needs.any():
+        return base
     # Remove "name":null members (keys come from field names; the patterns
     # skip escaped quotes inside them).
     cleaned = (
-        frame.filter(pl.col("_n"))
+        raw.filter(needs)
         .select(
-            pl.col("attrs")
+            pl.struct([pl.col(n) for n in names]).struct.json_encode()
             .str.replace_all(r'"(?:[^"\\]|\\.)*":null,', "")
             .str.replace_all(r',"(?:[^"\\]|\\.)*":null\}', "}")
             .str.replace_all(r'\{"(?:[^"\\]|\\.)*":null\}', "{}")
+            .alias("attrs")
         )
         .select(pl.when(pl.col("attrs") == "{}").then(None).otherwise(pl.col("attrs")).alias("attrs"))
         .get_column("attrs")
     )
-    return frame.get_column("attrs").scatter(idx, cleaned)
+    return base.scatter(needs.arg_true(), cleaned)
 
 
 def component_from_path(rel_path: str) -> str:

@@ -79,13 +79,16 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     >>> r.events["user"].to_list(), r.events["message"].to_list(), r.rejects["reason"].to_list()
     (['u1'], ['a b'], ['not a logfmt line'])
     """
-    body, blank = split_blank(lines)
-    starts = pl.col("text").str.contains(_START)
-    good = body.filter(starts)
-    bad = body.filter(~starts)
+    starts = lines.get_column("text").str.contains(_START)
+    if starts.all():
+        good, bad, blank = lines, lines.clear(), 0
+    else:
+        # A line that starts with key= is never blank.
+        good = lines.filter(starts)
+        bad, blank = split_blank(lines.filter(~starts))
     rejects = [reject(bad, "not a logfmt line")]
     if good.height:
-        kv = extract_kv(good, "text").sort("line")
+        kv = _by_line(extract_kv(good, "text"))
         events = canonicalize(kv, options=options)
         why = _ts_reasons(kv, events, options)
         if why.height:
@@ -94,4 +97,9 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     else:
         events = empty_events().drop("source", "format")
     rej = pl.concat([r.select("line", "reason", "text") for r in rejects]).sort("line") if rejects else empty_rejects()
-    return ParseResult(events=events.sort("line"), rejects=rej, continuation_lines=0, blank_lines=blank)
+    return ParseResult(events=_by_line(events), rejects=rej, continuation_lines=0, blank_lines=blank)
+
+
+def _by_line(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by ``line`` (no work when it already is)."""
+    return frame if frame.get_column("line").is_sorted() else frame.sort("line")
