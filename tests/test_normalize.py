@@ -6,8 +6,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forensics.ingest.kv import _kv_by_pivot
 from forensics.ingest.normalize import (
-    _kv_by_pivot,
     attrs_json,
     component_from_path,
     extract_kv,
