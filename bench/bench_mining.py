@@ -210,7 +210,11 @@ def main() -> None:
     for v in result.burst_verdicts:
         print(f"  burst {v.burst_id}: {v.note}")
     if not args.no_prefixspan:
-        prefixspan_check(tl, max_len=3, minsup=20)
+        # minsup 1: the same task on both sides (every pattern with its support;
+        # rare patterns are what we look for, so ours cannot prune by support);
+        # minsup 20: prefixspan prunes by support, ours still finds everything
+        for minsup in (1, 20):
+            prefixspan_check(tl, max_len=3, minsup=minsup)
 
 
 if __name__ == "__main__":
