@@ -47,7 +47,10 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -63,6 +66,25 @@ DENSE_MAX = 1 << 26
 OPEN_GAPS = True
 #: share of window states from which a level is grown in one combined pass
 COMBINED_SHARE = 0.5
+#: Chunks extended at the same time (numpy releases the GIL in the sorts and
+#: gathers that dominate); results are consumed in order.
+THREADS = min(2, os.cpu_count() or 1)
+
+
+def _ordered_map(fn: Callable, items: Iterable, ahead: int = THREADS) -> Iterator:
+    """``map(fn, items)`` with up to ``ahead`` calls running in threads, in
+    order, holding at most ``ahead`` results (memory stays bounded)."""
+    if ahead <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=ahead) as pool:
+        pending: deque = deque()
+        for it in items:
+            pending.append(pool.submit(fn, it))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pid, end, d (int32 when stored, else int64)
 #: parent * V + code -> new pattern id (negative: dropped); None: the key itself
@@ -300,7 +322,7 @@ def _window_first(r, wparts, gparts, npat_prev, size, bounds, lv: _Level):
     """Window pass, then the counting pass restricted to its patterns."""
     V = r.V
     space = npat_prev * V
-    win = [_step(r, ch, None, space) for ch in _chunks(wparts, size)]
+    win = list(_ordered_map(lambda ch: _step(r, ch, None, space), _chunks(wparts, size)))
     wkey, wend, wd = (np.concatenate(x) for x in zip(*win)) if win else _empty()
     wkey = wkey.astype(np.int64)
     start = r.ts[wend - wd]
@@ -315,8 +337,8 @@ def _window_first(r, wparts, gparts, npat_prev, size, bounds, lv: _Level):
     has_child = np.zeros(npat_prev, dtype=bool)
     has_child[ukeys // V] = True
     find = _lookup(ukeys, space)
-    for ch in _chunks(gparts, size, has_child):
-        lv.add(_step(r, ch, find, len(ukeys)))
+    for st in _ordered_map(lambda ch: _step(r, ch, find, len(ukeys)), _chunks(gparts, size, has_child)):
+        lv.add(st)
     return ukeys, np.logical_or.reduceat(ow, pb), np.logical_or.reduceat(ew, pb), [new_w]
 
 
@@ -325,8 +347,7 @@ def _combined(r, gparts, npat_prev, size, bounds, lv: _Level):
     space = npat_prev * r.V
     keys, has_o, has_e, wnext = [], [], [], []
     offset = 0
-    for ch in _chunks(gparts, size):
-        key, end, d = _step(r, ch, None, space)
+    for key, end, d in _ordered_map(lambda ch: _step(r, ch, None, space), _chunks(gparts, size)):
         if len(key) == 0:
             continue
         start = r.ts[end - d]
