@@ -74,7 +74,7 @@ class Counted:
     """Every candidate pattern with its counts, and completions of rare ones."""
 
     patterns: pl.DataFrame  # gid, length, codes(list), support, completions, failing_with, control_with, ...
-    completions: pl.DataFrame  # gid, row, elig: every completion of the rare candidates
+    completions: pl.DataFrame  # gid, row (Int32), elig: every completion of the rare candidates
     n_sessions: int
     n_failing: int
     n_control: int
@@ -228,7 +228,7 @@ def grow(p: Prepared, *, options: MiningOptions = MiningOptions()) -> Counted:
                     "failing_with": pl.Int64, "control_with": pl.Int64, "sig_sessions": pl.Int64,
                     "sig_failing": pl.Int64, "sig_completions": pl.Int64}
         )
-        completions = pl.DataFrame(schema={"gid": pl.Int64, "row": pl.Int64, "elig": pl.Boolean})
+        completions = pl.DataFrame(schema={"gid": pl.Int32, "row": pl.Int32, "elig": pl.Boolean})
     return Counted(
         patterns=patterns,
         completions=completions,

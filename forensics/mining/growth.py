@@ -301,11 +301,14 @@ class _Level:
         c = _stats(lo, int(pid[-1]) + 1 - lo, pid, end, self.a)
         self.stats.append((lo, c))
         rare = c["support"] < self.rare_below
+        # int32 ids and rows: on a large log these are ~100M rows (9 bytes each, not 17)
+        if self.gid0 + int(pid[-1]) >= 2**31 or len(self.a["elig"]) >= 2**31:
+            raise OverflowError("more than 2**31 patterns or action rows")
         if rare.all():
-            g, e = pid.astype(np.int64) + self.gid0, end.astype(np.int64, copy=False)
+            g, e = pid.astype(np.int32) + np.int32(self.gid0), end.astype(np.int32, copy=False)
         else:
             rs = rare[pid - lo]
-            g, e = pid[rs].astype(np.int64) + self.gid0, end[rs].astype(np.int64)
+            g, e = pid[rs].astype(np.int32) + np.int32(self.gid0), end[rs].astype(np.int32)
         self.compl.append(pl.DataFrame({"gid": g, "row": e, "elig": self.a["elig"][e]}))
         if self.keep:  # the next level extends them: stored compactly
             self.states.append(tuple(x.astype(np.int32) for x in st))
