@@ -258,6 +258,12 @@ def ingest(
     def keep(frame: pl.DataFrame) -> pl.DataFrame:
         return frame if proj is None else frame.select(*proj, "_fi")
 
+    def unreadable(msg: str) -> None:
+        """A file that cannot be read: fail with --strict, else note it and go on."""
+        if options.strict:
+            raise InputError(msg) from None
+        errors.append(msg)
+
     def parse(group: list[Loaded], fmt: str) -> pl.DataFrame:
         ev, rej, reps = parse_group(group, fmt, options=options, now=now)
         ev_parts.append(keep(ev))
@@ -290,16 +296,10 @@ def ingest(
         try:
             loaded = _load(i, path, display, relative, options=options, state=state)
         except PermissionError:
-            msg = f"{display}: permission denied"
-            if options.strict:
-                raise InputError(msg) from None
-            errors.append(msg)
+            unreadable(f"{display}: permission denied")
             continue
         except OSError as exc:
-            msg = f"{display}: cannot read: {exc.strerror or exc}"
-            if options.strict:
-                raise InputError(msg) from None
-            errors.append(msg)
+            unreadable(f"{display}: cannot read: {exc.strerror or exc}")
             continue
         if isinstance(loaded, Streamed):
             writer = cache.EntryWriter(Path(options.cache_dir), key) if key is not None else None
@@ -307,10 +307,7 @@ def ingest(
                 evs, rej, rep = _stream(loaded, options=options, now=now, sink=writer.add if writer else None,
                                         project=keep)
             except OSError as exc:
-                msg = f"{display}: cannot read: {exc.strerror or exc}"
-                if options.strict:
-                    raise InputError(msg) from None
-                errors.append(msg)
+                unreadable(f"{display}: cannot read: {exc.strerror or exc}")
                 continue
             if options.strict and rep.damage:
                 raise DataError(f"{display}: {rep.damage}")
