@@ -86,3 +86,30 @@ def test_projection_keeps_only_the_requested_columns(tmp_path):
     res = ingest([p], options=IngestOptions(cache_dir=None), project=[pl.col("ts"), pl.col("user")])
     assert res.events.columns == ["ts", "user", "line"]
     assert res.events["user"].to_list() == ["u1"]
+
+
+def test_events_come_out_in_time_order_whether_or_not_the_files_overlap(tmp_path):
+    import json as _json
+
+    def log(name, stamps):
+        p = tmp_path / name
+        p.write_text("".join(_json.dumps({"ts": T0 + t, "user_id": name, "n": i}) + "\n" for i, t in enumerate(stamps)))
+        return p
+
+    a = log("a.jsonl", [100, 200, 300])
+    b = log("b.jsonl", [10, 20, 30])  # wholly earlier: parts reordered, no sort needed
+    c = log("c.jsonl", [150, 150, 250])  # interleaved: sorted (ties by file, then line)
+    res = ingest([a, b, c], options=IngestOptions(cache_dir=None))
+    got = res.events.select(pl_col_ts_epoch(), "user", "line").rows()
+    assert got == [(10, "b.jsonl", 1), (20, "b.jsonl", 2), (30, "b.jsonl", 3), (100, "a.jsonl", 1),
+                   (150, "c.jsonl", 1), (150, "c.jsonl", 2), (200, "a.jsonl", 2), (250, "c.jsonl", 3),
+                   (300, "a.jsonl", 3)]
+
+
+def pl_col_ts_epoch():
+    import polars as pl
+
+    return (pl.col("ts").dt.epoch("s") - T0).alias("t")
+
+
+T0 = 1698941698
