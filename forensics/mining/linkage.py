@@ -109,10 +109,12 @@ def resource_links(p: Prepared, steps: pl.DataFrame, errors: pl.DataFrame,
     per = joined.group_by("resource", "occurrence", "step", "action", "ts").agg(
         pl.col("after").sum().alias("errors_after"), pl.col("completed").first(),
         pl.col("ts_err").filter(pl.col("after")).min().alias("first_error_after"))
+    # (resource and occurrence last: ties, e.g. two keys touched by one request, come out the same every run)
     if until is None:
-        per = per.sort(["errors_after", "ts"], descending=[True, True])
+        per = per.sort(["errors_after", "ts", "resource", "occurrence"], descending=[True, True, False, False])
     else:  # the evidence occurrence just before the first credited onset, its last step touching the key
-        per = per.sort([pl.col("errors_after") > 0, "completed", "ts"], descending=[True, False, True])
+        per = per.sort([pl.col("errors_after") > 0, "completed", "ts", "resource", "occurrence"],
+                       descending=[True, False, True, False, False])
     per = per.unique("resource", keep="first", maintain_order=True).sort("errors_after", descending=True,
                                                                          maintain_order=True)
     return tuple(
