@@ -31,6 +31,7 @@ from . import formats
 from .accounting import FileReport
 from .group import Loaded, parse_group
 from .options import IngestOptions
+from .parallel import ordered_map
 from .reader import ReadState, binary_reason, replace_nul_runs, split_lines
 
 #: Formats whose events may continue on the following lines.
@@ -102,29 +103,9 @@ def parse_stream(
     offset = 0
     nul_total = 0
     totals = dict(lines=0, events=0, continuation_lines=0, blank_lines=0, malformed=0, invalid_utf8_lines=0)
-    carry = b""
-    for data, last in _chunks(st, chunk_bytes):
-        lines, data, invalid, nul = _lines(carry + data, last=last, damage=st.state.damage)
-        carry = b""
-        nul_total += nul
-        if lines.height == 0:
-            continue
-        if fmt is None:
-            sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
-            fmt = formats.sniff(sample)
-        loaded = Loaded(st.index, st.display, st.relative, fmt, st.state.kind, None, invalid, data, lines)
-        ev, rej, ((_, rep),) = parse_group([loaded], fmt, options=options, now=now)
-        cut = int(ev["line"].max()) if (not last and fmt in CONTINUED and ev.height) else 0
-        if cut > 1:
-            # hold back the last event (and what follows it) for the next chunk
-            tail = lines.filter(pl.col("line") >= cut)
-            carry = ("\n".join(tail["text"].to_list()) + "\n").encode()
-            ev = ev.filter(pl.col("line") < cut)
-            rej = rej.filter(pl.col("line") < cut)
-            kept = lines.filter(pl.col("line") < cut)
-            blank = int(kept.select((pl.col("text").str.strip_chars().str.len_bytes() == 0).sum()).item())
-            rep = replace(rep, lines=kept.height, events=ev.height, malformed=rej.height, blank_lines=blank,
-                          continuation_lines=kept.height - ev.height - rej.height - blank)
+
+    def keep(ev: pl.DataFrame, rej: pl.DataFrame, rep: FileReport) -> None:
+        nonlocal offset
         if offset:
             ev = ev.with_columns(pl.col("line") + offset)
             rej = rej.with_columns(pl.col("line") + offset)
@@ -135,6 +116,53 @@ def parse_stream(
             sink(ev)
         events.append(project(ev) if project is not None else ev)
         rejects.append(rej)
+
+    def parse(item: tuple[pl.DataFrame, bytes, int]) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
+        lines, data, invalid = item
+        loaded = Loaded(st.index, st.display, st.relative, fmt, st.state.kind, None, invalid, data, lines)
+        ev, rej, ((_, rep),) = parse_group([loaded], fmt, options=options, now=now)
+        return ev, rej, rep
+
+    chunks = _chunks(st, chunk_bytes)
+    carry = b""
+    for data, last in chunks:
+        lines, data, invalid, nul = _lines(carry + data, last=last, damage=st.state.damage)
+        carry = b""
+        nul_total += nul
+        if lines.height == 0:
+            continue
+        if fmt is None:
+            sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
+            fmt = formats.sniff(sample)
+        if fmt not in CONTINUED:
+            # chunks are independent: two are parsed at a time (Polars releases
+            # the GIL, and many of its string kernels run on one core) while
+            # the next one is read; results are kept in order
+            def items(first=(lines, data, invalid)):
+                nonlocal nul_total
+                yield first
+                for more, is_last in chunks:
+                    ln, raw, inv, nul_more = _lines(more, last=is_last, damage=st.state.damage)
+                    nul_total += nul_more
+                    if ln.height:
+                        yield ln, raw, inv
+
+            for ev, rej, rep in ordered_map(parse, items()):
+                keep(ev, rej, rep)
+            break
+        ev, rej, rep = parse((lines, data, invalid))
+        cut = int(ev["line"].max()) if (not last and ev.height) else 0
+        if cut > 1:
+            # hold back the last event (and what follows it) for the next chunk
+            tail = lines.filter(pl.col("line") >= cut)
+            carry = ("\n".join(tail["text"].to_list()) + "\n").encode()
+            ev = ev.filter(pl.col("line") < cut)
+            rej = rej.filter(pl.col("line") < cut)
+            kept = lines.filter(pl.col("line") < cut)
+            blank = int(kept.select((pl.col("text").str.strip_chars().str.len_bytes() == 0).sum()).item())
+            rep = replace(rep, lines=kept.height, events=ev.height, malformed=rej.height, blank_lines=blank,
+                          continuation_lines=kept.height - ev.height - rej.height - blank)
+        keep(ev, rej, rep)
     damage = st.state.damage
     if nul_total:
         note = f"{nul_total} NUL bytes (a zero-filled region); each run read as U+FFFD"

@@ -47,13 +47,12 @@ Examples
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import polars as pl
+
+from ..ingest.parallel import ordered_map
 
 #: bits available to a packed state (``np.sort`` on int64; tests lower it to
 #: exercise the lexsort fallback)
@@ -66,25 +65,6 @@ DENSE_MAX = 1 << 26
 OPEN_GAPS = True
 #: share of window states from which a level is grown in one combined pass
 COMBINED_SHARE = 0.5
-#: Chunks extended at the same time (numpy releases the GIL in the sorts and
-#: gathers that dominate); results are consumed in order.
-THREADS = min(2, os.cpu_count() or 1)
-
-
-def _ordered_map(fn: Callable, items: Iterable, ahead: int = THREADS) -> Iterator:
-    """``map(fn, items)`` with up to ``ahead`` calls running in threads, in
-    order, holding at most ``ahead`` results (memory stays bounded)."""
-    if ahead <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=ahead) as pool:
-        pending: deque = deque()
-        for it in items:
-            pending.append(pool.submit(fn, it))
-            if len(pending) >= ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pid, end, d (int32 when stored, else int64)
 #: parent * V + code -> new pattern id (negative: dropped); None: the key itself
@@ -325,7 +305,7 @@ def _window_first(r, wparts, gparts, npat_prev, size, bounds, lv: _Level):
     """Window pass, then the counting pass restricted to its patterns."""
     V = r.V
     space = npat_prev * V
-    win = list(_ordered_map(lambda ch: _step(r, ch, None, space), _chunks(wparts, size)))
+    win = list(ordered_map(lambda ch: _step(r, ch, None, space), _chunks(wparts, size)))
     wkey, wend, wd = (np.concatenate(x) for x in zip(*win)) if win else _empty()
     wkey = wkey.astype(np.int64)
     start = r.ts[wend - wd]
@@ -340,7 +320,7 @@ def _window_first(r, wparts, gparts, npat_prev, size, bounds, lv: _Level):
     has_child = np.zeros(npat_prev, dtype=bool)
     has_child[ukeys // V] = True
     find = _lookup(ukeys, space)
-    for st in _ordered_map(lambda ch: _step(r, ch, find, len(ukeys)), _chunks(gparts, size, has_child)):
+    for st in ordered_map(lambda ch: _step(r, ch, find, len(ukeys)), _chunks(gparts, size, has_child)):
         lv.add(st)
     return ukeys, np.logical_or.reduceat(ow, pb), np.logical_or.reduceat(ew, pb), [new_w]
 
@@ -350,7 +330,7 @@ def _combined(r, gparts, npat_prev, size, bounds, lv: _Level):
     space = npat_prev * r.V
     keys, has_o, has_e, wnext = [], [], [], []
     offset = 0
-    for key, end, d in _ordered_map(lambda ch: _step(r, ch, None, space), _chunks(gparts, size)):
+    for key, end, d in ordered_map(lambda ch: _step(r, ch, None, space), _chunks(gparts, size)):
         if len(key) == 0:
             continue
         start = r.ts[end - d]
