@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from forensics.ingest.parallel import ordered_map
+from forensics.concurrency import ordered_map
 
 
 def test_results_come_back_in_input_order_even_when_later_items_finish_first():

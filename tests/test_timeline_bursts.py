@@ -12,7 +12,8 @@ from forensics.errors import UsageError
 from forensics.timeline import TimelineOptions, build_timeline
 from forensics.timeline.bursts import choose_bin
 from forensics.timeline.cascade import cascade_text
-from forensics.timeline.incident import parse_duration, parse_incident
+from forensics.durations import parse_duration
+from forensics.timeline.incident import parse_incident
 
 FULL_DAY = (DAY, DAY + timedelta(days=1))
 

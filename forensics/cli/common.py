@@ -65,7 +65,7 @@ def timeline_options(f: Callable) -> Callable:
 def build_timeline_options(kw: dict[str, Any]):
     """:class:`TimelineOptions` from parsed CLI keywords (the incident window is
     resolved against the data later; see ``incident_spec``)."""
-    from ..timeline.incident import parse_duration
+    from ..durations import parse_duration
     from ..timeline.model import TimelineOptions
 
     gap_s = parse_duration(kw.get("session_gap") or "30m", option="--session-gap")

@@ -10,7 +10,7 @@ from ..errors import ExitCode
 from ..mining.model import MiningOptions
 from ..sanitize import terminal_safe
 from ..scan import FailingSettings, ScanSettings, run_scan
-from ..timeline.incident import parse_duration
+from ..durations import parse_duration
 from .common import (
     build_ingest_options,
     build_timeline_options,

@@ -1,12 +1,10 @@
-"""Parallel helpers: row-wise work over slices of a frame (run in parallel by
-Polars), and an in-order map over threads."""
+"""Row-wise work over slices of a frame, run in parallel by Polars.
+
+The in-order thread map lives in :mod:`forensics.concurrency`."""
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 import polars as pl
 
@@ -35,24 +33,3 @@ def select_rows(
     step = -(-frame.height // k)
     parts = [then(frame.slice(i * step, step).lazy().select(*exprs)) for i in range(k)]
     return pl.concat(parts, parallel=True).collect()
-
-
-#: Work items run at the same time by :func:`ordered_map` (NumPy and Polars
-#: release the GIL in their kernels).
-THREADS = min(2, os.cpu_count() or 1)
-
-
-def ordered_map(fn: Callable, items: Iterable, ahead: int = THREADS) -> Iterator:
-    """``map(fn, items)`` with up to ``ahead`` calls running in threads, in
-    order, holding at most ``ahead`` results (memory stays bounded)."""
-    if ahead <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=ahead) as pool:
-        pending: deque = deque()
-        for it in items:
-            pending.append(pool.submit(fn, it))
-            if len(pending) >= ahead:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()

@@ -31,7 +31,7 @@ from . import formats
 from .accounting import FileReport
 from .group import Loaded, parse_group
 from .options import IngestOptions
-from .parallel import ordered_map
+from ..concurrency import ordered_map
 from .reader import ReadState, binary_reason, replace_nul_runs, split_lines
 
 #: Formats whose events may continue on the following lines.

@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import polars as pl
 
-from ..ingest.parallel import ordered_map
+from ..concurrency import ordered_map
 
 #: bits available to a packed state (``np.sort`` on int64; tests lower it to
 #: exercise the lexsort fallback)
