@@ -32,25 +32,10 @@ from typing import Any
 import polars as pl
 
 from . import __version__
+from .fingerprint import code_fingerprint
 
 #: Bump when the layout of an entry changes.
 LAYOUT = 1
-
-_FINGERPRINT: str | None = None
-
-
-def code_fingerprint() -> str:
-    """A hash of the whole package's code: results of other code are never reused."""
-    global _FINGERPRINT
-    if _FINGERPRINT is None:
-        root = Path(__file__).resolve().parent
-        h = hashlib.sha256()
-        for f in sorted(root.rglob("*.py")):
-            h.update(str(f.relative_to(root)).encode())
-            h.update(f.read_bytes())
-        _FINGERPRINT = h.hexdigest()[:16]
-    return _FINGERPRINT
-
 
 def _stat(path: Path) -> list:
     st = path.stat()

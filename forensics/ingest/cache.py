@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from .. import __version__
+from ..fingerprint import code_fingerprint as fingerprint
 from ..io import atomic_path
 from .accounting import FileReport
 from .options import IngestOptions
@@ -27,22 +28,11 @@ from .options import IngestOptions
 _NEUTRAL = ("strict", "dedupe", "cache_dir")
 
 
-_FINGERPRINT: str | None = None
-
-
 def code_fingerprint() -> str:
     """A hash of the ingest code itself (readers, normalization, schema), so a
     development build never reuses entries parsed by older code of the same
     version."""
-    global _FINGERPRINT
-    if _FINGERPRINT is None:
-        root = Path(__file__).resolve().parent
-        h = hashlib.sha256()
-        for f in sorted([*root.rglob("*.py"), root.parent / "schema.py"]):
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-        _FINGERPRINT = h.hexdigest()[:16]
-    return _FINGERPRINT
+    return fingerprint("ingest", "schema.py")
 
 
 def default_cache_dir() -> Path:
