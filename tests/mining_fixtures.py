@@ -3,7 +3,7 @@
 ``build_timeline`` turns plain Python lists into a
 :class:`forensics.timeline.model.Timeline` exactly as documented in
 forensics/timeline/model.py; ``scenario`` builds the realistic synthetic
-incident used to measure ranking quality (see README.md, "How suspects are mined and tested").
+incident used to measure ranking quality (see docs/statistics.md, "Worked example").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bad-input table (README, "Reliability and security"): one test per row.
+"""The bad-input table (docs/reliability.md, "Bad inputs"): one test per row.
 
 Broken, hostile and huge inputs never crash ingest, never lose a line without
 counting it, and are reported with the file name.
@@ -425,7 +425,7 @@ def test_a_folder_of_many_small_files_works_with_bounded_open_files(tmp_path):
     assert doc["lines"] == doc["events"] + doc["continuation_lines"] + doc["blank_lines"] + doc["malformed"]
     assert doc["malformed"] == 666  # the orphan continuation lines, one per third file
     assert peak["fds"] <= before + 4
-    assert per_file_ms < 20  # generous: ~1 ms on the reference machine (README, "Reliability and security")
+    assert per_file_ms < 20  # generous: ~1 ms on the reference machine (docs/reliability.md, "Bad inputs")
 
 
 def test_small_files_parsed_in_batches_match_files_parsed_one_by_one(tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 whole per-file path; no exception comes out and every line is accounted for:
 ``lines == events + continuation_lines + blank_lines + malformed``.
 
-(The long coverage-guided run is fuzz/fuzz_ingest.py; see README, "Reliability and security".)
+(The long coverage-guided run is fuzz/fuzz_ingest.py; see docs/reliability.md, "Fuzzing".)
 """
 
 from __future__ import annotations

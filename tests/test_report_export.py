@@ -35,7 +35,7 @@ def _is(expected):
 INT32, INT64, F64, BOOL = _is(pa.int32()), _is(pa.int64()), _is(pa.float64()), _is(pa.bool_())
 TIME = _is(TS)
 
-#: The documented contract (README.md), column by column.
+#: The documented contract (docs/contracts.md), column by column.
 EXPECTED = {
     "suspects": {
         "rank": INT32, "sequence": _list_of(_s), "sequence_text": _s, "length": INT32,
@@ -96,10 +96,10 @@ def test_columns_have_the_documented_names_and_types(exported, table):
 
 
 def test_documented_columns_match_the_docs(exported):
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "contracts.md").read_text(encoding="utf-8")
     for table, cols in EXPECTED.items():
         for col in cols:
-            assert f"`{col}`" in text, f"{table}.{col} is not documented in README.md"
+            assert f"`{col}`" in text, f"{table}.{col} is not documented in docs/contracts.md"
 
 
 def test_suspects_round_trip_against_the_json_report(exported, doc):
@@ -199,14 +199,14 @@ def test_a_scan_without_suspects_exports_empty_tables_with_the_same_types(tmp_pa
 
 
 def _doc_blocks(marker: str) -> list[str]:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO / "docs" / "contracts.md").read_text(encoding="utf-8")
     return [b for b in re.findall(r"```python\n(.*?)```", text, re.S) if marker in b]
 
 
 def test_polars_example_in_the_docs_runs(exported, monkeypatch, capsys):
     (block,) = _doc_blocks("pl.read_parquet")
     monkeypatch.chdir(exported[0].parent)
-    exec(compile(block, "README.md (polars)", "exec"), {})
+    exec(compile(block, "docs/contracts.md (polars)", "exec"), {})
     assert "start_quiz" in capsys.readouterr().out
 
 
@@ -214,6 +214,6 @@ def test_duckdb_example_in_the_docs_runs(exported, monkeypatch, capsys):
     pytest.importorskip("duckdb", reason="duckdb is a test-only dependency (pip install -e '.[test]')")
     (block,) = _doc_blocks("duckdb.sql")
     monkeypatch.chdir(exported[0].parent)
-    exec(compile(block, "README.md (duckdb)", "exec"), {})
+    exec(compile(block, "docs/contracts.md (duckdb)", "exec"), {})
     out = capsys.readouterr().out
     assert "content-cache" in out and "s-8333ee1696bc" in out and "lookback_s" in out

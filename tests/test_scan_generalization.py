@@ -5,7 +5,7 @@ nothing committed), scans it as an operator would, and checks against the
 scenario's own ``truth.json``:
 
 * the trigger is suspect #1 (or listed in #1's ``collapsed``: a closed
-  super-sequence over the same occurrences, README.md, "How suspects are mined and tested") and is
+  super-sequence over the same occurrences, docs/statistics.md, "Credit, explaining away and ranking") and is
   credited with exactly the incident bursts;
 * the unrelated burst (the e-learning deploy, the shop's mail relay) keeps
   its "no user-action sequence stands out" verdict.

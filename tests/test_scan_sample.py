@@ -1,7 +1,7 @@
 """Issue 5's "Done when" on the committed ``sample_logs/`` (expectations from
 its ``truth.json``): the whole scan, as ``forensics scan sample_logs/`` runs it.
 
-Top-suspect rule (README.md, "How suspects are mined and tested", "Credit, explaining away and ranking"):
+Top-suspect rule (docs/statistics.md, "Credit, explaining away and ranking"):
 the reported sequence is the trigger, or the trigger is listed in the top
 suspect's ``collapsed`` (a closed super-sequence over the same occurrences).
 """
