@@ -14,6 +14,7 @@ from forensics.ingest.normalize import (
     normalize_level,
     parse_timestamp,
     parse_timestamp_series,
+    mask_route,
     route_action,
     select_rows,
 )
@@ -140,6 +141,34 @@ def test_routes_mask_ids_and_drop_queries():
                                                  "/u/550e8400-e29b-41d4-a716-446655440000/f/ab12cd34ef"]})
     assert df.select(route_action(pl.col("m"), pl.col("p")))["m"].to_list() == [
         "GET /courses/{id}/lectures/{id}", "POST /u/{id}/f/{id}"]
+
+
+ROUTES = [
+    # (path, masked route): ids are masked, names of things are kept
+    ("/users/123", "/users/{id}"),
+    ("/users/123/orders/42?page=2#top", "/users/{id}/orders/{id}"),
+    ("/orders/9f1c2e7a-4b3d-4e5f-8a9b-0c1d2e3f4a5b", "/orders/{id}"),
+    ("/orders/9f1c2e7a", "/orders/{id}"),
+    ("/blobs/507f1f77bcf86cd799439011", "/blobs/{id}"),
+    ("/f/ab12cd34ef", "/f/{id}"),
+    ("/products/SKU-16993", "/products/{id}"),
+    ("/day/2023-11-02/report", "/day/{id}/report"),
+    ("/style2.css", "/style2.css"),
+    ("/static/app.4f2a9c1e.js", "/static/app.4f2a9c1e.js"),
+    ("/img/logo@2x.png", "/img/logo@2x.png"),
+    ("/api/v2/items", "/api/v2/items"),
+    ("/auth/oauth2callback", "/auth/oauth2callback"),
+    ("/docs/chapter12", "/docs/chapter12"),
+    ("/deadbeef", "/deadbeef"),  # hex letters only: a word
+    ("/", "/"),
+    ("", ""),
+]
+
+
+def test_route_masking_replaces_id_segments_and_keeps_file_names_and_words():
+    df = pl.DataFrame({"p": [p for p, _ in ROUTES]})
+    got = df.select(mask_route(pl.col("p"))).to_series().to_list()
+    assert list(zip([p for p, _ in ROUTES], got)) == ROUTES
 
 
 def test_level_spellings_map_to_five_levels():
