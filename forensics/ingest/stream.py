@@ -7,8 +7,9 @@ on its own (the same parser, fast path and checks as a whole file).  Line
 numbers run on across chunks and the chunks' accounting adds up to the
 file's.
 
-Formats whose events can have continuation lines (``plain`` stack traces,
-``postgres`` statements, ``redis``) hold back the last event of a chunk and
+Formats whose events can have continuation lines (``CONTINUATION_LINES``
+in the format module: ``plain`` stack traces, ``postgres`` statements,
+``redis``) hold back the last event of a chunk and
 parse it again at the start of the next one, so a stack trace cut by a chunk
 boundary is still folded into its event.  (A PostgreSQL continuation that
 refers, by process id, to an event before the boundary is the one case a
@@ -33,9 +34,6 @@ from .group import Loaded, parse_group
 from .options import IngestOptions
 from ..concurrency import ordered_map
 from .reader import ReadState, binary_reason, replace_nul_runs, split_lines
-
-#: Formats whose events may continue on the following lines.
-CONTINUED = ("plain", "postgres", "redis")
 
 Project = Callable[[pl.DataFrame], pl.DataFrame]
 
@@ -134,7 +132,7 @@ def parse_stream(
         if fmt is None:
             sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
             fmt = formats.sniff(sample)
-        if fmt not in CONTINUED:
+        if not formats.continued(fmt):
             # chunks are independent: two are parsed at a time (Polars releases
             # the GIL, and many of its string kernels run on one core) while
             # the next one is read; results are kept in order

@@ -36,6 +36,7 @@ from .base import ParseResult, empty_rejects, reject, split_blank
 
 NAME = "access"
 DESCRIPTION = "nginx/Apache access logs (combined/common, optional key=value extras)"
+CONTINUATION_LINES = False
 
 _Q = r'"((?:[^"\\]|\\.)*)"'
 _QNC = r'"(?:[^"\\]|\\.)*"'
