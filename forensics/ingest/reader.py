@@ -163,6 +163,9 @@ class ReadState:
     #: appended file), and how many bytes that was.
     digest: Any = None
     size: int = 0
+    #: Bytes read from disk so far (compressed bytes for a compressed file),
+    #: for progress reports.
+    consumed: int = 0
 
 
 def _iter_decompress(raw: io.BufferedReader, state: ReadState, max_bytes: int):
@@ -225,7 +228,10 @@ def iter_bytes(path: Path, state: ReadState, *, max_bytes: int = DEFAULT_MAX_BYT
         fh.seek(0)
         state.kind = detect_compression(head)
         if state.kind is not None:
-            yield from _iter_decompress(fh, state, max_bytes)
+            for piece in _iter_decompress(fh, state, max_bytes):
+                state.consumed = fh.tell()
+                yield piece
+            state.consumed = fh.tell()
             return
         total = 0
         while True:
@@ -233,6 +239,7 @@ def iter_bytes(path: Path, state: ReadState, *, max_bytes: int = DEFAULT_MAX_BYT
             if not piece:
                 return
             total += len(piece)
+            state.consumed = total
             if total > max_bytes:
                 state.hit = True
                 piece = piece[: len(piece) - (total - max_bytes)]

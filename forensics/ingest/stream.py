@@ -85,12 +85,15 @@ def parse_stream(
     limit_note: Callable[[str | None, bool], str | None],
     sink: Callable[[pl.DataFrame], None] | None = None,
     project: Project | None = None,
+    on_chunk: Callable[[], None] | None = None,
 ) -> tuple[list[pl.DataFrame], pl.DataFrame | None, FileReport]:
     """Parse a large file chunk by chunk.
 
     Returns the (projected) event frames with ``_fi``, the rejects with
     ``_fi`` (``None`` when the file is skipped) and the file's report.  The
-    events go to ``sink`` (before projection) as each chunk is parsed.
+    events go to ``sink`` (before projection) as each chunk is parsed, and
+    ``on_chunk`` is called after each chunk (``st.state.consumed`` then tells
+    how far the file has been read, for progress reports).
     """
     if binary_reason(st.first[:8192]):
         st.pieces.close()
@@ -114,6 +117,8 @@ def parse_stream(
             sink(ev)
         events.append(project(ev) if project is not None else ev)
         rejects.append(rej)
+        if on_chunk is not None:
+            on_chunk()
 
     def parse(item: tuple[pl.DataFrame, bytes, int]) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
         lines, data, invalid = item
