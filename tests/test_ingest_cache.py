@@ -7,8 +7,22 @@ import os
 
 from click.testing import CliRunner
 
+import forensics.ingest as ingest_mod
 from forensics.cli import cli
 from forensics.ingest import IngestOptions, cache, ingest
+
+
+def _record_reads(monkeypatch) -> list[str]:
+    """The display names of the files read in full (``_load``) from now on."""
+    reads: list[str] = []
+    real = ingest_mod._load
+
+    def load(index, path, display, *args, **kwargs):
+        reads.append(display)
+        return real(index, path, display, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_mod, "_load", load)
+    return reads
 
 
 def _big_log(write, name="app.jsonl", n=3000, user="u"):
@@ -21,10 +35,9 @@ def test_second_run_loads_the_cached_parse_and_gives_the_same_result(write, tmp_
     opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
     first = ingest([log], options=opts)
     assert len(list((tmp_path / "cache").glob("*.json"))) == 1
-    calls = []
-    monkeypatch.setattr("forensics.ingest._load", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    reads = _record_reads(monkeypatch)
     second = ingest([log], options=opts)
-    assert calls == []
+    assert reads == []  # loaded from the cache, not read
     assert second.events.equals(first.events)
     assert second.rejects.equals(first.rejects)
     assert second.accounting.to_json() == first.accounting.to_json()
@@ -89,8 +102,9 @@ def test_appended_file_parses_only_the_new_lines(write, tmp_path, monkeypatch):
             fh.write(json.dumps({"ts": 1698950000 + round_, "user_id": f"late{round_}", "event": "y"}) + "\nbad\n")
         fresh = ingest([log], options=IngestOptions(cache_dir=None))
         with monkeypatch.context() as m:
-            m.setattr("forensics.ingest._load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("full read")))
+            reads = _record_reads(m)
             res = ingest([log], options=opts)
+        assert reads == []  # extended from the cache entry, not read in full
         assert res.events.equals(fresh.events) and res.rejects.equals(fresh.rejects)
         assert res.accounting.to_json() == fresh.accounting.to_json()
         assert f"late{round_}" in res.events["user"].to_list()
@@ -103,11 +117,10 @@ def test_a_rewritten_file_is_read_again_in_full(write, tmp_path, monkeypatch):
     ingest([log], options=opts)
     text = log.read_text(encoding="utf-8").replace('"u3', '"u9', 1)  # same length, other content
     log.write_text(text + json.dumps({"ts": 1698950000, "user_id": "late"}) + "\n", encoding="utf-8")
-    calls = []
-    real = __import__("forensics.ingest", fromlist=["_load"])._load
-    monkeypatch.setattr("forensics.ingest._load", lambda *a, **k: calls.append(1) or real(*a, **k))
+    reads = _record_reads(monkeypatch)
     _grown_equals_fresh(log, opts)
-    assert calls  # the prefix hash did not match
+    # the prefix hash did not match: read in full once for the cached run, once fresh
+    assert reads == [str(log), str(log)]
 
 
 def test_appended_stack_trace_log_is_read_again_in_full(write, tmp_path, monkeypatch):
@@ -118,8 +131,7 @@ def test_appended_stack_trace_log_is_read_again_in_full(write, tmp_path, monkeyp
     ingest([log], options=opts)
     with open(log, "a", encoding="utf-8") as fh:
         fh.write("\tat c.e.Svc.y(Svc.java:2)\n")  # continues the last cached event
-    calls = []
-    real = __import__("forensics.ingest", fromlist=["_load"])._load
-    monkeypatch.setattr("forensics.ingest._load", lambda *a, **k: calls.append(1) or real(*a, **k))
+    reads = _record_reads(monkeypatch)
     res = _grown_equals_fresh(log, opts)
-    assert calls and res.events.sort("line")["message"][-1].endswith("Svc.java:2)")
+    assert reads == [str(log), str(log)]  # not extended: read in full (cached run, then fresh run)
+    assert res.events.sort("line")["message"][-1].endswith("Svc.java:2)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,38 @@ def pl_col_ts_epoch():
 
 
 T0 = 1698941698
+
+
+def _progress_of(paths, **kw):
+    calls = []
+    res = ingest(paths, options=IngestOptions(cache_dir=None, **kw), progress=lambda *a: calls.append(a))
+    return res, calls
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_progress_advances_in_bytes_read_while_a_large_file_is_streamed(per_file, tmp_path, compress):
+    # a hash per row: the gzip stays large enough to be read in several blocks
+    rows = "".join(f'{{"ts": {1698941698 + i}, "user_id": "u{i % 9}", "h": "{hashlib.sha256(str(i).encode()).hexdigest()}"}}\n'
+                   for i in range(20_000))
+    p = tmp_path / ("app.jsonl.gz" if compress else "app.jsonl")
+    p.write_bytes(gzip.compress(rows.encode()) if compress else rows.encode())
+    per_file.setattr(ingest_mod, "STREAM_CHUNK", 64 * 1024)  # ~30 chunks of the decompressed text
+    res, calls = _progress_of([p])
+    size = p.stat().st_size  # on disk: the compressed size of the .gz
+    assert res.events.height == 20_000
+    assert {stage for stage, _, _ in calls} == {"ingest"} and {total for _, _, total in calls} == {size}
+    done = [d for _, d, _ in calls]
+    assert done == sorted(set(done)) and done[-1] == size
+    assert len([d for d in done if 0 < d < size]) >= 5
+
+
+def test_progress_counts_every_file_once_and_ends_at_the_total_size(tmp_path):
+    small = tmp_path / "small.jsonl"
+    small.write_text('{"ts": 1698941698, "user_id": "u1"}\n')
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    big = tmp_path / "big.log"
+    big.write_text("".join(f"2023-11-02 10:00:{i % 60:02d},000 INFO app: n={i}\n" for i in range(5000)))
+    _, calls = _progress_of([small, empty, big, tmp_path / "missing.log"])
+    total = small.stat().st_size + big.stat().st_size
+    assert calls == [("ingest", small.stat().st_size, total), ("ingest", total, total)]

@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forensics.ingest.kv import _kv_by_pivot
+from forensics.ingest.kv import kv_by_pivot
 from forensics.ingest.normalize import (
     attrs_json,
     component_from_path,
@@ -14,9 +14,9 @@ from forensics.ingest.normalize import (
     normalize_level,
     parse_timestamp,
     parse_timestamp_series,
-    route_action,
     select_rows,
 )
+from forensics.ingest.routes import mask_route, route_action
 
 _keys = st.sampled_from(["rt", "rid", "uid", "id", "a.b", "x-y", "line", "zz1", "zz2"])
 # Values that hold another key's "key=" (quoted or not) must not be read as that key.
@@ -31,7 +31,7 @@ _line = st.tuples(st.lists(_pair, max_size=4), st.sampled_from([" ", "  ", "\t"]
 @given(st.lists(_line, min_size=1, max_size=60), st.integers(0, 10))
 def test_kv_fast_path_equals_the_general_path(rows, sample):
     df = pl.DataFrame({"line": list(range(1, len(rows) + 1)), "m": rows})
-    fast, slow = extract_kv(df, "m", sample=sample), _kv_by_pivot(df, "m")
+    fast, slow = extract_kv(df, "m", sample=sample), kv_by_pivot(df, "m")
     cols = sorted(slow.columns)
     fast = fast.select([pl.col(c) if c in fast.columns else pl.lit(None, dtype=pl.String).alias(c) for c in cols])
     assert fast.sort("line").equals(slow.select(cols).sort("line"))
@@ -49,7 +49,7 @@ def test_kv_common_line_shape_reads_like_the_general_path(keys, values, odd):
             for i in range(40)]
     rows[odd] = "rid=1 zz1=2 rt=3"
     df = pl.DataFrame({"line": list(range(1, 41)), "m": rows})
-    assert extract_kv(df, "m", sample=10).equals(_kv_by_pivot(df, "m"))
+    assert extract_kv(df, "m", sample=10).equals(kv_by_pivot(df, "m"))
 
 
 def test_kv_key_inside_another_value_is_not_read_as_that_key():
@@ -57,7 +57,7 @@ def test_kv_key_inside_another_value_is_not_read_as_that_key():
     df = pl.DataFrame({"line": list(range(1, 7)), "m": rows})
     big = extract_kv(df, "m", sample=2)
     assert big["b"].to_list()[:5] == ["2"] * 5 and big["x"].to_list()[5] == "2"
-    assert big.equals(_kv_by_pivot(df, "m"))
+    assert big.equals(kv_by_pivot(df, "m"))
 
 
 def _attrs_by_cleanup(raw: pl.DataFrame, names: list[str]) -> list[str | None]:
@@ -140,6 +140,34 @@ def test_routes_mask_ids_and_drop_queries():
                                                  "/u/550e8400-e29b-41d4-a716-446655440000/f/ab12cd34ef"]})
     assert df.select(route_action(pl.col("m"), pl.col("p")))["m"].to_list() == [
         "GET /courses/{id}/lectures/{id}", "POST /u/{id}/f/{id}"]
+
+
+ROUTES = [
+    # (path, masked route): ids are masked, names of things are kept
+    ("/users/123", "/users/{id}"),
+    ("/users/123/orders/42?page=2#top", "/users/{id}/orders/{id}"),
+    ("/orders/9f1c2e7a-4b3d-4e5f-8a9b-0c1d2e3f4a5b", "/orders/{id}"),
+    ("/orders/9f1c2e7a", "/orders/{id}"),
+    ("/blobs/507f1f77bcf86cd799439011", "/blobs/{id}"),
+    ("/f/ab12cd34ef", "/f/{id}"),
+    ("/products/SKU-16993", "/products/{id}"),
+    ("/day/2023-11-02/report", "/day/{id}/report"),
+    ("/style2.css", "/style2.css"),
+    ("/static/app.4f2a9c1e.js", "/static/app.4f2a9c1e.js"),
+    ("/img/logo@2x.png", "/img/logo@2x.png"),
+    ("/api/v2/items", "/api/v2/items"),
+    ("/auth/oauth2callback", "/auth/oauth2callback"),
+    ("/docs/chapter12", "/docs/chapter12"),
+    ("/deadbeef", "/deadbeef"),  # hex letters only: a word
+    ("/", "/"),
+    ("", ""),
+]
+
+
+def test_route_masking_replaces_id_segments_and_keeps_file_names_and_words():
+    df = pl.DataFrame({"p": [p for p, _ in ROUTES]})
+    got = df.select(mask_route(pl.col("p"))).to_series().to_list()
+    assert list(zip([p for p, _ in ROUTES], got)) == ROUTES
 
 
 def test_level_spellings_map_to_five_levels():

@@ -5,6 +5,14 @@
 >>> result.events.columns[:3]                              # doctest: +SKIP
 ['ts', 'source', 'line']
 
+The stages: find the files (:mod:`.discover`), then per file load it from the
+warm cache (:mod:`.cache`, :mod:`.append`) or read it (:mod:`.reader`) and
+parse it (:mod:`.group`; a large file chunk by chunk, :mod:`.stream`), and
+last combine every file's events into one table in time order without the
+copies overlapping rotated files repeat (:mod:`.combine`).  Progress is
+reported in bytes read (:mod:`.progress`); ``project`` reduces events as they
+are parsed (:mod:`.projection`).
+
 Small files (up to :data:`SMALL_FILE` bytes) are decoded without building a
 frame and parsed in batches of one format, so a folder of 100,000 tiny files
 costs one parser call per batch, not per file (see README, "Reliability and security").
@@ -13,27 +21,28 @@ costs one parser call per batch, not per file (see README, "Reliability and secu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
 
 from ..errors import DataError, InputError, UsageError
-from ..schema import EVENT_SCHEMA, empty_events, empty_rejects
+from ..schema import empty_events, empty_rejects
 from . import append, cache, formats
 from .accounting import Accounting, FileReport
+from .combine import combine
+from .discover import IGNORED_NAMES, IGNORED_SUFFIXES, discover, find_files  # noqa: F401 (re-exported)
 from .options import IngestOptions
 from .group import FUTURE_SLACK, MIN_TS, Loaded, parse_group  # noqa: F401 (MIN_TS, FUTURE_SLACK re-exported)
+from .progress import ByteProgress, Progress
+from .projection import ATTRS_HASH, thin_attrs, with_order_columns  # noqa: F401 (re-exported)
 from .reader import ReadState, decode_lines, decode_texts, iter_bytes
 from .stream import Streamed, parse_stream
 
-__all__ = ["IngestOptions", "IngestResult", "ingest", "ingest_file", "discover"]
-
-#: Files never read as logs when a folder is walked (documented in README).
-IGNORED_SUFFIXES = (".md", ".parquet", ".png", ".jpg", ".jpeg", ".gif", ".html", ".pdf")
-IGNORED_NAMES = ("truth.json",)
+__all__ = ["IngestOptions", "IngestResult", "ingest", "ingest_file", "discover", "thin_attrs", "ATTRS_HASH"]
 
 SNIFF_LINES = 64
 
@@ -51,8 +60,6 @@ STREAM_CHUNK = 64 * 1024 * 1024
 #: White_Space), so that small and large files pick the same sniff sample.
 _WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
-Progress = Callable[[str, int, int], None]
-
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -61,67 +68,6 @@ class IngestResult:
     events: pl.DataFrame
     rejects: pl.DataFrame
     accounting: Accounting
-
-
-def _ignored(path: Path) -> bool:
-    name = path.name
-    return name.startswith(".") or name in IGNORED_NAMES or name.lower().endswith(IGNORED_SUFFIXES)
-
-
-def discover(
-    paths: Sequence[str | os.PathLike], *, strict: bool = False
-) -> tuple[list[tuple[Path, str, str]], list[str], list[FileReport]]:
-    """Expand files and folders (recursively) into ``(path, display, relative)``
-    triples; ``relative`` is the path below the folder that was walked (just the
-    file name for a file given directly), used to guess the component.
-
-    Missing or unreadable paths, sub-folders that cannot be listed and folders
-    without any log file are reported as one-line errors (or raised as
-    :class:`InputError` with ``strict``).  Special files (FIFOs, sockets,
-    devices) inside a folder are never opened; they are returned as skipped
-    reports.  Files inside folders are listed in sorted order.
-    """
-    found: list[tuple[Path, str, str]] = []
-    errors: list[str] = []
-    skipped: list[FileReport] = []
-
-    def fail(msg: str) -> None:
-        if strict:
-            raise InputError(msg)
-        errors.append(msg)
-
-    for raw in paths:
-        p = Path(raw)
-        if not p.exists():
-            fail(f"{raw}: no such file or folder")
-            continue
-        if p.is_dir():
-            if not os.access(p, os.R_OK | os.X_OK):
-                fail(f"{raw}: permission denied")
-                continue
-            walk_errors: list[OSError] = []
-            entries: Iterable[tuple[str, list[str], list[str]]] = sorted(os.walk(p, onerror=walk_errors.append))
-            for exc in walk_errors:
-                fail(f"{exc.filename or raw}: cannot list folder: {exc.strerror or exc}")
-            before = len(found)
-            for root, _dirs, files in entries:
-                if any(part.startswith(".") for part in Path(root).relative_to(p).parts):
-                    continue
-                for name in sorted(files):
-                    fp = Path(root) / name
-                    if _ignored(fp):
-                        continue
-                    if not fp.is_file():
-                        skipped.append(FileReport(str(fp), None, skipped="not a regular file"))
-                        continue
-                    found.append((fp, str(fp), str(fp.relative_to(p))))
-            if len(found) == before and not walk_errors:
-                fail(f"{raw}: no log files in folder")
-        elif p.is_file():
-            found.append((p, str(raw), p.name))
-        else:
-            fail(f"{raw}: not a regular file")
-    return found, errors, skipped
 
 
 # ----------------------------------------------------------------------- reading
@@ -179,9 +125,10 @@ def _load(index: int, path: Path, display: str, relative: str, *, options: Inges
     return Loaded(index, display, relative, fmt, kind, damage, invalid, data, lines, texts)
 
 
-def _stream(loaded: Streamed, *, options: IngestOptions, now: datetime, sink=None, project=None):
+def _stream(loaded: Streamed, *, options: IngestOptions, now: datetime, sink=None, project=None, on_chunk=None):
     return parse_stream(loaded, options=options, now=now, chunk_bytes=STREAM_CHUNK, sink=sink, project=project,
-                        limit_note=lambda damage, hit: _limit_note(damage, hit, options.max_bytes))
+                        limit_note=lambda damage, hit: _limit_note(damage, hit, options.max_bytes),
+                        on_chunk=on_chunk)
 
 
 def _now() -> datetime:
@@ -223,13 +170,17 @@ def ingest(
     options
         See :class:`IngestOptions`.
     progress
-        Called as ``progress("ingest", files_done, files_total)``.
+        Called as ``progress("ingest", bytes_done, bytes_total)``: bytes on
+        disk (compressed bytes for compressed files) over all files, advancing
+        as the chunks of a large file are read (:mod:`.progress`).
     project
         Expressions over the canonical columns that every file's (or
         chunk's) events are reduced to as soon as they are parsed or loaded
         from the cache (``forensics scan`` keeps only what the analysis
         reads); the default keeps the canonical schema.  The result holds
-        these columns (plus ``ts`` and ``line``, always kept).
+        these columns (plus ``ts`` and ``line``, always kept).  To thin out
+        ``attrs`` use :func:`thin_attrs`, which keeps what the cross-file
+        dedupe compares (:mod:`.projection`).
 
     Raises
     ------
@@ -242,169 +193,158 @@ def ingest(
     options = options or IngestOptions()
     if options.format and options.format not in formats.FORMATS:
         raise UsageError(f"unknown format {options.format!r}; known: {', '.join(formats.names())}")
-    files, errors, skipped = discover(paths, strict=options.strict)
-    now = _now()
-    ev_parts: list[pl.DataFrame] = []
-    rej_parts: list[pl.DataFrame] = []
-    reports: list[tuple[int, FileReport]] = []
-    batches: dict[str, list[Loaded]] = {}
-    batch_bytes: dict[str, int] = {}
+    found = find_files(paths, strict=options.strict)
+    run = _Run(options, _now(), with_order_columns(project), ByteProgress(progress, found.sizes), found.errors)
+    for i, (path, display, relative) in enumerate(found.files):
+        _ingest_one(run, i, path, display, relative)
+        run.meter.file_done(i)
+    for fmt, group in run.batches.items():
+        run.parse(group, fmt)
+    run.meter.finish()
+    return _result(run, found.skipped)
 
-    proj = list(project) if project is not None else None
-    if proj is not None:  # the time and line order are always needed
-        names = {e.meta.output_name() for e in proj}
-        proj = [*proj, *(pl.col(c) for c in ("ts", "line") if c not in names)]
 
-    def keep(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame if proj is None else frame.select(*proj, "_fi")
+@dataclass
+class _Run:
+    """What one :func:`ingest` call collects as it goes through the files
+    (``_fi`` marks each part with the index of its file)."""
 
-    def unreadable(msg: str) -> None:
+    options: IngestOptions
+    now: datetime
+    proj: list[pl.Expr] | None
+    meter: ByteProgress
+    errors: list[str]
+    ev_parts: list[pl.DataFrame] = field(default_factory=list)
+    rej_parts: list[pl.DataFrame] = field(default_factory=list)
+    reports: list[tuple[int, FileReport]] = field(default_factory=list)
+    batches: dict[str, list[Loaded]] = field(default_factory=dict)
+    batch_bytes: dict[str, int] = field(default_factory=dict)
+
+    def keep(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` reduced to the projection (and ``_fi``)."""
+        return frame if self.proj is None else frame.select(*self.proj, "_fi")
+
+    def unreadable(self, msg: str) -> None:
         """A file that cannot be read: fail with --strict, else note it and go on."""
-        if options.strict:
+        if self.options.strict:
             raise InputError(msg) from None
-        errors.append(msg)
+        self.errors.append(msg)
 
-    def parse(group: list[Loaded], fmt: str) -> pl.DataFrame:
-        ev, rej, reps = parse_group(group, fmt, options=options, now=now)
-        ev_parts.append(keep(ev))
-        rej_parts.append(rej)
-        reports.extend(reps)
+    def parse(self, group: list[Loaded], fmt: str) -> pl.DataFrame:
+        """Parse files of one format; keep their parts; return the events
+        before projection."""
+        ev, rej, reps = parse_group(group, fmt, options=self.options, now=self.now)
+        self.ev_parts.append(self.keep(ev))
+        self.rej_parts.append(rej)
+        self.reports.extend(reps)
         return ev
 
-    for i, (path, display, relative) in enumerate(files):
-        key = None
-        state = ReadState()
-        if options.cache_dir:
-            try:
-                if path.stat().st_size > SMALL_FILE:
-                    key = cache.cache_key(path, display, relative, options=options)
-                    hit = cache.load(Path(options.cache_dir), key, project=proj)
-                    if hit is None and append.extend_entry(path, display, relative, options=options, now=now,
-                                                           key=key, max_tail=STREAM_CHUNK):
-                        hit = cache.load(Path(options.cache_dir), key, project=proj)
-                    state.digest = append.new_digest()
-                    if hit is not None:
-                        ev, rej, rep = hit
-                        ev_parts.append(ev.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
-                        rej_parts.append(rej.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
-                        reports.append((i, rep))
-                        if progress:
-                            progress("ingest", i + 1, len(files))
-                        continue
-            except OSError:
-                key = None
-        try:
-            loaded = _load(i, path, display, relative, options=options, state=state)
-        except PermissionError:
-            unreadable(f"{display}: permission denied")
-            continue
-        except OSError as exc:
-            unreadable(f"{display}: cannot read: {exc.strerror or exc}")
-            continue
-        if isinstance(loaded, Streamed):
-            writer = cache.EntryWriter(Path(options.cache_dir), key) if key is not None else None
-            try:
-                evs, rej, rep = _stream(loaded, options=options, now=now, sink=writer.add if writer else None,
-                                        project=keep)
-            except OSError as exc:
-                unreadable(f"{display}: cannot read: {exc.strerror or exc}")
-                continue
-            if options.strict and rep.damage:
-                raise DataError(f"{display}: {rep.damage}")
-            if rej is not None:
-                ev_parts.extend(evs)
-                rej_parts.append(rej)
-                if writer is not None and not rep.damage:
-                    writer.commit(rej, rep, latest=_latest(state, path, display, relative, options))
-            reports.append((i, rep))
-            if progress:
-                progress("ingest", i + 1, len(files))
-            continue
-        if options.strict and loaded.damage:
-            raise DataError(f"{display}: {loaded.damage}")
-        if isinstance(loaded, FileReport):
-            reports.append((i, loaded))
-        elif loaded.texts is None:
-            full = parse([loaded], loaded.fmt)
-            if key is not None and not loaded.damage:
-                cache.store(Path(options.cache_dir), key, full.drop("_fi"), rej_parts[-1].drop("_fi"),
-                            reports[-1][1], latest=_latest(state, path, display, relative, options))
-            del full
-        else:
-            batches.setdefault(loaded.fmt, []).append(loaded)
-            batch_bytes[loaded.fmt] = batch_bytes.get(loaded.fmt, 0) + len(loaded.data)
-            if len(batches[loaded.fmt]) >= BATCH_FILES or batch_bytes[loaded.fmt] >= BATCH_BYTES:
-                parse(batches.pop(loaded.fmt), loaded.fmt)
-                del batch_bytes[loaded.fmt]
-        if progress:
-            progress("ingest", i + 1, len(files))
-    for fmt, group in batches.items():
-        parse(group, fmt)
-    if not reports and errors:
+    def add(self, i: int, ev: pl.DataFrame, rej: pl.DataFrame, rep: FileReport) -> None:
+        """Keep one file's events and rejects (from the cache: without ``_fi``)."""
+        self.ev_parts.append(ev.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
+        self.rej_parts.append(rej.with_columns(pl.lit(i, dtype=pl.Int32).alias("_fi")))
+        self.reports.append((i, rep))
+
+
+def _ingest_one(run: _Run, i: int, path: Path, display: str, relative: str) -> None:
+    """Load file ``i`` from the cache, or read it and parse it (or add it to
+    a batch of small files)."""
+    state = ReadState()
+    hit, key = _from_cache(run, i, path, display, relative, state) if run.options.cache_dir else (False, None)
+    if hit:
+        return
+    try:
+        loaded = _load(i, path, display, relative, options=run.options, state=state)
+    except PermissionError:
+        run.unreadable(f"{display}: permission denied")
+        return
+    except OSError as exc:
+        run.unreadable(f"{display}: cannot read: {exc.strerror or exc}")
+        return
+    latest = partial(_latest, state, path, display, relative, run.options)
+    if isinstance(loaded, Streamed):
+        _add_streamed(run, loaded, key, latest)
+    else:
+        _add_loaded(run, i, display, loaded, key, latest)
+
+
+def _from_cache(run: _Run, i: int, path: Path, display: str, relative: str,
+                state: ReadState) -> tuple[bool, str | None]:
+    """``(hit, key)``: whether file ``i`` was loaded from the warm cache (or
+    its entry extended by the appended lines, :mod:`.append`), and the key to
+    store its parse under (``None``: not cached, e.g. a small file)."""
+    try:
+        if path.stat().st_size <= SMALL_FILE:
+            return False, None
+        key = cache.cache_key(path, display, relative, options=run.options)
+        hit = cache.load(Path(run.options.cache_dir), key, project=run.proj)
+        if hit is None and append.extend_entry(path, display, relative, options=run.options, now=run.now,
+                                               key=key, max_tail=STREAM_CHUNK):
+            hit = cache.load(Path(run.options.cache_dir), key, project=run.proj)
+        state.digest = append.new_digest()
+        if hit is not None:
+            run.add(i, *hit)
+            return True, key
+        return False, key
+    except OSError:
+        return False, None
+
+
+def _add_streamed(run: _Run, loaded: Streamed, key: str | None, latest) -> None:
+    """Parse a large file chunk by chunk (progress after each chunk)."""
+    options = run.options
+    writer = cache.EntryWriter(Path(options.cache_dir), key) if key is not None else None
+    try:
+        evs, rej, rep = _stream(loaded, options=options, now=run.now, sink=writer.add if writer else None,
+                                project=run.keep,
+                                on_chunk=lambda: run.meter.reading(loaded.index, loaded.state.consumed))
+    except OSError as exc:
+        run.unreadable(f"{loaded.display}: cannot read: {exc.strerror or exc}")
+        return
+    if options.strict and rep.damage:
+        raise DataError(f"{loaded.display}: {rep.damage}")
+    if rej is not None:
+        run.ev_parts.extend(evs)
+        run.rej_parts.append(rej)
+        if writer is not None and not rep.damage:
+            writer.commit(rej, rep, latest=latest())
+    run.reports.append((loaded.index, rep))
+
+
+def _add_loaded(run: _Run, i: int, display: str, loaded: Loaded | FileReport, key: str | None, latest) -> None:
+    """Parse a file read whole (and cache it), or add a small one to the
+    batch of its format (parsed when the batch is full); a skipped file is
+    only reported."""
+    if run.options.strict and loaded.damage:
+        raise DataError(f"{display}: {loaded.damage}")
+    if isinstance(loaded, FileReport):
+        run.reports.append((i, loaded))
+        return
+    if loaded.texts is None:
+        full = run.parse([loaded], loaded.fmt)
+        if key is not None and not loaded.damage:
+            cache.store(Path(run.options.cache_dir), key, full.drop("_fi"), run.rej_parts[-1].drop("_fi"),
+                        run.reports[-1][1], latest=latest())
+        return
+    fmt = loaded.fmt
+    run.batches.setdefault(fmt, []).append(loaded)
+    run.batch_bytes[fmt] = run.batch_bytes.get(fmt, 0) + len(loaded.data)
+    if len(run.batches[fmt]) >= BATCH_FILES or run.batch_bytes[fmt] >= BATCH_BYTES:
+        run.parse(run.batches.pop(fmt), fmt)
+        del run.batch_bytes[fmt]
+
+
+def _result(run: _Run, skipped: list[FileReport]) -> IngestResult:
+    """Combine every file's parts into the result."""
+    if not run.reports and run.errors:
+        errors = run.errors
         raise InputError(errors[0] if len(errors) == 1 else f"{errors[0]} (and {len(errors) - 1} more errors)")
-    reports.sort(key=lambda t: t[0])
+    run.reports.sort(key=lambda t: t[0])
     fi = pl.lit(0, dtype=pl.Int32).alias("_fi")
-    # parts in order of their first event: rotated files and chunks then
-    # usually concatenate into time order already, and the sort is skipped
-    ev_parts.sort(key=_part_order)
-    events = pl.concat(ev_parts, how="vertical", rechunk=False) if ev_parts else keep(empty_events().with_columns(fi))
-    ev_parts.clear()
-    rejects = pl.concat(rej_parts, how="vertical") if rej_parts else empty_rejects().with_columns(fi)
-    duplicates = 0
-    lazy = events.lazy()
-    if options.dedupe and events.height:
-        # Overlapping rotated files (copytruncate) repeat lines verbatim in
-        # another file: keep the first copy of an identical event.
-        # (a projection that thins out ``attrs`` keeps its hash for this)
-        swap = {"attrs": "_attrs_hash"} if "_attrs_hash" in events.columns else {}
-        content = [swap.get(c, c) for c in EVENT_SCHEMA if c not in ("source", "line") and swap.get(c, c) in events.columns]
-        drop = _cross_file_duplicates(events, content)
-        if drop is not None and drop.len():
-            duplicates = drop.len()
-            lazy = lazy.with_row_index("_r").filter(~pl.col("_r").is_in(drop.implode())).drop("_r")
-    # one materialization for the filter and the sort (memory: twice the events, not three times)
-    ordered = _in_order(events)  # (dropping duplicates keeps the order)
-    del events
-    if not ordered:
-        lazy = lazy.sort(["ts", "_fi", "line"])
-    events = lazy.drop("_fi", "_attrs_hash", strict=False).collect()
-    rejects = rejects.sort(["_fi", "line"]).drop("_fi")
-    accounting = Accounting(tuple(skipped) + tuple(r for _, r in reports), tuple(errors), duplicates)
-    return IngestResult(events, rejects, accounting)
-
-
-def _part_order(frame: pl.DataFrame) -> tuple:
-    if frame.height == 0:
-        return (0, None, 0, 0)
-    first = frame.select(pl.col("ts").min(), pl.col("_fi").min(), pl.col("line").min()).row(0)
-    return (1, *first) if first[0] is not None else (2, None, first[1], first[2])
-
-
-def _in_order(events: pl.DataFrame) -> bool:
-    """Whether ``events`` is sorted by ``ts, _fi, line`` already (a sort
-    would copy every column)."""
-    if events.height < 2 or events.get_column("ts").null_count():
-        return events.height < 2
-    ts, fi, ln = pl.col("ts"), pl.col("_fi"), pl.col("line")
-    nts, nfi, nln = ts.shift(-1), fi.shift(-1), ln.shift(-1)
-    ok = (ts < nts) | ((ts == nts) & ((fi < nfi) | ((fi == nfi) & (ln < nln))))
-    return bool(events.select(ok.head(events.height - 1).all()).item())
-
-
-def _cross_file_duplicates(events: pl.DataFrame, content: list[str]) -> pl.Series | None:
-    """Row numbers of the events identical in every content column to one
-    from an earlier file (repeats within one file are kept: they can be real).
-
-    Only events whose time occurs in more than one file can have such a twin,
-    so the grouping over every content column runs on those alone (rotated
-    files overlap by a few lines, not by their whole length)."""
-    if events.height == 0 or events["_fi"].n_unique() < 2:
-        return None
-    shared = (
-        events.lazy().select(*content, "_fi").with_row_index("_r")
-        .filter(pl.col("_fi").min().over("ts") != pl.col("_fi").max().over("ts"))
-        .collect()
-    )
-    if shared.height == 0:
-        return None
-    return shared.filter(pl.col("_fi") != pl.col("_fi").min().over(content)).get_column("_r")
+    if not run.ev_parts:
+        run.ev_parts.append(run.keep(empty_events().with_columns(fi)))
+    rejects = pl.concat(run.rej_parts, how="vertical") if run.rej_parts else empty_rejects().with_columns(fi)
+    run.rej_parts.clear()
+    done = combine(run.ev_parts, rejects, dedupe=run.options.dedupe)
+    accounting = Accounting(tuple(skipped) + tuple(r for _, r in run.reports), tuple(run.errors), done.duplicates)
+    return IngestResult(done.events, done.rejects, accounting)

@@ -5,8 +5,8 @@ A log that is still being written grows between two runs.  Its cache entry
 but when
 
 * the file is not compressed and was read whole last time (no byte limit),
-* its format has no continuation lines (a new line could otherwise belong to
-  the last cached event),
+* its format has no continuation lines (``CONTINUATION_LINES`` in the format
+  module: a new line could otherwise belong to the last cached event),
 * it is longer than before, the old content ended with a newline, and
 * the first ``size`` bytes still hash (BLAKE2b) to what was parsed,
 
@@ -24,12 +24,11 @@ from pathlib import Path
 
 import polars as pl
 
-from . import cache
+from . import cache, formats
 from .accounting import FileReport
 from .group import Loaded, parse_group
 from .options import IngestOptions
 from .reader import decode_lines
-from .stream import CONTINUED
 
 _BLOCK = 16 * 1024 * 1024
 
@@ -47,7 +46,7 @@ def extend_entry(path: Path, display: str, relative: str, *, options: IngestOpti
     directory = Path(options.cache_dir)
     stem = cache.stem_key(path, display, relative, options=options)
     latest = cache.read_latest(directory, stem)
-    if latest is None or latest.get("compression") is not None or latest["format"] in CONTINUED:
+    if latest is None or latest.get("compression") is not None or formats.continued(latest["format"]):
         return False
     old = int(latest["size"])
     try:

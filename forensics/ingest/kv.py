@@ -23,7 +23,7 @@ def _unquote(v: pl.Expr) -> pl.Expr:
     return pl.when(quoted).then(v.str.slice(1, v.str.len_chars() - 2).str.replace_all(r'\\(["\\])', "${1}")).otherwise(v)
 
 
-def _kv_by_pivot(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+def kv_by_pivot(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """General path: every pair of every line, pivoted wide (keeps the first of a repeated key)."""
     pairs = (
         frame.select("line", pl.col(column).str.extract_all(KV_PATTERN).alias("_kv"))
@@ -152,11 +152,11 @@ def extract_kv(frame: pl.DataFrame, column: str, *, sample: int = 2000) -> pl.Da
     [(1, '1', 'x y', None), (2, None, '2', '3')]
     """
     if frame.height <= sample:
-        return _kv_by_pivot(frame, column)
+        return kv_by_pivot(frame, column)
     head = frame.head(sample)
-    keys = [k for k in _kv_by_pivot(head, column).columns if k not in ("line", "line_")]
+    keys = [k for k in kv_by_pivot(head, column).columns if k not in ("line", "line_")]
     if not keys:
-        return _kv_by_pivot(frame, column)
+        return kv_by_pivot(frame, column)
     rest = frame.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_i"), "line", column)
     parts = []
     shape = _shape_pattern(head, column)
@@ -175,7 +175,7 @@ def extract_kv(frame: pl.DataFrame, column: str, *, sample: int = 2000) -> pl.Da
     ok = _kv_by_keys(rest, column, keys)
     parts.append(ok)
     if ok.height < rest.height:
-        slow = _kv_by_pivot(rest.join(ok.select("_i"), on="_i", how="anti").drop("_i"), column)
+        slow = kv_by_pivot(rest.join(ok.select("_i"), on="_i", how="anti").drop("_i"), column)
         return pl.concat([p.drop("_i") for p in parts] + [slow], how="diagonal_relaxed").sort("line")
     out = pl.concat(parts) if len(parts) > 1 else parts[0]
     return out.sort("_i").drop("_i") if len(parts) > 1 else out.drop("_i")

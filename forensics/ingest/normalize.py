@@ -14,6 +14,7 @@ from ..schema import ALIASES, EVENT_SCHEMA, LATENCY_NANOS, LATENCY_SECONDS, TS_T
 from .options import IngestOptions
 from .kv import KV_PATTERN, extract_kv  # noqa: F401 (re-exported; moved to kv.py)
 from .parallel import select_rows
+from .routes import mask_route, mask_segment, route_action  # noqa: F401 (re-exported; moved to routes.py)
 
 # --------------------------------------------------------------------------- time
 
@@ -144,37 +145,6 @@ def normalize_level(expr: pl.Expr) -> pl.Expr:
     """Map level spellings (WARNING, Err, crit, ...) to debug/info/warn/error/fatal."""
     low = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
     return low.replace_strict(_LEVEL_MAP, default=None, return_dtype=pl.String)
-
-
-# ------------------------------------------------------------------------- routes
-
-def mask_segment(seg: pl.Expr) -> pl.Expr:
-    """``{id}`` for a path segment that is an id: all digits, a UUID, or an
-    8+ character token of letters/digits/``-_`` that contains a digit."""
-    is_id = (
-        seg.str.contains(r"^\d+$")
-        | seg.str.contains(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-        | (seg.str.contains(r"^[A-Za-z0-9_.-]{8,}$") & seg.str.contains(r"\d"))
-    )
-    return pl.when(is_id).then(pl.lit("{id}")).otherwise(seg)
-
-
-def route_action(method: pl.Expr, path: pl.Expr) -> pl.Expr:
-    """``METHOD /route`` with ids masked as ``{id}`` and the query string dropped.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> df = pl.DataFrame({"m": ["GET"], "p": ["/course/123/lecture/ab12cd34ef?x=1"]})
-    >>> df.select(route_action(pl.col("m"), pl.col("p"))).item()
-    'GET /course/{id}/lecture/{id}'
-    """
-    return pl.concat_str([method, mask_route(path)], separator=" ")
-
-
-def mask_route(path: pl.Expr) -> pl.Expr:
-    """The path part of :func:`route_action`: query dropped, id segments masked."""
-    return path.str.replace(r"[?#].*$", "").str.split("/").list.eval(mask_segment(pl.element())).list.join("/")
 
 
 # ---------------------------------------------------------------- canonicalize

@@ -7,8 +7,9 @@ on its own (the same parser, fast path and checks as a whole file).  Line
 numbers run on across chunks and the chunks' accounting adds up to the
 file's.
 
-Formats whose events can have continuation lines (``plain`` stack traces,
-``postgres`` statements, ``redis``) hold back the last event of a chunk and
+Formats whose events can have continuation lines (``CONTINUATION_LINES``
+in the format module: ``plain`` stack traces, ``postgres`` statements,
+``redis``) hold back the last event of a chunk and
 parse it again at the start of the next one, so a stack trace cut by a chunk
 boundary is still folded into its event.  (A PostgreSQL continuation that
 refers, by process id, to an event before the boundary is the one case a
@@ -22,7 +23,8 @@ that only the reduced frames stay in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from datetime import datetime
 
 import polars as pl
@@ -33,9 +35,6 @@ from .group import Loaded, parse_group
 from .options import IngestOptions
 from ..concurrency import ordered_map
 from .reader import ReadState, binary_reason, replace_nul_runs, split_lines
-
-#: Formats whose events may continue on the following lines.
-CONTINUED = ("plain", "postgres", "redis")
 
 Project = Callable[[pl.DataFrame], pl.DataFrame]
 
@@ -78,6 +77,37 @@ def _lines(data: bytes, *, last: bool, damage: str | None) -> tuple[pl.DataFrame
     return lines, data, invalid, nul
 
 
+@dataclass
+class _Parts:
+    """What the chunks of one file add up to (line numbers run on)."""
+
+    sink: Callable[[pl.DataFrame], None] | None
+    project: Project | None
+    on_chunk: Callable[[], None] | None
+    events: list[pl.DataFrame] = field(default_factory=list)
+    rejects: list[pl.DataFrame] = field(default_factory=list)
+    offset: int = 0
+    nul: int = 0
+    totals: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_TOTALS, 0))
+
+    def keep(self, ev: pl.DataFrame, rej: pl.DataFrame, rep: FileReport) -> None:
+        if self.offset:
+            ev = ev.with_columns(pl.col("line") + self.offset)
+            rej = rej.with_columns(pl.col("line") + self.offset)
+        self.offset += rep.lines
+        for k in self.totals:
+            self.totals[k] += getattr(rep, k)
+        if self.sink is not None:
+            self.sink(ev)
+        self.events.append(self.project(ev) if self.project is not None else ev)
+        self.rejects.append(rej)
+        if self.on_chunk is not None:
+            self.on_chunk()
+
+
+_TOTALS = ("lines", "events", "continuation_lines", "blank_lines", "malformed", "invalid_utf8_lines")
+
+
 def parse_stream(
     st: Streamed,
     *,
@@ -87,90 +117,89 @@ def parse_stream(
     limit_note: Callable[[str | None, bool], str | None],
     sink: Callable[[pl.DataFrame], None] | None = None,
     project: Project | None = None,
+    on_chunk: Callable[[], None] | None = None,
 ) -> tuple[list[pl.DataFrame], pl.DataFrame | None, FileReport]:
     """Parse a large file chunk by chunk.
 
     Returns the (projected) event frames with ``_fi``, the rejects with
     ``_fi`` (``None`` when the file is skipped) and the file's report.  The
-    events go to ``sink`` (before projection) as each chunk is parsed.
+    events go to ``sink`` (before projection) as each chunk is parsed, and
+    ``on_chunk`` is called after each chunk (``st.state.consumed`` then tells
+    how far the file has been read, for progress reports).
     """
     if binary_reason(st.first[:8192]):
         st.pieces.close()
         return [], None, FileReport(st.display, None, st.state.kind, skipped=binary_reason(st.first[:8192]))
-    fmt = options.format
-    events: list[pl.DataFrame] = []
-    rejects: list[pl.DataFrame] = []
-    offset = 0
-    nul_total = 0
-    totals = dict(lines=0, events=0, continuation_lines=0, blank_lines=0, malformed=0, invalid_utf8_lines=0)
+    parts = _Parts(sink, project, on_chunk)
 
-    def keep(ev: pl.DataFrame, rej: pl.DataFrame, rep: FileReport) -> None:
-        nonlocal offset
-        if offset:
-            ev = ev.with_columns(pl.col("line") + offset)
-            rej = rej.with_columns(pl.col("line") + offset)
-        offset += rep.lines
-        for k in totals:
-            totals[k] += getattr(rep, k)
-        if sink is not None:
-            sink(ev)
-        events.append(project(ev) if project is not None else ev)
-        rejects.append(rej)
-
-    def parse(item: tuple[pl.DataFrame, bytes, int]) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
+    def parse(fmt: str, item: tuple[pl.DataFrame, bytes, int]) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
         lines, data, invalid = item
         loaded = Loaded(st.index, st.display, st.relative, fmt, st.state.kind, None, invalid, data, lines)
         ev, rej, ((_, rep),) = parse_group([loaded], fmt, options=options, now=now)
         return ev, rej, rep
 
+    fmt = _parse_chunks(st, parts, parse, fmt=options.format, chunk_bytes=chunk_bytes)
+    damage = st.state.damage
+    if parts.nul:
+        note = f"{parts.nul} NUL bytes (a zero-filled region); each run read as U+FFFD"
+        damage = f"{damage}; {note}" if damage else note
+    damage = limit_note(damage, st.state.hit)
+    if not parts.events:
+        return [], None, FileReport(st.display, None, st.state.kind, skipped="empty file", damage=damage)
+    report = FileReport(path=st.display, format=fmt, compression=st.state.kind, damage=damage, **parts.totals)
+    if not report.balanced():
+        raise AssertionError(f"line accounting does not balance for {st.display}: {report}")
+    return parts.events, pl.concat(parts.rejects), report
+
+
+def _parse_chunks(st: Streamed, parts: _Parts, parse, *, fmt: str | None, chunk_bytes: int) -> str | None:
+    """Parse every chunk into ``parts``; return the format (sniffed from the
+    first chunk with lines unless given)."""
     chunks = _chunks(st, chunk_bytes)
     carry = b""
     for data, last in chunks:
         lines, data, invalid, nul = _lines(carry + data, last=last, damage=st.state.damage)
         carry = b""
-        nul_total += nul
+        parts.nul += nul
         if lines.height == 0:
             continue
         if fmt is None:
             sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
             fmt = formats.sniff(sample)
-        if fmt not in CONTINUED:
+        if not formats.continued(fmt):
             # chunks are independent: two are parsed at a time (Polars releases
             # the GIL, and many of its string kernels run on one core) while
             # the next one is read; results are kept in order
             def items(first=(lines, data, invalid)):
-                nonlocal nul_total
                 yield first
                 for more, is_last in chunks:
                     ln, raw, inv, nul_more = _lines(more, last=is_last, damage=st.state.damage)
-                    nul_total += nul_more
+                    parts.nul += nul_more
                     if ln.height:
                         yield ln, raw, inv
 
-            for ev, rej, rep in ordered_map(parse, items()):
-                keep(ev, rej, rep)
+            for ev, rej, rep in ordered_map(partial(parse, fmt), items()):
+                parts.keep(ev, rej, rep)
             break
-        ev, rej, rep = parse((lines, data, invalid))
+        ev, rej, rep = parse(fmt, (lines, data, invalid))
         cut = int(ev["line"].max()) if (not last and ev.height) else 0
         if cut > 1:
-            # hold back the last event (and what follows it) for the next chunk
-            tail = lines.filter(pl.col("line") >= cut)
-            carry = ("\n".join(tail["text"].to_list()) + "\n").encode()
-            ev = ev.filter(pl.col("line") < cut)
-            rej = rej.filter(pl.col("line") < cut)
-            kept = lines.filter(pl.col("line") < cut)
-            blank = int(kept.select((pl.col("text").str.strip_chars().str.len_bytes() == 0).sum()).item())
-            rep = replace(rep, lines=kept.height, events=ev.height, malformed=rej.height, blank_lines=blank,
-                          continuation_lines=kept.height - ev.height - rej.height - blank)
-        keep(ev, rej, rep)
-    damage = st.state.damage
-    if nul_total:
-        note = f"{nul_total} NUL bytes (a zero-filled region); each run read as U+FFFD"
-        damage = f"{damage}; {note}" if damage else note
-    damage = limit_note(damage, st.state.hit)
-    if not events:
-        return [], None, FileReport(st.display, None, st.state.kind, skipped="empty file", damage=damage)
-    report = FileReport(path=st.display, format=fmt, compression=st.state.kind, damage=damage, **totals)
-    if not report.balanced():
-        raise AssertionError(f"line accounting does not balance for {st.display}: {report}")
-    return events, pl.concat(rejects), report
+            ev, rej, rep, carry = _hold_back(lines, ev, rej, rep, cut)
+        parts.keep(ev, rej, rep)
+    return fmt
+
+
+def _hold_back(lines: pl.DataFrame, ev: pl.DataFrame, rej: pl.DataFrame, rep: FileReport,
+               cut: int) -> tuple[pl.DataFrame, pl.DataFrame, FileReport, bytes]:
+    """Hold back the lines from ``cut`` (the last event and what follows it)
+    for the next chunk: the chunk's events, rejects and report without them,
+    and their text."""
+    tail = lines.filter(pl.col("line") >= cut)
+    carry = ("\n".join(tail["text"].to_list()) + "\n").encode()
+    ev = ev.filter(pl.col("line") < cut)
+    rej = rej.filter(pl.col("line") < cut)
+    kept = lines.filter(pl.col("line") < cut)
+    blank = int(kept.select((pl.col("text").str.strip_chars().str.len_bytes() == 0).sum()).item())
+    rep = replace(rep, lines=kept.height, events=ev.height, malformed=rej.height, blank_lines=blank,
+                  continuation_lines=kept.height - ev.height - rej.height - blank)
+    return ev, rej, rep, carry

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from ..errors import UsageError
-from ..schema import EVENT_SCHEMA, TS_TYPE, conform
+from ..ingest.projection import thin_attrs
+from ..schema import TS_TYPE, conform
 from .bursts import (
     MAX_BINS, MIN_HOT_ERRORS, RUN_FOLLOWERS, Segment, bin_index, bin_of, bin_start, build_window_runs,
     chain_segments, choose_bin, component_rates, component_runs, mark_trickle, run_edges, segments,
@@ -108,24 +109,22 @@ def _in_time_order(ev: pl.DataFrame) -> bool:
 def analysis_columns() -> list[pl.Expr]:
     """The canonical columns as the timeline and the miner read them: every
     column, but ``attrs`` only on the events where the analysis looks into it
-    (outcome fields, an access log's client address and user agent), plus
-    ``_attrs_hash`` so that ingest can still tell events apart by it.
+    (outcome fields, an access log's client address and user agent).
 
-    ``forensics scan`` reduces events to these while ingesting (the ``attrs``
-    JSON is the largest column), unless the full events are exported.
+    Built with :func:`forensics.ingest.projection.thin_attrs`, so the cross-file
+    dedupe of ``ingest`` still compares the full ``attrs`` (by the hash column
+    that function adds and ingest drops).  ``forensics scan`` reduces events to
+    these while ingesting (the ``attrs`` JSON is the largest column), unless
+    the full events are exported.
 
     Examples
     --------
+    >>> from forensics.ingest.projection import ATTRS_HASH
     >>> from forensics.schema import empty_events
-    >>> empty_events().select(analysis_columns()).columns[-2:]
-    ['attrs', '_attrs_hash']
+    >>> empty_events().select(analysis_columns()).columns[-1] == ATTRS_HASH
+    True
     """
-    used = pl.col("attrs").str.contains(ATTRS_READ).fill_null(False)
-    # concat_str copies the kept values: a plain when/then would give views
-    # into the original strings and keep all of them in memory
-    return [*(pl.col(c) for c in EVENT_SCHEMA if c != "attrs"),
-            pl.when(used).then(pl.concat_str([pl.col("attrs"), pl.lit("")])).otherwise(None).alias("attrs"),
-            pl.col("attrs").hash().alias("_attrs_hash")]
+    return thin_attrs(pl.col("attrs").str.contains(ATTRS_READ))
 
 
 def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineOptions()) -> Timeline:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from .base import check_shape
+
 #: Module names in sniffing priority order (ties go to the earlier one).
 #: ``plain`` is the fallback for text logs with a timestamp prefix.
 _MODULES = ("jsonl", "logfmt", "access", "postgres", "redis", "syslog", "plain")
@@ -23,6 +25,7 @@ def _load() -> dict[str, ModuleType]:
             if exc.name and exc.name.endswith(f".{name}"):
                 continue
             raise
+        check_shape(mod)
         found[mod.NAME] = mod
     return found
 
@@ -38,6 +41,15 @@ def names() -> list[str]:
 def get(name: str) -> ModuleType:
     """The format module called ``name``; KeyError if unknown."""
     return FORMATS[name]
+
+
+def continued(name: str) -> bool:
+    """Whether events of format ``name`` may have continuation lines (its
+    ``CONTINUATION_LINES``; see :mod:`forensics.ingest.formats.base`).  An
+    unknown name (a cache entry of a format since removed) is taken to have
+    them: the safe answer for streaming and appending."""
+    mod = FORMATS.get(name)
+    return True if mod is None else mod.CONTINUATION_LINES
 
 
 def sniff(sample: list[str]) -> str:

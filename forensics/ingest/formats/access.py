@@ -30,12 +30,14 @@ import re
 import polars as pl
 
 from ...schema import empty_events
-from ..normalize import canonicalize, extract_kv, mask_route, parse_timestamp_series, select_rows
+from ..normalize import canonicalize, extract_kv, parse_timestamp_series, select_rows
+from ..routes import mask_route
 from ..options import IngestOptions
 from .base import ParseResult, empty_rejects, reject, split_blank
 
 NAME = "access"
 DESCRIPTION = "nginx/Apache access logs (combined/common, optional key=value extras)"
+CONTINUATION_LINES = False
 
 _Q = r'"((?:[^"\\]|\\.)*)"'
 _QNC = r'"(?:[^"\\]|\\.)*"'
@@ -161,7 +163,7 @@ def _fast_fields(g: pl.DataFrame) -> pl.DataFrame:
 
 
 def _actions(head: pl.DataFrame) -> pl.Series:
-    """``METHOD /route`` (see :func:`~forensics.ingest.normalize.route_action`),
+    """``METHOD /route`` (see :func:`~forensics.ingest.routes.route_action`),
     masking each distinct route once."""
     routes = head.select(pl.col("_action").unique())
     if routes.height * 4 > head.height:

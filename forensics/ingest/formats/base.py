@@ -6,6 +6,15 @@ A format module defines:
     The format name used by ``--format`` and in the ``format`` column.
 ``DESCRIPTION`` (str)
     One line for ``forensics formats``.
+``CONTINUATION_LINES`` (bool)
+    Whether a line may continue the event above it (a stack trace, a
+    PostgreSQL statement, the Redis banner).  Read through
+    :func:`forensics.ingest.formats.continued`: a streamed large file holds
+    back the last event of each chunk and parses it again with the next one
+    (:mod:`forensics.ingest.stream`), and an appended file is read again in
+    full rather than extended (:mod:`forensics.ingest.append`).  ``False``
+    lets chunks be parsed independently (two at a time) and appends be parsed
+    alone.
 ``sniff(sample: list[str]) -> float``
     Score in [0, 1]: how well the first non-blank lines of a file fit.
 ``parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult``
@@ -18,6 +27,12 @@ Optionally:
 ``parse_bytes(data: bytes, lines: pl.DataFrame, *, options) -> ParseResult | None``
     A whole-buffer fast path (e.g. a native reader) tried first; it returns
     ``None`` when it does not apply, and ``parse`` runs instead.
+
+Adding a format is one new module with this shape, named in
+``forensics.ingest.formats._MODULES`` (its place there is its sniffing
+priority), plus a golden folder ``tests/golden/<NAME>/`` and a
+``tests/test_format_<NAME>.py``.  The registry checks the shape when it loads
+(:data:`REQUIRED`).
 """
 
 from __future__ import annotations
@@ -27,6 +42,21 @@ from dataclasses import dataclass
 import polars as pl
 
 REJECT_COLUMNS = {"line": pl.Int64, "reason": pl.String, "text": pl.String}
+
+#: What every format module must define, with the type of each constant
+#: (``callable`` for the functions).
+REQUIRED = {"NAME": str, "DESCRIPTION": str, "CONTINUATION_LINES": bool, "sniff": callable, "parse": callable}
+
+
+def check_shape(module) -> None:
+    """Raise ``TypeError`` naming what ``module`` lacks of :data:`REQUIRED`."""
+    bad = []
+    for name, kind in REQUIRED.items():
+        value = getattr(module, name, None)
+        if not (callable(value) if kind is callable else isinstance(value, kind)):
+            bad.append(name)
+    if bad:
+        raise TypeError(f"format module {module.__name__} lacks or mistypes {', '.join(bad)} (see {__name__})")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .base import ParseResult, empty_rejects, reject, split_blank
 
 NAME = "jsonl"
 DESCRIPTION = "JSON lines (one object per line; nested objects flattened with dotted names)"
+CONTINUATION_LINES = False
 
 
 def sniff(sample: list[str]) -> float:

@@ -28,6 +28,7 @@ from .base import ParseResult, empty_rejects, reject, split_blank
 
 NAME = "logfmt"
 DESCRIPTION = "logfmt key=value lines (ts=... level=... msg=\"...\"), any field names"
+CONTINUATION_LINES = False
 
 #: A logfmt line begins with a key=value pair.
 _START = r'^\s*[A-Za-z_][\w.\-]*='

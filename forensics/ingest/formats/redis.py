@@ -37,6 +37,7 @@ from .plain import ORPHAN_REASON, kv_events
 
 NAME = "redis"
 DESCRIPTION = "Redis server log (pid:role date * message; also Redis 2.x [pid] form)"
+CONTINUATION_LINES = True
 
 _DATE = r"\d{1,2} [A-Z][a-z]{2}"
 _TIME = r"\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?"

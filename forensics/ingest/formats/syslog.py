@@ -38,6 +38,7 @@ from .base import ParseResult, reject, split_blank
 
 NAME = "syslog"
 DESCRIPTION = "syslog: RFC 5424, RFC 3164 (with or without <PRI>), rsyslog ISO-time files"
+CONTINUATION_LINES = False
 
 _SD = r'(?:-|(?:\[[^\s\]=]+(?: +[^\s\]=]+="(?:[^"\\]|\\.)*")*\])+)'
 RFC5424 = (

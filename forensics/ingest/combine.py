@@ -1,0 +1,93 @@
+"""The last ingest stage: every file's events into one table in time order,
+without the copies that overlapping rotated files repeat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from .projection import ATTRS_HASH, dedupe_columns
+
+__all__ = ["Combined", "combine"]
+
+#: Columns the stages before carry and the result never holds: the file
+#: index (order of the files given) and the hash of a thinned ``attrs``.
+FILE_INDEX = "_fi"
+
+
+@dataclass(frozen=True)
+class Combined:
+    """Events sorted by ``ts`` (then file, then line), rejects in file and
+    line order, and how many cross-file duplicates were dropped."""
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    duplicates: int
+
+
+def combine(ev_parts: list[pl.DataFrame], rejects: pl.DataFrame, *, dedupe: bool) -> Combined:
+    """Concatenate the event parts (each with :data:`FILE_INDEX`), drop an
+    event that repeats one from an earlier file when ``dedupe``, and sort.
+
+    ``ev_parts`` is emptied (so the parts are freed as soon as they are
+    concatenated); it must not be empty.
+    """
+    # parts in order of their first event: rotated files and chunks then
+    # usually concatenate into time order already, and the sort is skipped
+    ev_parts.sort(key=_part_order)
+    events = pl.concat(ev_parts, how="vertical", rechunk=False)
+    ev_parts.clear()
+    duplicates = 0
+    lazy = events.lazy()
+    if dedupe and events.height:
+        # Overlapping rotated files (copytruncate) repeat lines verbatim in
+        # another file: keep the first copy of an identical event.
+        drop = cross_file_duplicates(events, dedupe_columns(events.columns))
+        if drop is not None and drop.len():
+            duplicates = drop.len()
+            lazy = lazy.with_row_index("_r").filter(~pl.col("_r").is_in(drop.implode())).drop("_r")
+    # one materialization for the filter and the sort (memory: twice the events, not three times)
+    ordered = in_order(events)  # (dropping duplicates keeps the order)
+    del events
+    if not ordered:
+        lazy = lazy.sort(["ts", FILE_INDEX, "line"])
+    events = lazy.drop(FILE_INDEX, ATTRS_HASH, strict=False).collect()
+    return Combined(events, rejects.sort([FILE_INDEX, "line"]).drop(FILE_INDEX), duplicates)
+
+
+def _part_order(frame: pl.DataFrame) -> tuple:
+    if frame.height == 0:
+        return (0, None, 0, 0)
+    first = frame.select(pl.col("ts").min(), pl.col(FILE_INDEX).min(), pl.col("line").min()).row(0)
+    return (1, *first) if first[0] is not None else (2, None, first[1], first[2])
+
+
+def in_order(events: pl.DataFrame) -> bool:
+    """Whether ``events`` is sorted by ``ts``, :data:`FILE_INDEX`, ``line``
+    already (a sort would copy every column)."""
+    if events.height < 2 or events.get_column("ts").null_count():
+        return events.height < 2
+    ts, fi, ln = pl.col("ts"), pl.col(FILE_INDEX), pl.col("line")
+    nts, nfi, nln = ts.shift(-1), fi.shift(-1), ln.shift(-1)
+    ok = (ts < nts) | ((ts == nts) & ((fi < nfi) | ((fi == nfi) & (ln < nln))))
+    return bool(events.select(ok.head(events.height - 1).all()).item())
+
+
+def cross_file_duplicates(events: pl.DataFrame, content: list[str]) -> pl.Series | None:
+    """Row numbers of the events identical in every ``content`` column to one
+    from an earlier file (repeats within one file are kept: they can be real).
+
+    Only events whose time occurs in more than one file can have such a twin,
+    so the grouping over every content column runs on those alone (rotated
+    files overlap by a few lines, not by their whole length)."""
+    if events.height == 0 or events[FILE_INDEX].n_unique() < 2:
+        return None
+    shared = (
+        events.lazy().select(*content, FILE_INDEX).with_row_index("_r")
+        .filter(pl.col(FILE_INDEX).min().over("ts") != pl.col(FILE_INDEX).max().over("ts"))
+        .collect()
+    )
+    if shared.height == 0:
+        return None
+    return shared.filter(pl.col(FILE_INDEX) != pl.col(FILE_INDEX).min().over(content)).get_column("_r")
