@@ -67,10 +67,12 @@ def main() -> None:
 
     if args.no_batch:
         ingest_mod.SMALL_FILE = -1
-    peak = {"fds": 0}
+    peak = {"fds": 0, "calls": 0}
 
     def progress(stage: str, done: int, total: int) -> None:
-        if done % 97 == 0:
+        # progress comes in bytes now (one call per file or chunk): sample every 97th call
+        peak["calls"] += 1
+        if peak["calls"] % 97 == 0:
             peak["fds"] = max(peak["fds"], len(os.listdir("/proc/self/fd")))
 
     base_fds = len(os.listdir("/proc/self/fd"))
