@@ -207,6 +207,6 @@ def test_chromium_keeps_planted_script_as_text(tmp_path):
     dom = _dump(path)
     assert _attr(dom, "data-errors") == "0", _attr(dom, "data-error-messages")
     n = int(_attr(dom, "data-figures"))
-    assert _attr(dom, "data-figures-drawn") == str(n)
+    assert n >= 4 and _attr(dom, "data-figures-drawn") == str(n)
     assert "<script>alert(1)</script>" not in dom and "<img src" not in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # in the page text and in the charts' SVG text
