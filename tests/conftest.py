@@ -1,7 +1,8 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and a guard: the test run never rewrites goldens."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,20 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = REPO / "sample_logs"
 SHARED = REPO.parent / "shared"
+
+#: Variables that once made golden tests rewrite their files instead of comparing.
+REGEN_VARIABLES = ("FORENSICS_REGEN", "FORENSICS_UPDATE_GOLDEN")
+
+
+def pytest_configure(config):
+    """Refuse to run when a regenerate variable is set: goldens are rewritten
+    by ``python tests/regen_goldens.py``, and a test run always compares."""
+    given = [name for name in REGEN_VARIABLES if name in os.environ]
+    if given:
+        raise pytest.UsageError(
+            f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} set, but the tests no longer rewrite "
+            "golden files: they always compare. Unset it, and regenerate goldens with the separate command "
+            "`python tests/regen_goldens.py [--only formats|terminal|timeline]`, then read `git diff tests/`.")
 
 
 @pytest.fixture

@@ -1,4 +1,16 @@
-"""Golden-file helpers shared by the format tests.
+"""Golden-file helpers shared by the golden tests and ``tests/regen_goldens.py``.
+
+Three kinds of golden files, each compared by a test and rewritten only by
+``python tests/regen_goldens.py [--only formats|terminal|timeline]`` (never by
+the test run: ``tests/conftest.py`` refuses to run when FORENSICS_REGEN or
+FORENSICS_UPDATE_GOLDEN is set):
+
+- format goldens, ``tests/golden/<folder>/`` (:func:`assert_golden`,
+  :func:`write_golden`, :data:`FORMAT_GOLDENS`);
+- terminal report goldens, ``tests/golden/report/*.txt``
+  (:data:`TERMINAL_GOLDENS`, :func:`terminal_golden_text`);
+- timeline stage fixtures, ``tests/fixtures/timeline/bursts.txt``
+  (:func:`stage_fixture_bursts`, :func:`stage_fixture_text`).
 
 A golden folder holds ``input.log`` (the raw sample), ``expected.jsonl`` (one
 canonical event per line, without ``source``; ``ts`` as ISO-8601 UTC,
@@ -6,8 +18,8 @@ canonical event per line, without ``source``; ``ts`` as ISO-8601 UTC,
 ``format``, ``reason``, ``text``) and optionally ``options.json`` (keyword
 arguments for :class:`IngestOptions`, e.g. ``{"default_year": 2023}``).
 
-Regenerate with ``FORENSICS_REGEN=1 python -m pytest tests/test_format_<fmt>.py``
-and read the diff by eye: the expected files are the spec.
+Regenerate with ``python tests/regen_goldens.py --only formats`` and read the
+diff by eye (``git diff tests/golden``): the expected files are the spec.
 """
 
 from __future__ import annotations
@@ -26,6 +38,23 @@ EVENTS_FILE = "expected.jsonl"
 REJECTS_FILE = "expected_rejects.jsonl"
 OPTIONS_FILE = "options.json"
 INPUT_FILE = "input.log"
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+GOLDEN = TESTS / "golden"
+#: Format golden folder under ``tests/golden/`` -> the format it is parsed as.
+FORMAT_GOLDENS: dict[str, str] = {
+    "access": "access", "jsonl": "jsonl", "logfmt": "logfmt", "plain": "plain", "plain_python": "plain",
+    "postgres": "postgres", "redis": "redis", "syslog": "syslog",
+}
+TERMINAL_GOLDEN_DIR = GOLDEN / "report"
+#: Terminal report golden file -> the CLI arguments and environment that print it (run from the repo root).
+TERMINAL_GOLDENS: dict[str, tuple[tuple[str, ...], dict]] = {
+    "scan_sample_logs.txt": (("scan", "sample_logs/"), {"NO_COLOR": None, "FORCE_COLOR": None}),
+    "show_suspect_1.txt": (("show", "sample_logs/", "--suspect", "1", "-q"), {}),
+}
+STAGE_FIXTURE = TESTS / "fixtures" / "timeline" / "bursts.txt"
+REGENERATE_HINT = "regenerate with `python tests/regen_goldens.py` and read the diff"
 
 _EVENT_COLS = {k: v for k, v in EVENT_SCHEMA.items() if k != "source"}
 _REJECT_COLS = {k: v for k, v in REJECT_SCHEMA.items() if k != "source"}
@@ -92,24 +121,72 @@ def _write_jsonl(path: Path, records: list[dict]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def assert_golden(fmt: str, folder: str | os.PathLike, *, regenerate: bool = os.environ.get("FORENSICS_REGEN") == "1") -> None:
-    """Parse ``folder/input.log`` as ``fmt`` and compare events and rejects
-    with the expected files (or rewrite them when ``regenerate``)."""
+def write_golden(fmt: str, folder: str | os.PathLike) -> None:
+    """Parse ``folder/input.log`` as ``fmt`` and rewrite its expected files
+    (used by ``tests/regen_goldens.py`` only)."""
     folder = Path(folder)
+    result = run_golden(fmt, folder)
+    _write_jsonl(folder / EVENTS_FILE, events_to_records(result.events))
+    _write_jsonl(folder / REJECTS_FILE, rejects_to_records(result.rejects))
+
+
+def assert_golden(fmt: str, folder: str | os.PathLike) -> None:
+    """Parse ``folder/input.log`` as ``fmt`` and assert events and rejects
+    equal the expected files (always compares; see :func:`write_golden`)."""
+    folder = Path(folder)
+    assert (folder / EVENTS_FILE).exists(), f"{folder / EVENTS_FILE} missing: {REGENERATE_HINT}"
     result = run_golden(fmt, folder)
     got_events = events_to_records(result.events)
     got_rejects = rejects_to_records(result.rejects)
-    if regenerate:
-        _write_jsonl(folder / EVENTS_FILE, got_events)
-        _write_jsonl(folder / REJECTS_FILE, got_rejects)
-        return
     exp_events, exp_rejects = load_expected(folder)
     want_events = events_to_records(exp_events)
     want_rejects = rejects_to_records(exp_rejects)
+    assert want_events, f"{folder / EVENTS_FILE} has no events: a golden must show the parser at work"
     assert [e["line"] for e in got_events] == [e["line"] for e in want_events], "event lines differ"
     for got, want in zip(got_events, want_events):
         assert got == want, f"line {want['line']}: {got} != {want}"
     assert got_rejects == want_rejects
+
+
+def terminal_golden_text(name: str) -> str:
+    """Stdout of the CLI run behind ``TERMINAL_GOLDENS[name]``, from the
+    repository root (inputs as typed, so the report names ``sample_logs/``)."""
+    from click.testing import CliRunner
+
+    from forensics.cli import cli
+
+    args, env = TERMINAL_GOLDENS[name]
+    old = os.getcwd()
+    os.chdir(REPO)
+    try:
+        res = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    assert res.exit_code == 0, res.output
+    return res.stdout
+
+
+def stage_fixture_bursts(case: dict) -> list:
+    """The ``bursts`` of ``forensics bursts --json`` for one stage-fixture case."""
+    from forensics.timeline import TimelineOptions, build_timeline
+    from forensics.timeline.export import bursts_to_json
+
+    timeline = build_timeline(case["events"], options=TimelineOptions(**case["options"]))
+    return bursts_to_json(timeline)["bursts"]
+
+
+def stage_fixture_text(path: str | os.PathLike = STAGE_FIXTURE) -> str:
+    """The stage fixture file with every case's expected JSON recomputed
+    (each case's title, options and event lines kept as written)."""
+    from timeline_fixtures import load_cases
+
+    path = Path(path)
+    blocks = path.read_text(encoding="utf-8").split("\n===\n")
+    cases = load_cases(path)
+    assert len(blocks) == len(cases)
+    out = [block.partition("\n--\n")[0] + "\n--\n" + json.dumps({"bursts": stage_fixture_bursts(case)}, indent=1)
+           for block, case in zip(blocks, cases)]
+    return "\n===\n".join(b.rstrip("\n") for b in out) + "\n"
 
 
 #: Lines of other formats that no other sniffer should claim.

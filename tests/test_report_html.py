@@ -7,6 +7,7 @@ The Chromium test writes its screenshot to ``$FORENSICS_ARTIFACTS`` when set
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -18,6 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_report_helpers import chromium, hostile_result, run_chromium, sample_result
 
+from forensics.report.assets import (PLOTLY_JS_FILE, PLOTLY_JS_PACKAGE, PLOTLY_JS_SHA256, PLOTLY_JS_VERSION,
+                                     plotly_js, vendor_file)
 from forensics.report.html import render_html, script_json, write_html
 
 needs_chromium = pytest.mark.skipif(
@@ -39,16 +42,43 @@ def _figures(html: str) -> list[dict]:
     return [json.loads(b) for b in blobs]
 
 
-def test_page_is_self_contained(page):
-    from plotly.offline import get_plotlyjs
+MAX_PAGE_BYTES = 1_500_000
 
-    assert get_plotlyjs() in page  # plotly.js inlined, whole
-    ours = page.replace(get_plotlyjs(), "")
+
+def _without_library(page: str) -> str:
+    """The page minus the inlined chart library (our own markup and scripts)."""
+    assert plotly_js() in page, "the vendored plotly.js is inlined, whole"
+    return page.replace(plotly_js(), "")
+
+
+def test_page_is_self_contained(page):
+    ours = _without_library(page)
     assert "<script src" not in ours and "<link" not in ours and "@import" not in ours
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", ours)
     assert not re.search(r"url\(", ours)
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
-    assert "Plotly.newPlot" in page and len(page) > 3_000_000  # plotly.js inlined
+    assert "Plotly.newPlot" in ours
+
+
+def test_page_on_sample_logs_is_small_and_loads_nothing_from_the_network(page):
+    size = len(page.encode("utf-8"))
+    assert size <= MAX_PAGE_BYTES, f"report is {size:,} bytes, more than {MAX_PAGE_BYTES:,}"
+    tags = re.findall(r"<(?:script|link|style|img|iframe)\b[^>]*>", page, re.I)
+    assert tags, "the page has its script and style elements"
+    for tag in tags:
+        assert not re.search(r"\b(?:src|href)\s*=", tag, re.I), f"{tag} loads a resource"
+    assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", page, re.I)
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    assert "default-src 'none'" in csp and "connect-src 'none'" in csp and "http" not in csp
+
+
+def test_vendored_chart_library_is_the_recorded_npm_file():
+    data = vendor_file(PLOTLY_JS_FILE)
+    assert hashlib.sha256(data).hexdigest() == PLOTLY_JS_SHA256
+    assert f"plotly.js (basic - minified) v{PLOTLY_JS_VERSION}" in data[:200].decode()
+    readme = vendor_file("README.md").decode()
+    assert f"{PLOTLY_JS_PACKAGE}@{PLOTLY_JS_VERSION}" in readme and PLOTLY_JS_SHA256 in readme
+    assert "MIT License" in vendor_file("LICENSE").decode()
 
 
 def test_page_has_rate_chart_cascades_suspects_and_session_timelines(page):
@@ -62,6 +92,7 @@ def test_page_has_rate_chart_cascades_suspects_and_session_timelines(page):
     shaded = [s for s in rate["layout"]["shapes"] if s["type"] == "rect"]
     assert len(shaded) == len(r.timeline.bursts)
     assert sum(rate["data"][0]["y"]) == r.timeline.error_rate["errors"].sum()
+    assert r.mining.suspects, "sample_logs/ has a suspect to show"
     for s in r.mining.suspects:
         assert f"<td>{s.rank}</td>" in page
     assert "no user-action sequence stands out before burst 1" in page
@@ -82,7 +113,9 @@ def test_hostile_log_content_is_escaped_everywhere(hostile_page):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
     assert "\x1b" not in html and "\x07" not in html
     # inside the figure JSON nothing can close the script element
-    for blob in re.findall(r'data-figure="[^"]+">(.*?)</script>', html, re.S):
+    blobs = re.findall(r'data-figure="[^"]+">(.*?)</script>', html, re.S)
+    assert len(blobs) >= 4
+    for blob in blobs:
         assert "<" not in blob and "\u2028" not in blob
     labels = json.dumps(_figures(html))
     assert "<script>" not in labels and "&lt;script&gt;" in labels  # plotly renders labels as HTML
@@ -105,8 +138,14 @@ def test_write_html_is_atomic_and_complete(tmp_path):
 
 
 def _dump(path: Path) -> str:
-    proc = run_chromium(path.as_uri(), "--virtual-time-budget=5000", "--dump-dom")
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-2000:]
+    """The DOM after the page's scripts ran; fails on any console message
+    (uncaught errors, console.error/warn/log) Chromium logged."""
+    proc = run_chromium(path.as_uri(), "--virtual-time-budget=5000", "--enable-logging=stderr", "--v=0",
+                        "--dump-dom")
+    stderr = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, stderr[-2000:]
+    console = [line for line in stderr.splitlines() if ":CONSOLE" in line]
+    assert not console, "\n".join(console[:5])
     return proc.stdout.decode("utf-8", errors="replace")
 
 
@@ -116,17 +155,39 @@ def _attr(dom: str, name: str) -> str:
     return m.group(1)
 
 
+def _drawn_charts(dom: str) -> dict[str, str]:
+    """Figure id -> the DOM from its chart element to the next one."""
+    parts = re.split(r'<div class="chart[^"]*" id="(fig-\d+)"', dom)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def _marks(svg: str) -> int:
+    """Bars and markers plotly.js drew (one path with a shape per data point)."""
+    return (len(re.findall(r'<g class="point"><path d="M[^"]+"', svg))
+            + len(re.findall(r'<path class="point"[^>]*\bd="M[^"]+"', svg)))
+
+
+def _points(fig: dict) -> int:
+    return sum(len(t["x"]) for t in fig["data"] if t["type"] == "bar" or "markers" in t.get("mode", ""))
+
+
 @needs_chromium
 def test_chromium_renders_every_chart_without_script_errors(tmp_path):
     path = tmp_path / "report.html"
     write_html(sample_result(), path)
+    page = path.read_text(encoding="utf-8")
     dom = _dump(path)
     assert _attr(dom, "data-errors") == "0", _attr(dom, "data-error-messages")
     n = int(_attr(dom, "data-figures"))
     assert n >= 4 and _attr(dom, "data-figures-drawn") == str(n)
-    assert dom.count('class="plot-container plotly"') == n
-    assert dom.count("main-svg") >= n
-    assert re.search(r'<g class="point">|class="point"', dom)  # bars and markers drawn
+    charts = _drawn_charts(dom)
+    figs = dict(re.findall(r'<script type="application/json" data-figure="([^"]+)">(.*?)</script>', page, re.S))
+    assert sorted(charts) == sorted(figs) and len(charts) == n
+    for fid, svg in charts.items():
+        assert 'class="plot-container plotly"' in svg and 'class="main-svg"' in svg, fid
+        assert re.search(r'class="[xy]tick"', svg), f"{fid}: no axis ticks drawn"
+        want = _points(json.loads(figs[fid]))
+        assert want > 0 and _marks(svg) == want, f"{fid}: drew {_marks(svg)} of {want} bars/markers"
 
     shot = tmp_path / "report.png"
     proc = run_chromium(path.as_uri(), "--virtual-time-budget=5000", "--hide-scrollbars",
@@ -146,6 +207,6 @@ def test_chromium_keeps_planted_script_as_text(tmp_path):
     dom = _dump(path)
     assert _attr(dom, "data-errors") == "0", _attr(dom, "data-error-messages")
     n = int(_attr(dom, "data-figures"))
-    assert _attr(dom, "data-figures-drawn") == str(n)
+    assert n >= 4 and _attr(dom, "data-figures-drawn") == str(n)
     assert "<script>alert(1)</script>" not in dom and "<img src" not in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # in the page text and in the charts' SVG text

@@ -1,9 +1,8 @@
 """The terminal report of ``forensics scan`` and ``forensics show``: golden
 text at 100 columns, colour switches, and sanitizing of hostile log content.
 
-Regenerate the golden files with
-``FORENSICS_REGEN=1 python -m pytest tests/test_report_terminal.py`` and read
-the diff: they are the spec of the report's layout.
+Regenerate the golden files with ``python tests/regen_goldens.py --only
+terminal`` and read the diff: they are the spec of the report's layout.
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ import io
 import math
 import os
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from golden_util import REGENERATE_HINT, TERMINAL_GOLDEN_DIR, TERMINAL_GOLDENS, terminal_golden_text
 from rich.console import Console
 from test_report_helpers import HOSTILE, REPO, hostile_result, sample_result
 
@@ -26,8 +25,6 @@ from forensics.cli.show_cmd import render_drilldown
 from forensics.report.drilldown import suspect_drilldown
 from forensics.report.text import fmt_p
 
-GOLDEN = Path(__file__).parent / "golden" / "report"
-REGEN = os.environ.get("FORENSICS_REGEN") == "1"
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 COLOR_SGR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|9[0-7]|38;[25];[0-9;]+)(?:;[0-9;]*)?m")
 
@@ -44,30 +41,26 @@ def _invoke(*args, env=None):
 
 @pytest.fixture(scope="module")
 def scan_out():
-    res = _invoke("scan", "sample_logs/", env={"NO_COLOR": None, "FORCE_COLOR": None})
+    args, env = TERMINAL_GOLDENS["scan_sample_logs.txt"]
+    res = _invoke(*args, env=env)
     assert res.exit_code == 0, res.output
     return res
 
 
-def _golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if REGEN:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"{path} missing: run with FORENSICS_REGEN=1"
+def _assert_golden(name: str, text: str) -> None:
+    path = TERMINAL_GOLDEN_DIR / name
+    assert path.exists(), f"{path} missing: {REGENERATE_HINT}"
     want = path.read_text(encoding="utf-8")
-    assert text == want, f"report differs from {path.name}; regenerate with FORENSICS_REGEN=1 and read the diff"
+    assert want.strip(), f"{path} is empty"
+    assert text == want, f"report differs from {path.name}; {REGENERATE_HINT}"
 
 
 def test_scan_report_matches_golden_at_100_columns(scan_out):
-    _golden("scan_sample_logs.txt", scan_out.stdout)
+    _assert_golden("scan_sample_logs.txt", scan_out.stdout)
 
 
 def test_show_suspect_matches_golden_at_100_columns():
-    res = _invoke("show", "sample_logs/", "--suspect", "1", "-q")
-    assert res.exit_code == 0, res.output
-    _golden("show_suspect_1.txt", res.stdout)
+    _assert_golden("show_suspect_1.txt", terminal_golden_text("show_suspect_1.txt"))
 
 
 def test_scan_report_fits_100_columns_and_has_every_section(scan_out):
@@ -82,6 +75,7 @@ def test_scan_report_fits_100_columns_and_has_every_section(scan_out):
 
 def test_header_names_each_file_and_line_with_malformed_input(scan_out):
     r = sample_result()
+    assert r.ingest.rejects.height > 0, "sample_logs/ has malformed lines to name"
     for source, line in r.ingest.rejects.select("source", "line").iter_rows():
         block = next(s for s in scan_out.stdout.splitlines() if f"malformed: {source}:" in s)
         assert str(line) in block
@@ -111,6 +105,7 @@ def test_error_rate_line_marks_each_burst_and_onset(scan_out):
     per = math.ceil(tl.error_rate.height / SPARK_CELLS)
     first = tl.error_rate["bin_start"][0]
     cells = {int((o - first).total_seconds() // (tl.bin_s * per)) for b in tl.bursts for o in b.onsets}
+    assert cells, "sample_logs/ has burst onsets to mark"
     assert [i - 7 for i, ch in enumerate(marks) if ch == "^"] == sorted(cells)
     assert "1" in marks and "2" in marks and "─" in marks
     # the hot cells of burst 2 sit above its marks

@@ -11,6 +11,9 @@ Components: truth.json names a component by the folder its file lives in
 the component from a ``service`` field when a log has one (``content-cache``,
 ``session-cache``, ``web``).  The cascade is compared after mapping each of
 our components to its folder (first occurrence kept).
+
+``truth.json`` ships with ``sample_logs/``: a missing file fails the tests
+(it does not skip them).
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ SAMPLE = Path(os.environ.get("FORENSICS_SAMPLE_DIR") or Path(__file__).resolve()
 TRUTH = SAMPLE / "truth.json"
 #: Onsets may differ from the truth by whole-second log precision and clock skew.
 TOLERANCE = timedelta(seconds=5)
-
-pytestmark = pytest.mark.skipif(not TRUTH.exists(), reason="sample_logs/truth.json not generated yet (forensics simulate)")
 
 
 def _t(text: str) -> datetime:
@@ -65,7 +66,27 @@ def _burst_with_onset(timeline, onset: datetime):
     return None, None
 
 
+def _expected_bursts(truth) -> list[list[datetime]]:
+    """The onsets of each burst we expect, in time order: the incident
+    episodes merge into one burst (one onset each), every other true burst
+    is a burst of its own."""
+    incident = sorted(_t(e["onset"]) for e in _episodes(truth))
+    others = [[_t(b["onset"])] for b in truth["bursts"] if b.get("kind") != "incident"]
+    return sorted(others + ([incident] if incident else []))
+
+
+def test_detects_exactly_the_true_bursts_with_their_onsets(truth, timeline):
+    want = _expected_bursts(truth)
+    assert len(want) == 2, "truth.json: the deploy burst, and the incident with its recurrence"
+    got = [list(b.onsets) for b in timeline.bursts]
+    assert len(got) == len(want), f"detected onsets {got}, expected {want}"
+    for got_onsets, want_onsets in zip(got, want):
+        assert len(got_onsets) == len(want_onsets), f"onsets {got_onsets} != {want_onsets}"
+        assert all(abs(g - w) <= TOLERANCE for g, w in zip(got_onsets, want_onsets)), (got_onsets, want_onsets)
+
+
 def test_every_true_burst_onset_is_detected(truth, timeline):
+    assert truth["bursts"], "truth.json lists the true bursts"
     found = [o.isoformat() for b in timeline.bursts for o in b.onsets]
     for tb in truth["bursts"]:
         b, _ = _burst_with_onset(timeline, _t(tb["onset"]))
@@ -74,6 +95,7 @@ def test_every_true_burst_onset_is_detected(truth, timeline):
 
 def test_no_burst_without_a_true_cause(truth, timeline):
     true_windows = [(_t(tb["start"]) - TOLERANCE, _t(tb["end"]) + TOLERANCE) for tb in truth["bursts"]]
+    assert timeline.bursts, "sample_logs/ has bursts"
     for b in timeline.bursts:
         assert any(a <= b.start <= z for a, z in true_windows), f"spurious burst at {b.start}"
 
@@ -98,6 +120,7 @@ def _folders(events) -> dict[str, str]:
 
 def test_cascade_order_matches_truth_for_each_episode(truth, timeline, events):
     folder = _folders(events)
+    assert len(_episodes(truth)) == len(truth["component_onset_order"]) == 2
     for e, order in zip(_episodes(truth), truth["component_onset_order"]):
         b, i = _burst_with_onset(timeline, _t(e["onset"]))
         if i != 0:  # a re-onset: its own cascade from a user-given window around it
@@ -109,7 +132,8 @@ def test_cascade_order_matches_truth_for_each_episode(truth, timeline, events):
         for step in b.cascade:  # already in order of first error
             if step.first_error < until:
                 firsts.setdefault(folder.get(step.component, step.component), step.first_error)
-        assert list(firsts) == order
+        assert list(firsts) == order and order
+        assert e["cascade"], "truth.json gives each episode's cascade"
         for true_step in e["cascade"]:
             got = firsts[true_step["component"]]
             assert abs(got - _t(true_step["first_error"])) <= TOLERANCE, true_step["component"]

@@ -1,4 +1,6 @@
-"""Plotly figures of the HTML report (built as plain figure dicts).
+"""Plotly figures of the HTML report (built as plain figure dicts, drawn in
+the page by the vendored plotly.js basic bundle: bar and scatter traces,
+shapes and annotations only; no plotly Python package needed).
 
 Every piece of log content placed in a figure goes through
 :func:`forensics.sanitize.html_safe`: plotly.js renders a subset of HTML in

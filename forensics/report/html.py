@@ -1,7 +1,8 @@
 """``forensics scan --html FILE``: one self-contained HTML page.
 
-The page inlines plotly.js (from the plotly wheel) and every figure's data:
-it fetches nothing (a Content-Security-Policy forbids any network request).
+The page inlines the vendored plotly.js basic bundle
+(:func:`forensics.report.assets.plotly_js`, about 1.2 MB) and every figure's
+data: it fetches nothing (a Content-Security-Policy forbids any network request).
 Log content is HTML-escaped (:func:`forensics.sanitize.html_safe`) in the
 page and in the figures; figure JSON inside ``<script>`` additionally has
 ``<``, ``>``, ``&``, U+2028 and U+2029 written as ``\\uXXXX`` so no log text
@@ -17,6 +18,7 @@ import json
 import os
 
 from .. import __version__
+from .assets import plotly_js
 from ..io import write_text
 from ..sanitize import html_safe as h
 from .charts import cascade_figure, error_rate_figure, session_figure
@@ -204,8 +206,6 @@ def _affected(result, page: _Page) -> None:
 
 def render_html(result) -> str:
     """The whole report page as one string."""
-    from plotly.offline import get_plotlyjs
-
     page = _Page()
     _header(result, page)
     _bursts(result, page)
@@ -222,7 +222,7 @@ def render_html(result) -> str:
         f"<title>forensics scan report</title><style>{CSS}</style>"
         f"<script>{ERROR_PROBE}</script></head>\n<body>\n"
         + "\n".join(page.parts)
-        + f"\n{figures}\n<script>{get_plotlyjs()}</script>\n<script>{RENDER}</script>\n</body></html>\n"
+        + f"\n{figures}\n<script>{plotly_js()}</script>\n<script>{RENDER}</script>\n</body></html>\n"
     )
 
 
