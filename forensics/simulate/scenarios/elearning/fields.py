@@ -7,12 +7,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from ...engine.render import hex_ids
 from .model import Population
 from .vocab import ACTIONS, CODE, COURSE_ACTIONS, MESSAGES, ROUTES
-
-_HEX4 = pl.Series([f"{i:04x}" for i in range(65536)])
-_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)
-MASK64 = (1 << 64) - 1
 
 #: Fault kind -> (HTTP status, app level, app message template; None: ordinary message).
 KINDS: dict[str, tuple[int, str, str | None]] = {
@@ -29,33 +26,6 @@ KINDS: dict[str, tuple[int, str, str | None]] = {
     "inc_content": (504, "error", "content delivery failed: database timeout loading course:{c}:content"),
     "inc_auth": (503, "error", "authentication unavailable: token refresh failed"),
 }
-
-
-def mix64(x: np.ndarray, salt: int) -> np.ndarray:
-    """A bijective 64-bit mix of ``x`` (splitmix-style), salted."""
-    z = (x.astype(np.uint64) + np.uint64((salt * _MIX[0]) & MASK64)) * np.uint64(_MIX[1])
-    z ^= z >> np.uint64(31)
-    z = z * np.uint64(_MIX[2])
-    z ^= z >> np.uint64(29)
-    return z
-
-
-def hex_ids(x: np.ndarray, salt: int, *, words: int = 2, prefix: str = "", name: str = "id") -> pl.Series:
-    """Random-looking hex ids (16 hex digits per word), distinct for distinct
-    ``x`` (the first word is a bijection of ``x``).
-
-    Examples
-    --------
-    >>> hex_ids(np.arange(2), 7, words=1, prefix="s-").to_list()
-    ['s-dc31264ea150db95', 's-221b978fbc0bb1e1']
-    """
-    cols = {}
-    for w in range(words):
-        z = mix64(x, salt * 7919 + w)
-        for i in range(4):
-            cols[f"p{w}{i}"] = _HEX4.gather(pl.Series(((z >> np.uint64(48 - 16 * i)) & np.uint64(0xFFFF)).astype(np.uint32)))
-    parts = [pl.lit(prefix)] if prefix else []
-    return pl.DataFrame(cols).select(pl.concat_str(parts + [pl.col(c) for c in cols]).alias(name)).to_series()
 
 
 def user_ids(users: np.ndarray, n_users: int) -> pl.Series:

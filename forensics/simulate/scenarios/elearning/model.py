@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
+from ...engine.chain import Chain, WalkAttr
 from .vocab import (
     A, CODE, DWELL_S, END, INSTRUCTOR, PROFILE_WEIGHTS, START_INSTRUCTOR, START_STUDENT, start_vector,
     transition_matrices,
@@ -25,7 +25,6 @@ N_COURSES = 120
 MAX_STEPS = 60
 #: Regional activity peaks (UTC hour, weight).
 PEAKS = ((9.5, 0.18), (13.5, 0.22), (16.5, 0.38), (20.5, 0.22))
-DAY_MS = 86_400_000
 
 _ITEM_DRAW = np.zeros(A + 1, bool)
 for _n in ("open_lecture", "open_assignment", "start_quiz", "download_material", "join_live_lecture", "grade_submission"):
@@ -106,82 +105,20 @@ def draw_course(rng: np.random.Generator, pop: Population, users: np.ndarray) ->
     return pop.enroll[users, pick]
 
 
-def walk(rng: np.random.Generator, pop: Population, sess_user: np.ndarray) -> pl.DataFrame:
-    """Walk the chain once per session.
-
-    Returns one row per action: ``sess`` (index into ``sess_user``), ``step``,
-    ``action`` (code), ``course`` (code), ``item`` (lecture/quiz/... number),
-    ordered by ``sess``, ``step``.
-    """
-    mats = transition_matrices().astype(np.float32)
-    n = sess_user.shape[0]
-    prof = pop.profile[sess_user]
-    is_instr = prof == INSTRUCTOR
-    starts = np.where(is_instr, 1, 0)
-    cdf0 = np.cumsum(np.stack([start_vector(START_STUDENT), start_vector(START_INSTRUCTOR)]), axis=1)
-    cur = (rng.random(n)[:, None] > cdf0[starts]).sum(axis=1).astype(np.int8)
-    course = draw_course(rng, pop, sess_user)
-    item = rng.integers(1, 41, size=n).astype(np.int16)
-    alive = np.arange(n)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for step in range(MAX_STEPS):
-        if alive.size == 0:
-            break
-        a = cur[alive]
-        parts.append((alive, np.full(alive.size, step, np.int16), a, course[alive], item[alive]))
-        rows = mats[prof[alive], a] * pop.affinity[sess_user[alive]]
-        cdf = np.cumsum(rows, axis=1)
-        u = rng.random(alive.size, dtype=np.float32) * cdf[:, -1]
-        nxt = np.minimum((cdf < u[:, None]).sum(axis=1), END).astype(np.int8)
-        if step == MAX_STEPS - 1:
-            nxt[:] = END
-        keep = nxt != END
-        alive, nxt = alive[keep], nxt[keep]
-        cur[alive] = nxt
-        redraw = nxt == CODE["open_course"]
-        if redraw.any():
-            course[alive[redraw]] = draw_course(rng, pop, sess_user[alive[redraw]])
-        fresh = _ITEM_DRAW[nxt]
-        item[alive[fresh]] = rng.integers(1, 41, size=int(fresh.sum()))
-    cols = [np.concatenate(c) for c in zip(*parts)] if parts else [np.zeros(0, np.int64)] * 5
-    order = np.argsort(cols[0], kind="stable")
-    return pl.DataFrame(
-        {
-            "sess": cols[0][order].astype(np.int64),
-            "step": cols[1][order].astype(np.int16),
-            "action": cols[2][order].astype(np.int8),
-            "course": cols[3][order].astype(np.int16),
-            "item": cols[4][order].astype(np.int16),
-        }
-    )
+def _draw_item(rng: np.random.Generator, pop: Population, users: np.ndarray) -> np.ndarray:
+    return rng.integers(1, 41, size=users.shape[0]).astype(np.int16)
 
 
-def ordinary_day(rng: np.random.Generator, pop: Population, day_start_ms: int, sess_offset: int) -> pl.DataFrame:
-    """One day of ordinary sessions for the whole population.
-
-    Returns one row per request: ``sess`` (global session number, from
-    ``sess_offset``), ``user``, ``step``, ``action``, ``course``, ``item`` and
-    ``t`` (request start, epoch ms), sorted by ``sess``, ``t``.  Requests that
-    would fall after midnight are dropped.
-    """
-    n_sess = rng.poisson(pop.rate)
-    sess_user = np.repeat(np.arange(pop.size, dtype=np.int32), n_sess)
-    start_h = (pop.center_h[sess_user] + rng.normal(0.0, 1.4, size=sess_user.size)) % 24.0
-    start_ms = (start_h * 3_600_000).astype(np.int64)
-    walks = walk(rng, pop, sess_user)
-    sess = walks["sess"].to_numpy()
-    act = walks["action"].to_numpy().astype(np.int64)
-    gap = np.rint(rng.lognormal(0.0, 0.7, size=act.size) * _DWELL[act] * 1000.0).astype(np.int64) + 400
-    # Think time after an action delays the next request of the same session.
-    prev_gap = np.concatenate(([0], gap[:-1]))
-    first = np.concatenate(([True], sess[1:] != sess[:-1]))
-    prev_gap[first] = 0
-    cum = np.cumsum(prev_gap)
-    seg_base = np.maximum.accumulate(np.where(first, cum, 0))
-    t = day_start_ms + start_ms[sess] + (cum - seg_base) + rng.integers(0, 1000, size=act.size)
-    out = walks.with_columns(
-        (pl.Series(sess) + sess_offset).alias("sess"),
-        pl.Series("user", sess_user[sess]),
-        pl.Series("t", t),
-    ).select("sess", "user", "step", "action", "course", "item", "t")
-    return out.filter(pl.col("t") < day_start_ms + DAY_MS)
+#: The ordinary behaviour: per step the course (redrawn on ``open_course``)
+#: and the item (lecture, quiz, ... number; redrawn on opening one).
+CHAIN = Chain(
+    matrices=transition_matrices(),
+    starts=np.stack([start_vector(START_STUDENT), start_vector(START_INSTRUCTOR)]),
+    start_group=lambda prof: np.where(prof == INSTRUCTOR, 1, 0),
+    dwell_s=_DWELL,
+    attrs=(WalkAttr("course", draw_course, np.arange(A + 1) == CODE["open_course"]),
+           WalkAttr("item", _draw_item, _ITEM_DRAW)),
+    max_steps=MAX_STEPS,
+    min_gap_ms=400,
+    start_spread_h=1.4,
+)
