@@ -83,7 +83,7 @@ def run(sc: Scenario, out_dir: str | os.PathLike, *, seed: int, users: int, days
             n_ord = int(ordinary["sess"].max() or sess_offset) + 1
             reqs, repaired = _day_requests(sc, rng_for(3), ordinary, pop, plan, n_ord + sc.script_gap, planted)
             sess_offset = n_ord + 16
-            reqs = sc.enrich(rng_for(4), reqs, pop, seed=seed, first_number=number)
+            reqs = sc.enrich(rng_for(4), reqs, pop, seed=seed, first_number=number, story=story)
             number += reqs.height
             if plan is not None:
                 stream.injections = sc.injections(rng_for, plan, chosen)

@@ -129,8 +129,9 @@ class Scenario:
     after_repair
         ``(reqs, plan or None) -> reqs``.
     enrich
-        ``(rng, reqs, pop, seed=, first_number=) -> reqs`` sorted by time with
-        every field the writers need.
+        ``(rng, reqs, pop, seed=, first_number=, story=) -> reqs`` sorted by
+        time with every field the writers need (and the mark of the requests
+        completing a trigger).
     injections
         ``(rng_for, plan, chosen) -> [Injection]``; ``rng_for(*stage)`` gives
         the day's keyed stream.

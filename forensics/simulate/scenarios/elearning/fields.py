@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from ...engine.render import hex_ids
+from ...engine.scenario import Story
 from .model import Population
 from .vocab import ACTIONS, CODE, COURSE_ACTIONS, MESSAGES, ROUTES
 
@@ -40,7 +41,8 @@ def _route(which: int) -> pl.Expr:
     return pl.col("name").replace_strict({a: ROUTES[a][which] for a in ACTIONS}, return_dtype=pl.String)
 
 
-def enrich(rng: np.random.Generator, reqs: pl.DataFrame, pop: Population, *, seed: int, first_number: int) -> pl.DataFrame:
+def enrich(rng: np.random.Generator, reqs: pl.DataFrame, pop: Population, *, seed: int, first_number: int,
+           story: Story) -> pl.DataFrame:
     """Sort the day's requests by time and add ``rid``, ``sid``, ``uid``,
     ``name``, ``cid`` (public course id, null for course-less actions),
     ``method``, ``path``, ``lat`` (ms), ``end`` (ms), ``db_ms``, ``status``,
@@ -85,7 +87,7 @@ def enrich(rng: np.random.Generator, reqs: pl.DataFrame, pop: Population, *, see
         level.alias("level"),
         pl.when(login_fail).then(pl.lit("login failed: session store unavailable"))
         .otherwise(pl.coalesce(special, ordinary)).alias("msg"),
-        ((pl.col("role") == "trigger") & (pl.col("name") == "submit_quiz") & ~pl.col("retry")).fill_null(False).alias("trigger_done"),
+        ((pl.col("role") == "trigger") & (pl.col("name") == story.trigger[-1]) & ~pl.col("retry")).fill_null(False).alias("trigger_done"),
     )
     method = _route(0)
     tmpl = _route(1)

@@ -13,7 +13,7 @@ import numpy as np
 from ...engine.requests import Scripted
 from ...engine.scenario import Story
 from .model import Population
-from .vocab import CODE, COINCIDENCE, COMMON_PATH, RARE_HARMLESS, TRIGGER
+from .vocab import CODE, COINCIDENCE, COURSE_ACTIONS, COMMON_PATH, RARE_HARMLESS, TRIGGER
 
 #: Course code of the popular course whose content entry gets poisoned.
 POPULAR = 0
@@ -84,38 +84,41 @@ RESET_DELAY = (400, 1_600)
 
 # ------------------------------------------------------------ scripted sessions
 
+def _embed(seq: tuple[str, ...], course: int, offsets: tuple[int, ...], others: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """A planted sequence (its actions at ``offsets``, about ``course`` when
+    they have a course context) among other steps, in time order."""
+    steps = [(a, course if a in COURSE_ACTIONS or a == "join_live_lecture" else -1, off) for a, off in zip(seq, offsets)]
+    return sorted(steps + others, key=lambda s: s[2])
+
+
 def _script(rng: np.random.Generator, plan: Plan, pop: Population) -> list[tuple[str, int, list[tuple[str, int, int]]]]:
-    """(role, user, [(action, course code, offset ms from completion)]) per scripted session."""
-    P = plan.story.target  # noqa: N806 (the popular course, as in the postmortem)
+    """(role, user, [(action, course code or -1 for the popular one, offset ms from completion)]) per
+    scripted session; the planted sequences come from ``plan.story``."""
+    story = plan.story
+    P = story.target  # noqa: N806 (the popular course, as in the postmortem)
     other = int(rng.integers(1, 40))
     # The two trigger sessions share nothing but the trigger: no action of
     # one's prefix (or suffix) appears in the other's, so no longer pattern
     # is as well supported as the trigger itself.
     out = [
-        ("trigger", plan.trigger_users[0], [
+        ("trigger", plan.trigger_users[0], _embed(story.trigger, P, (-240_000, -95_000, -70_000, 0), [
             ("login", -1, -330_000), ("browse_courses", -1, -318_000), ("open_course", P, -300_000),
-            ("start_quiz", P, -240_000), ("switch_language", -1, -95_000), ("download_material", P, -70_000),
-            ("submit_quiz", P, 0), ("play_video", P, 6_500), ("open_lecture", P, 41_000)]),
-        ("trigger", plan.trigger_users[1], [
+            ("play_video", P, 6_500), ("open_lecture", P, 41_000)])),
+        ("trigger", plan.trigger_users[1], _embed(story.trigger, P, (-150_000, -100_000, -60_000, 0), [
             ("open_lecture", P, -420_000), ("play_video", P, -400_000),
-            ("start_quiz", P, -150_000), ("switch_language", -1, -100_000), ("download_material", P, -60_000),
-            ("submit_quiz", P, 0), ("open_course", P, 9_000), ("download_material", P, 31_000)]),
+            ("open_course", P, 9_000), ("download_material", P, 31_000)])),
     ]
     for user in plan.rare_users:
         c = int(pop.enroll[user, 0]) or other
         gaps = np.cumsum(rng.integers(20_000, 90_000, size=5))[::-1]
-        out.append(("rare_harmless", user, [
-            ("login", -1, -int(gaps[0]) - 30_000), ("open_course", c, -int(gaps[0])),
-            ("join_live_lecture", c, -int(gaps[1])), ("switch_language", -1, -int(gaps[2])),
-            ("post_forum", c, -int(gaps[3])), ("update_preferences", -1, 0), ("browse_courses", -1, 25_000)]))
+        out.append(("rare_harmless", user, _embed(story.rare_harmless, c, (-int(gaps[1]), -int(gaps[2]), -int(gaps[3]), 0), [
+            ("login", -1, -int(gaps[0]) - 30_000), ("open_course", c, -int(gaps[0])), ("browse_courses", -1, 25_000)])))
     # Sessions that take the common path and then fail (one per episode).
     for user in plan.common_users:
-        out.append(("common_path", user, [
-            ("login", -1, -200_000), ("open_course", other, -170_000), ("open_lecture", other, -150_000),
-            ("play_video", other, -120_000), ("open_course", P, 0)]))
-    out.append(("coincidence", plan.coincidence_user, [
-        ("open_course", other, -260_000), ("open_assignment", other, -200_000), ("update_preferences", -1, -150_000),
-        ("play_video", other, -95_000), ("post_forum", other, 0)]))
+        out.append(("common_path", user, _embed(story.common_path, other, (-170_000, -150_000, -120_000), [
+            ("login", -1, -200_000), ("open_course", P, 0)])))
+    out.append(("coincidence", plan.coincidence_user, _embed(story.coincidence, other, (-200_000, -150_000, -95_000, 0), [
+        ("open_course", other, -260_000)])))
     return out
 
 

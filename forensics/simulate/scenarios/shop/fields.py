@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from ...engine.render import hex_ids
+from ...engine.scenario import Story
 from .faults import PAY_TIMEOUT_MS
 from .model import N_CATEGORIES, Customers
 from .plan import CHECKOUT_MS
@@ -44,7 +45,8 @@ def customer_ids(cust: np.ndarray) -> pl.Series:
     return pl.select(pl.lit("c") + pl.lit(pl.Series(cust.astype(np.int64))).cast(pl.String).str.zfill(5)).to_series()
 
 
-def enrich(rng: np.random.Generator, reqs: pl.DataFrame, cust: Customers, *, seed: int, first_number: int) -> pl.DataFrame:
+def enrich(rng: np.random.Generator, reqs: pl.DataFrame, cust: Customers, *, seed: int, first_number: int,
+           story: Story) -> pl.DataFrame:
     """Sort the day's requests by time and add ``trace`` (32 hex), ``sid``,
     ``customer`` (null for guests), ``name``, ``sku``, ``order``, ``currency``,
     ``region_code``, ``method``, ``path``, ``lat``, ``end``, ``status``,
@@ -63,7 +65,7 @@ def enrich(rng: np.random.Generator, reqs: pl.DataFrame, cust: Customers, *, see
         [PAY_TIMEOUT_MS + lat / 10, 5_000.0 + lat, 2_000.0 + lat, 250.0 + lat, 12.0 + lat / 4],
         lat,
     )
-    poison = ((reqs["role"] == "trigger") & (reqs["action"] == CODE["checkout"]) & ~reqs["retry"]).fill_null(False)
+    poison = ((reqs["role"] == "trigger") & (reqs["action"] == CODE[story.trigger[-1]]) & ~reqs["retry"]).fill_null(False)
     lat = np.where(poison.to_numpy(), CHECKOUT_MS + 5.0, lat)
     ordinary = pl.col("name").replace_strict(MESSAGES, return_dtype=pl.String)
     special = pl.col("kind").replace_strict({k: v[2] for k, v in KINDS.items()}, return_dtype=pl.String)

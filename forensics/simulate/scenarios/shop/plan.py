@@ -94,37 +94,38 @@ def make_plan(rng: np.random.Generator, cust: Customers, day_start: int, story: 
 CHECKOUT_MS = 160
 
 
+def _embed(seq: tuple[str, ...], offsets: tuple[int, ...], others: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """A planted sequence (its activities at ``offsets``) among other steps, in time order."""
+    return sorted([*zip(seq, offsets), *others], key=lambda s: s[1])
+
+
 def _script(rng: np.random.Generator, plan: Plan) -> list[tuple[str, int, list[tuple[str, int]]]]:
-    """(role, customer, [(activity, offset ms from completion)]) per scripted session.
+    """(role, customer, [(activity, offset ms from completion)]) per scripted
+    session; the planted sequences come from ``plan.story``.
 
     The two trigger sessions share nothing but the trigger within the
     miner's default gap: one built a fresh cart (search, product, add), the
     other came back to a saved cart (track an order, open the cart), so no
     longer pattern is supported by exactly the same sessions."""
+    story = plan.story
     c = -CHECKOUT_MS
     out = [
-        ("trigger", plan.trigger_customers[0], [
+        ("trigger", plan.trigger_customers[0], _embed(story.trigger, (-251_000, -197_000, -143_000, -88_000, c), [
             ("sign_in", -412_000), ("search", -395_000), ("view_product", -361_000), ("add_to_cart", -322_000),
-            ("apply_coupon", -251_000), ("change_currency", -197_000), ("remove_item", -143_000),
-            ("apply_coupon", -88_000), ("checkout", c), ("pay", 41_000)]),
-        ("trigger", plan.trigger_customers[1], [
-            ("sign_in", -530_000), ("track_order", -498_000), ("view_cart", -431_000), ("apply_coupon", -402_000),
-            ("change_currency", -335_000), ("view_cart", -301_000), ("remove_item", -262_000),
-            ("apply_coupon", -207_000), ("checkout", c), ("pay", 57_000)]),
+            ("pay", 41_000)])),
+        ("trigger", plan.trigger_customers[1], _embed(story.trigger, (-402_000, -335_000, -262_000, -207_000, c), [
+            ("sign_in", -530_000), ("track_order", -498_000), ("view_cart", -431_000), ("view_cart", -301_000),
+            ("pay", 57_000)])),
     ]
     for cust in plan.rare_customers:
         gaps = np.cumsum(rng.integers(15_000, 80_000, size=5))[::-1]
-        out.append(("rare_harmless", cust, [
-            ("sign_in", -int(gaps[0]) - 20_000), ("track_order", -int(gaps[0])),
-            ("change_shipping_address", -int(gaps[1])), ("change_currency", -int(gaps[2])),
-            ("add_to_wishlist", -int(gaps[3])), ("write_review", 0), ("browse_catalog", 30_000)]))
+        out.append(("rare_harmless", cust, _embed(story.rare_harmless, (-int(gaps[1]), -int(gaps[2]), -int(gaps[3]), 0), [
+            ("sign_in", -int(gaps[0]) - 20_000), ("track_order", -int(gaps[0])), ("browse_catalog", 30_000)])))
     for cust in plan.common_customers:
-        out.append(("common_path", cust, [
-            ("sign_in", -150_000), ("browse_catalog", -130_000), ("view_product", -95_000),
-            ("add_to_cart", -40_000), ("view_cart", 0), ("checkout", 22_000)]))
-    out.append(("coincidence", plan.coincidence_customer, [
-        ("view_product", -240_000), ("track_order", -190_000), ("change_shipping_address", -150_000),
-        ("search", -70_000), ("add_to_wishlist", 0)]))
+        out.append(("common_path", cust, _embed(story.common_path, (-130_000, -95_000, -40_000), [
+            ("sign_in", -150_000), ("view_cart", 0), ("checkout", 22_000)])))
+    out.append(("coincidence", plan.coincidence_customer, _embed(story.coincidence, (-190_000, -150_000, -70_000, 0), [
+        ("view_product", -240_000)])))
     return out
 
 
