@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -21,11 +20,22 @@ import polars as pl
 DAY_MS = 86_400_000
 
 
-class Population(Protocol):
-    """What the engine needs of a scenario's population (arrays indexed by
-    user number): habit ``profile``, ``(users, A + 1)`` ``affinity``
-    multipliers, preferred hour ``center_h`` (UTC), expected sessions per day
-    ``rate``, and ``size``."""
+@dataclass(frozen=True)
+class Population:
+    """Users and their habits (arrays indexed by user number); a scenario's
+    population extends it with its own traits.
+
+    Attributes
+    ----------
+    profile
+        Habit profile index (a matrix of :attr:`Chain.matrices`).
+    affinity
+        ``(users, A + 1)`` float32 personal multipliers of transition columns.
+    center_h
+        Preferred hour of activity (UTC).
+    rate
+        Expected sessions per day.
+    """
 
     profile: np.ndarray
     affinity: np.ndarray
@@ -33,7 +43,8 @@ class Population(Protocol):
     rate: np.ndarray
 
     @property
-    def size(self) -> int: ...
+    def size(self) -> int:
+        return int(self.profile.shape[0])
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -61,14 +61,50 @@ class Story:
         return (self.trigger, self.rare_harmless, self.coincidence)
 
 
-class Plan(Protocol):
-    """What the engine needs of a scenario's incident plan."""
+@dataclass(frozen=True)
+class IncidentPlan:
+    """What every scenario's incident plan has (a scenario's ``Plan``
+    extends it with its own bursts and details).
+
+    Attributes
+    ----------
+    day_start
+        00:00 UTC of the incident day (epoch ms).
+    story
+        What was planted.
+    t_a, t_b
+        When the first and the second trigger complete (fault onsets).
+    end_1, end_2
+        When each fault window ends.
+    trigger_users, rare_users, coincidence_user, common_users
+        The actors of the scripted sessions.
+    rare_times, coincidence_time, common_times
+        When their planted sequences complete.
+    """
 
     day_start: int
     story: Story
+    t_a: int
+    t_b: int
+    end_1: int
+    end_2: int
+    trigger_users: tuple[int, int]
+    rare_users: tuple[int, ...]
+    rare_times: tuple[int, ...]
+    coincidence_user: int
+    coincidence_time: int
+    common_users: tuple[int, int]
+    common_times: tuple[int, int]
 
     @property
-    def episodes(self) -> tuple[tuple[int, int], ...]: ...
+    def episodes(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        return ((self.t_a, self.end_1), (self.t_b, self.end_2))
+
+    @property
+    def completions(self) -> list[int]:
+        """Completion time per scripted session, in script order: the
+        triggers, the rare decoys, the common paths, the coincidence."""
+        return [self.t_a, self.t_b, *self.rare_times, *self.common_times, self.coincidence_time]
 
 
 @dataclass(frozen=True)
@@ -77,8 +113,8 @@ class IncidentDay:
     population, the enriched requests, the error lines with a cause per
     writer, and how many requests the repair deleted."""
 
-    plan: Any
-    pop: Any
+    plan: IncidentPlan
+    pop: Population
     reqs: pl.DataFrame
     errors: dict[str, pl.DataFrame]
     repaired: int
@@ -113,8 +149,7 @@ class Scenario:
     story
         ``(seed, pop) -> Story``.
     make_plan
-        ``(rng, pop, day_start, story) -> plan`` (with ``story``, ``day_start``
-        and ``episodes``).
+        ``(rng, pop, day_start, story) -> plan`` (an :class:`IncidentPlan`).
     script
         ``(rng, plan, pop) -> (sessions, per-session columns)``.
     script_schema
@@ -152,7 +187,7 @@ class Scenario:
     chain: Chain
     make_population: Callable[[np.random.Generator, int], Population]
     story: Callable[[int, Population], Story]
-    make_plan: Callable[[np.random.Generator, Population, int, Story], Any]
+    make_plan: Callable[[np.random.Generator, Population, int, Story], IncidentPlan]
     script: Callable[[np.random.Generator, Any, Population], tuple[Sequence[Scripted], Sequence[Mapping[str, object]]]]
     script_schema: Mapping[str, pl.DataType]
     script_gap: int

@@ -1,5 +1,6 @@
-"""``forensics simulate --scenario shop`` (compatibility entry point; the
-scenario lives in :mod:`forensics.simulate.scenarios.shop`)."""
+"""``forensics simulate --scenario shop``: the entry point the CLI imports
+(the scenario itself lives in :mod:`forensics.simulate.scenarios.shop`;
+:func:`forensics.simulate.simulate_scenario` runs any registered one)."""
 
 from __future__ import annotations
 
@@ -18,22 +19,8 @@ def simulate_shop(
     users: int = DEFAULT_SHOP_USERS,
     formats: tuple[str, ...] | list[str] | None = None,
 ) -> SimulationResult:
-    """Write the shop outage's logs and ``truth.json`` to ``out_dir``.
-
-    Parameters
-    ----------
-    out_dir
-        Folder to write into (created).
-    seed
-        Random seed: the same seed and options give byte-identical files.
-    users
-        Number of customers (about 0.8 sessions each on the day).
-    formats
-        Writers to run (see :data:`SHOP_FORMATS`); default all.
-
-    Returns
-    -------
-    SimulationResult
+    """Write the shop outage's logs and ``truth.json`` to ``out_dir`` (see
+    :func:`forensics.simulate.simulate_scenario`; formats: :data:`SHOP_FORMATS`).
 
     Examples
     --------

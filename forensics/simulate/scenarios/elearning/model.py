@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...engine.chain import Chain, WalkAttr
+from ...engine.chain import Population as Habits
 from .vocab import (
     A, CODE, DWELL_S, END, INSTRUCTOR, PROFILE_WEIGHTS, START_INSTRUCTOR, START_STUDENT, start_vector,
     transition_matrices,
@@ -33,21 +34,14 @@ _DWELL = np.array([DWELL_S[a] for a in sorted(DWELL_S, key=CODE.__getitem__)] + 
 
 
 @dataclass(frozen=True)
-class Population:
-    """Users and their habits (arrays indexed by user number).
+class Population(Habits):
+    """Users and their habits (see :class:`~forensics.simulate.engine.chain.Population`;
+    ``profile`` is ``vocab.INSTRUCTOR`` for instructors).
 
     Attributes
     ----------
     instructor
         Bool per user.
-    profile
-        Habit profile index (``vocab.INSTRUCTOR`` for instructors).
-    affinity
-        ``(users, A + 1)`` float32 personal multipliers of transition columns.
-    center_h
-        Preferred hour of activity (UTC).
-    rate
-        Expected sessions per day.
     enroll, n_enroll
         Course codes a user is enrolled in (teaches), and how many.
     course_ids
@@ -55,17 +49,9 @@ class Population:
     """
 
     instructor: np.ndarray
-    profile: np.ndarray
-    affinity: np.ndarray
-    center_h: np.ndarray
-    rate: np.ndarray
     enroll: np.ndarray
     n_enroll: np.ndarray
     course_ids: np.ndarray
-
-    @property
-    def size(self) -> int:
-        return int(self.instructor.shape[0])
 
 
 def make_population(rng: np.random.Generator, users: int) -> Population:
@@ -96,7 +82,8 @@ def make_population(rng: np.random.Generator, users: int) -> Population:
     enroll[instructor] = taught[instructor]
     n_enroll[instructor] = rng.integers(1, 4, size=int(instructor.sum()))
     course_ids = rng.permutation(np.arange(100, 1000))[:N_COURSES].astype(np.int32)
-    return Population(instructor, profile, affinity, center_h, rate, enroll, n_enroll, course_ids)
+    return Population(profile=profile, affinity=affinity, center_h=center_h, rate=rate, instructor=instructor,
+                      enroll=enroll, n_enroll=n_enroll, course_ids=course_ids)
 
 
 def draw_course(rng: np.random.Generator, pop: Population, users: np.ndarray) -> np.ndarray:

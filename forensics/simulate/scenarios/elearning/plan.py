@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...engine.requests import Scripted
-from ...engine.scenario import Story
+from ...engine.scenario import IncidentPlan, Story
 from .model import Population
-from .vocab import CODE, COINCIDENCE, COURSE_ACTIONS, COMMON_PATH, RARE_HARMLESS, TRIGGER
+from .vocab import CODE, COINCIDENCE, COMMON_PATH, COURSE_ACTIONS, RARE_HARMLESS, TRIGGER
 
 #: Course code of the popular course whose content entry gets poisoned.
 POPULAR = 0
@@ -28,28 +28,11 @@ def story(seed: int, pop: Population) -> Story:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """Times (epoch ms) and actors of the incident day."""
+class Plan(IncidentPlan):
+    """Times (epoch ms) and actors of the incident day, and the bad deploy
+    (proxy 502s, ``deploy`` = start, end)."""
 
-    day_start: int
-    t_a: int
-    t_b: int
-    end_1: int
-    end_2: int
     deploy: tuple[int, int]
-    trigger_users: tuple[int, int]
-    rare_users: tuple[int, ...]
-    rare_times: tuple[int, ...]
-    coincidence_user: int
-    coincidence_time: int
-    k_id: int
-    common_users: tuple[int, int]
-    common_times: tuple[int, int]
-    story: Story
-
-    @property
-    def episodes(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        return ((self.t_a, self.end_1), (self.t_b, self.end_2))
 
 
 def make_plan(rng: np.random.Generator, pop: Population, day_start: int, story: Story) -> Plan:
@@ -73,7 +56,7 @@ def make_plan(rng: np.random.Generator, pop: Population, day_start: int, story: 
         end_1=day_start + 16 * H + 20 * M, end_2=day_start + 18 * H + 30 * M, deploy=deploy,
         trigger_users=(int(actors[0]), int(actors[1])), rare_users=tuple(int(u) for u in actors[2:6]),
         rare_times=tuple(int(t) for t in rare), coincidence_user=int(actors[6]), coincidence_time=coincidence,
-        k_id=int(pop.course_ids[story.target]), story=story,
+        story=story,
         common_users=(int(actors[7]), int(actors[8])), common_times=(t_a + 150_000, t_b + 700_000),
     )
 
@@ -125,9 +108,8 @@ def _script(rng: np.random.Generator, plan: Plan, pop: Population) -> list[tuple
 def script(rng: np.random.Generator, plan: Plan, pop: Population) -> tuple[list[Scripted], list[dict[str, int]]]:
     """The scripted sessions (unset courses are the popular one) and, per
     session, its item number."""
-    completion = [plan.t_a, plan.t_b, *plan.rare_times, *plan.common_times, plan.coincidence_time]
     sessions = [
         Scripted(role, user, done, tuple((CODE[a], off, {"course": c if c >= 0 else plan.story.target}) for a, c, off in steps))
-        for (role, user, steps), done in zip(_script(rng, plan, pop), completion)
+        for (role, user, steps), done in zip(_script(rng, plan, pop), plan.completions)
     ]
     return sessions, [{"item": int(rng.integers(1, 41))} for _ in sessions]

@@ -1,6 +1,6 @@
 """Writers for the two server logs: PostgreSQL (stderr, ``%m [%p] ``) and
 Redis.  Both mix request-linked lines with the server's own housekeeping.
-Render frames as in :mod:`forensics.simulate.writers`.
+Render frames as in :mod:`forensics.simulate.engine.render`.
 """
 
 from __future__ import annotations

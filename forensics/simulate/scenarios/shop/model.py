@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...engine.chain import Chain, WalkAttr
+from ...engine.chain import Chain, Population, WalkAttr
 from .vocab import A, CODE, DWELL_S, END, PROFILE_WEIGHTS, REGIONS, start_vector, transition_matrices
 
 MAX_STEPS = 40
@@ -32,32 +32,17 @@ _NEW_PRODUCT[[CODE["view_product"], CODE["search"], CODE["browse_catalog"]]] = T
 
 
 @dataclass(frozen=True)
-class Customers:
-    """Customers and their habits (arrays indexed by customer number).
+class Customers(Population):
+    """Customers and their habits (see :class:`~forensics.simulate.engine.chain.Population`;
+    ``profile`` indexes ``vocab.PROFILES``).
 
     Attributes
     ----------
-    profile
-        Habit profile index into ``vocab.PROFILES``.
-    affinity
-        ``(customers, A + 1)`` float32 personal multipliers of transition columns.
-    center_h
-        Preferred hour of activity (UTC).
-    rate
-        Expected sessions per day.
     region
         Index into ``vocab.REGIONS`` (shipping region; sets the tax rules read).
     """
 
-    profile: np.ndarray
-    affinity: np.ndarray
-    center_h: np.ndarray
-    rate: np.ndarray
     region: np.ndarray
-
-    @property
-    def size(self) -> int:
-        return int(self.profile.shape[0])
 
 
 def make_customers(rng: np.random.Generator, n: int) -> Customers:
@@ -80,7 +65,7 @@ def make_customers(rng: np.random.Generator, n: int) -> Customers:
     us = region == [r[0] for r in REGIONS].index("US")
     center_h[us] = (center_h[us] + 6.0) % 24.0
     rate = rng.lognormal(-0.25, 0.6, size=n)
-    return Customers(profile, affinity, center_h, rate, region)
+    return Customers(profile=profile, affinity=affinity, center_h=center_h, rate=rate, region=region)
 
 
 #: Product popularity: Zipf-like over the catalogue.

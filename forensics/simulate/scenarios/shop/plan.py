@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...engine.requests import Scripted
-from ...engine.scenario import Story
+from ...engine.scenario import IncidentPlan, Story
 from .model import Customers
 from .vocab import CODE, COINCIDENCE, COMMON_PATH, POISONED_REGION, RARE_HARMLESS, REGIONS, TRIGGER
 
@@ -30,27 +30,13 @@ def story(seed: int, cust: Customers) -> Story:
 
 
 @dataclass(frozen=True)
-class Plan:
-    """Times (epoch ms, UTC) and actors of the incident day."""
+class Plan(IncidentPlan):
+    """Times (epoch ms, UTC) and actors of the incident day (``t_a``: the
+    first poisoning write at the end of the trigger's checkout; ``end_1``:
+    the tax-sync overwrites the entry), and the unrelated mail-relay burst
+    (``mail`` = certificate expired, renewed)."""
 
-    day_start: int
-    t_a: int  # first poisoning write (end of the first trigger's checkout)
-    t_b: int
-    end_1: int  # tax-sync overwrites the entry
-    end_2: int
-    mail: tuple[int, int]  # mail relay certificate expired .. renewed
-    trigger_customers: tuple[int, int]
-    rare_customers: tuple[int, ...]
-    rare_times: tuple[int, ...]
-    coincidence_customer: int
-    coincidence_time: int
-    common_customers: tuple[int, int]
-    common_times: tuple[int, int]
-    story: Story
-
-    @property
-    def episodes(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        return ((self.t_a, self.end_1), (self.t_b, self.end_2))
+    mail: tuple[int, int]
 
 
 def _next_sync(t: int, day_start: int) -> int:
@@ -79,10 +65,10 @@ def make_plan(rng: np.random.Generator, cust: Customers, day_start: int, story: 
     rare = np.sort(cand[far][:3])
     return Plan(
         day_start=day_start, t_a=t_a, t_b=t_b, end_1=_next_sync(t_a, day_start), end_2=_next_sync(t_b, day_start),
-        mail=mail, trigger_customers=(int(trig[0]), int(trig[1])),
-        rare_customers=tuple(int(u) for u in rest[:3]), rare_times=tuple(int(t) for t in rare),
-        coincidence_customer=int(rest[3]), coincidence_time=t_a - int(rng.integers(100_000, 200_000)),
-        common_customers=(int(common[0]), int(common[1])),
+        mail=mail, trigger_users=(int(trig[0]), int(trig[1])),
+        rare_users=tuple(int(u) for u in rest[:3]), rare_times=tuple(int(t) for t in rare),
+        coincidence_user=int(rest[3]), coincidence_time=t_a - int(rng.integers(100_000, 200_000)),
+        common_users=(int(common[0]), int(common[1])),
         common_times=(t_a + int(rng.integers(90_000, 200_000)), t_b + int(rng.integers(120_000, 300_000))),
         story=story,
     )
@@ -110,28 +96,27 @@ def _script(rng: np.random.Generator, plan: Plan) -> list[tuple[str, int, list[t
     story = plan.story
     c = -CHECKOUT_MS
     out = [
-        ("trigger", plan.trigger_customers[0], _embed(story.trigger, (-251_000, -197_000, -143_000, -88_000, c), [
+        ("trigger", plan.trigger_users[0], _embed(story.trigger, (-251_000, -197_000, -143_000, -88_000, c), [
             ("sign_in", -412_000), ("search", -395_000), ("view_product", -361_000), ("add_to_cart", -322_000),
             ("pay", 41_000)])),
-        ("trigger", plan.trigger_customers[1], _embed(story.trigger, (-402_000, -335_000, -262_000, -207_000, c), [
+        ("trigger", plan.trigger_users[1], _embed(story.trigger, (-402_000, -335_000, -262_000, -207_000, c), [
             ("sign_in", -530_000), ("track_order", -498_000), ("view_cart", -431_000), ("view_cart", -301_000),
             ("pay", 57_000)])),
     ]
-    for cust in plan.rare_customers:
+    for cust in plan.rare_users:
         gaps = np.cumsum(rng.integers(15_000, 80_000, size=5))[::-1]
         out.append(("rare_harmless", cust, _embed(story.rare_harmless, (-int(gaps[1]), -int(gaps[2]), -int(gaps[3]), 0), [
             ("sign_in", -int(gaps[0]) - 20_000), ("track_order", -int(gaps[0])), ("browse_catalog", 30_000)])))
-    for cust in plan.common_customers:
+    for cust in plan.common_users:
         out.append(("common_path", cust, _embed(story.common_path, (-130_000, -95_000, -40_000), [
             ("sign_in", -150_000), ("view_cart", 0), ("checkout", 22_000)])))
-    out.append(("coincidence", plan.coincidence_customer, _embed(story.coincidence, (-190_000, -150_000, -70_000, 0), [
+    out.append(("coincidence", plan.coincidence_user, _embed(story.coincidence, (-190_000, -150_000, -70_000, 0), [
         ("view_product", -240_000)])))
     return out
 
 
 def script(rng: np.random.Generator, plan: Plan, cust: Customers) -> tuple[list[Scripted], list[dict[str, object]]]:
     """The scripted sessions and, per session, its product (signed in)."""
-    done = [plan.t_a, plan.t_b, *plan.rare_times, *plan.common_times, plan.coincidence_time]
     sessions = [Scripted(role, user, t0, tuple((CODE[a], off, {}) for a, off in steps))
-                for (role, user, steps), t0 in zip(_script(rng, plan), done)]
+                for (role, user, steps), t0 in zip(_script(rng, plan), plan.completions)]
     return sessions, [{"guest": False, "product": int(rng.integers(0, 60))} for _ in sessions]

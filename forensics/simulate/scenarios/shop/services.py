@@ -1,7 +1,7 @@
 """The shop's back-office logs: the payment gateway (ECS-style JSON lines
 with nested fields, UTC) and the order-mail worker (Python ``logging`` text
 in naive local time, with multi-line tracebacks).  Render frames as in
-:mod:`forensics.simulate.writers`.
+:mod:`forensics.simulate.engine.render`.
 """
 
 from __future__ import annotations
