@@ -19,6 +19,9 @@ from .scenario import IncidentDay, Scenario
 from .sink import FileCounts, open_sinks
 from .stream import MARGIN_MS, Stream
 
+#: Session numbers left free after a day's ordinary sessions (the next day's start after them).
+SESSION_GAP = 16
+
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -60,6 +63,8 @@ def run(sc: Scenario, out_dir: str | os.PathLike, *, seed: int, users: int, days
         raise UsageError(f"--users must be at least {sc.min_users}{sc.label_suffix}")
     if days < 1:
         raise UsageError("--days must be at least 1")
+    if days > 1 and not sc.day_keyed:
+        raise UsageError(f"--days is not supported by the {sc.name} scenario (one day)")
     out = Path(out_dir)
     chosen, sinks = open_sinks(out, dict(sc.layout.formats), formats, scenario=sc.label)
     pop = sc.make_population(sc.rng(seed, 0), users)
@@ -73,16 +78,12 @@ def run(sc: Scenario, out_dir: str | os.PathLike, *, seed: int, users: int, days
         for d in range(days):
             day_start = sc.incident_day - (days - 1 - d) * DAY_MS
             last = d == days - 1
-            key = (d,) if sc.day_keyed else ()
-
-            def rng_for(*stage: int, _key: tuple[int, ...] = key):
-                return sc.rng(seed, *stage, *_key)
-
+            rng_for = sc.day_rng(seed, d)
             plan = sc.make_plan(rng_for(1), pop, day_start, story) if last else None
             ordinary = ordinary_day(rng_for(2), sc.chain, pop, day_start, sess_offset)
             n_ord = int(ordinary["sess"].max() or sess_offset) + 1
             reqs, repaired = _day_requests(sc, rng_for(3), ordinary, pop, plan, n_ord + sc.script_gap, planted)
-            sess_offset = n_ord + 16
+            sess_offset = n_ord + SESSION_GAP
             reqs = sc.enrich(rng_for(4), reqs, pop, seed=seed, first_number=number, story=story)
             number += reqs.height
             if plan is not None:

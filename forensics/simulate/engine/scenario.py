@@ -134,7 +134,8 @@ class Scenario:
         00:00 UTC of the incident day (epoch ms); earlier days precede it.
     rng_salt, day_keyed
         Random streams are ``SeedSequence([seed, *rng_salt, stage])``, plus
-        the day number when ``day_keyed``.
+        the day number when ``day_keyed`` (a scenario that is not runs one
+        day only).
     min_users, default_users
         Smallest population accepted; the default size.
     label
@@ -201,3 +202,8 @@ class Scenario:
     def rng(self, seed: int, *key: int) -> np.random.Generator:
         """The random stream ``key`` of ``seed``."""
         return np.random.default_rng(np.random.SeedSequence([seed, *self.rng_salt, *key]))
+
+    def day_rng(self, seed: int, day: int) -> Callable[..., np.random.Generator]:
+        """``stage -> `` the random stream of that stage on ``day``."""
+        suffix = (day,) if self.day_keyed else ()
+        return lambda *stage: self.rng(seed, *stage, *suffix)
