@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from forensics.cli import cli
 from forensics.ingest import IngestOptions, formats
 from forensics.ingest import ingest as ingest_paths
-from forensics.simulate import FORMATS, simulate
+from forensics.errors import UsageError
+from forensics.simulate import FORMATS, SCENARIOS, simulate, simulate_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = REPO / "sample_logs"
@@ -234,6 +235,35 @@ def test_any_seed_balances_its_books_and_has_two_triggers(tmp_path_factory, seed
     for c in result.files.values():
         assert c.events + c.continuation_lines + c.blank_lines + c.malformed == c.lines
     assert len(result.truth["trigger"]["sessions"]) == 2
+
+
+# ------------------------------------------------------------- scenarios
+
+
+def test_the_registry_holds_both_scenarios_under_their_cli_names():
+    assert sorted(SCENARIOS) == ["elearning", "shop"]
+    assert all(sc.name == name for name, sc in SCENARIOS.items())
+
+
+@pytest.mark.parametrize("name", ["elearning", "shop"])
+def test_each_scenario_plants_the_trigger_of_its_story_twice(tmp_path, name):
+    sc = SCENARIOS[name]
+    users = 2 * sc.min_users + 40
+    story = sc.story(11, sc.make_population(sc.rng(11, 0), users))
+    writer = next(iter(sc.layout.formats))
+    truth = simulate_scenario(name, tmp_path, seed=11, users=users, formats=[writer]).truth
+    assert truth["trigger"]["sequence"] == list(story.trigger)
+    assert truth["trigger"]["cache_key"] == story.resource
+    assert [o["actions"][-1] for o in truth["trigger"]["occurrences"]] == [story.trigger[-1]] * 2
+    kinds = {d["kind"]: d for d in truth["decoys"]}
+    assert kinds["rare_harmless"]["sequence"] == list(story.rare_harmless)
+    assert kinds["coincidence"]["sequence"] == list(story.coincidence)
+    assert kinds["common_path"]["sequence"] == list(story.common_path)
+
+
+def test_a_one_day_scenario_refuses_more_days(tmp_path):
+    with pytest.raises(UsageError, match="--days"):
+        simulate_scenario("shop", tmp_path, days=2)
 
 
 # ------------------------------------------------------------------ CLI

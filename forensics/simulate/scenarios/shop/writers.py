@@ -3,8 +3,9 @@ offset), the edge proxy (Apache combined, local offset, ``trace_id=``/``ms=``
 extras), the pricing service (RFC 5424 syslog with structured data, UTC) and
 the price cache's access log (logfmt, epoch-seconds ``ts``).
 
-Every writer returns a render frame as in :mod:`forensics.simulate.writers`
-(``t``, ``text``, ``cont``, ``err``, ``cause``, ``ep``, ``svc``).
+Every writer takes a :class:`~forensics.simulate.engine.render.Ctx` (the
+whole day is one part) and the requests, and returns a render frame (see
+:mod:`forensics.simulate.engine.render`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..fields import hex_ids
-from ..writers import render
-from .scenario import INCIDENT_KINDS, SYNC_MINUTES, Plan
+from ...engine.render import Ctx, hex_ids, iso_ms, render
+from .faults import INCIDENT_KINDS
+from .plan import SYNC_MINUTES, Plan
 from .vocab import CART_WRITES, LISTING, PRICED, REGIONS
 
 TZ = "Europe/Berlin"
@@ -33,10 +34,6 @@ RULES_BYTES, POISON_BYTES = 18_234, 23
 def local(col: str, fmt: str) -> pl.Expr:
     """Epoch-ms column as Europe/Berlin local time text."""
     return pl.from_epoch(pl.col(col), time_unit="ms").dt.replace_time_zone("UTC").dt.convert_time_zone(TZ).dt.strftime(fmt)
-
-
-def utc(col: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(col), time_unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
 
 
 def cause_of(plan: Plan) -> tuple[pl.Expr, pl.Expr]:
@@ -64,9 +61,10 @@ _ERR = {"web_500": "KeyError: 'variant_id'", "psp_502": "PaymentProviderError: 5
         "inc_quote": "PricingError: 500 from pricing /v2/quote", "inc_pay": "GatewayTimeout: payment-gateway 504"}
 
 
-def storefront(plan: Plan, reqs: pl.DataFrame) -> pl.DataFrame:
+def storefront(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     """``storefront/storefront.log``: one logfmt line per request (when the
     response is sent), plus a few lines of its own."""
+    plan: Plan = ctx.plan
     cause, ep = cause_of(plan)
     err_text = pl.col("kind").replace_strict(_ERR, default=None, return_dtype=pl.String)
     line = logfmt([
@@ -95,12 +93,14 @@ def _clf(col: str) -> pl.Expr:
     return local(col, "%d/%b/%Y:%H:%M:%S %z")
 
 
-def edge(plan: Plan, reqs: pl.DataFrame, seed: int) -> pl.DataFrame:
+def edge(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     """``edge/access.log``: Apache combined plus ``trace_id=`` and ``ms=``
     for every request, static assets when a session starts, and the load
     balancer's health checks every 30 s."""
+    plan: Plan = ctx.plan
+    seed = ctx.seed
     cause, ep = cause_of(plan)
-    agent = pl.lit(pl.Series(AGENTS)).gather(pl.col("cust") % len(AGENTS))
+    agent = pl.lit(pl.Series(AGENTS)).gather(pl.col("user") % len(AGENTS))
     referer = pl.when(pl.col("sku").is_not_null()).then(pl.format(HOST + "/p/{}", pl.col("sku"))).otherwise(pl.lit(HOST + "/"))
     size = pl.when(pl.col("status") >= 500).then(pl.lit(312)).otherwise(pl.col("bytes")).cast(pl.String)
     ms = (pl.col("lat") + 2).round(0).cast(pl.Int64).cast(pl.String)
@@ -109,11 +109,11 @@ def edge(plan: Plan, reqs: pl.DataFrame, seed: int) -> pl.DataFrame:
                      pl.col("trace"), ms)
     df = reqs.with_columns((pl.col("end") + 2).alias("_e"))
     main = render(df, pl.col("_e"), text, err=pl.col("status") >= 500, cause=cause, ep=ep)
-    first = df.filter((pl.col("step") == 0) & ~pl.col("retry")).select("cust", "t", "ip")
+    first = df.filter((pl.col("step") == 0) & ~pl.col("retry")).select("user", "t", "ip")
     static = pl.concat([
         first.with_columns((pl.col("t") - 600 + 120 * k).alias("_e"), pl.lit(asset).alias("p"))
         for k, asset in enumerate(("/assets/app.3f9a1c.js", "/assets/app.77be02.css"))
-    ]).sort("_e", "cust")
+    ]).sort("_e", "user")
     static = static.with_columns(hex_ids(np.arange(static.height, dtype=np.uint64), seed + 17, name="tr"))
     static_lines = render(static, pl.col("_e"), pl.format(
         '{} - - [{}] "GET {} HTTP/1.1" 200 48213 "{}/" "{}" trace_id={} ms=1', pl.col("ip"), _clf("_e"), pl.col("p"),
@@ -144,10 +144,11 @@ def _rfc5424(at: pl.Expr, pri: pl.Expr, msgid: pl.Expr, sd: pl.Expr, msg: pl.Exp
     return pl.format("<{}>1 {} pricing-6d4f9b7c5-x2kqp pricing 1 {} {} {}", pri.cast(pl.String), at, msgid, sd, msg)
 
 
-def pricing(plan: Plan, reqs: pl.DataFrame) -> pl.DataFrame:
+def pricing(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     """``pricing/pricing.log``: one line per priced request (RFC 5424, UTC),
     trace id and cache key in structured data; the trigger's checkout also
     logs the (bad) refresh of the region's tax rules."""
+    plan: Plan = ctx.plan
     cause, ep = cause_of(plan)
     df = reqs.filter(pl.col("name").is_in(list(PRICED)))
     kind = pl.col("kind")
@@ -159,12 +160,12 @@ def pricing(plan: Plan, reqs: pl.DataFrame) -> pl.DataFrame:
     sd = pl.format('[ctx@53595 trace_id="{}" key="taxrules:{}" region="{}" currency="{}"]', pl.col("trace"),
                    pl.col("region_code"), pl.col("region_code"), pl.col("currency"))
     df = df.with_columns(level.alias("_lv"), (pl.col("t") + 6 + (kind == "tax_db_timeout").cast(pl.Int64) * 2_000).alias("_at"))
-    main = render(df, pl.col("_at"), _rfc5424(utc("_at"), pl.col("_lv").replace_strict(_PRI, return_dtype=pl.Int64),
+    main = render(df, pl.col("_at"), _rfc5424(iso_ms("_at"), pl.col("_lv").replace_strict(_PRI, return_dtype=pl.Int64),
                                               msgid, sd, msg),
                   err=pl.col("_lv") == "error", cause=cause, ep=ep)
     bad = reqs.filter(pl.col("poison")).with_columns((pl.col("end") - 4).alias("_at"))
     refresh = render(bad, pl.col("_at"), _rfc5424(
-        utc("_at"), pl.lit(134), pl.lit("refresh"),
+        iso_ms("_at"), pl.lit(134), pl.lit("refresh"),
         pl.format('[ctx@53595 trace_id="{}" key="taxrules:{}" region="{}"]', pl.col("trace"), pl.col("region_code"),
                   pl.col("region_code")),
         pl.lit("tax rules refreshed from cart context source=checkout rate=NaN")))
@@ -193,10 +194,11 @@ def _cache_line(at: str, level: pl.Expr, client: pl.Expr, cmd: str, key: pl.Expr
     return logfmt(pairs)
 
 
-def cache(plan: Plan, reqs: pl.DataFrame) -> pl.DataFrame:
+def cache(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     """``cache/price-cache.log``: the cache clients' access log: tax-rules
     reads (and refills after evictions) for every priced request, cart
     writes, the trigger's corrupt write, and the tax-sync job's rewrites."""
+    plan: Plan = ctx.plan
     cause, ep = cause_of(plan)
     kind = pl.col("kind")
     key = pl.format("taxrules:{}", pl.col("region_code"))

@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..fields import hex_ids
-from .model import N_CATEGORIES
-from .scenario import CHECKOUT_MS, PAY_TIMEOUT_MS
+from ...engine.render import hex_ids
+from ...engine.scenario import Story
+from .faults import PAY_TIMEOUT_MS
+from .model import N_CATEGORIES, Customers
+from .plan import CHECKOUT_MS
 from .vocab import ACTIONS, CODE, LISTING, MESSAGES, PRODUCT_ACTIONS, REGIONS, ROUTES
 
 CATEGORIES = (
@@ -43,7 +45,8 @@ def customer_ids(cust: np.ndarray) -> pl.Series:
     return pl.select(pl.lit("c") + pl.lit(pl.Series(cust.astype(np.int64))).cast(pl.String).str.zfill(5)).to_series()
 
 
-def enrich(rng: np.random.Generator, reqs: pl.DataFrame, *, seed: int) -> pl.DataFrame:
+def enrich(rng: np.random.Generator, reqs: pl.DataFrame, cust: Customers, *, seed: int, first_number: int,
+           story: Story) -> pl.DataFrame:
     """Sort the day's requests by time and add ``trace`` (32 hex), ``sid``,
     ``customer`` (null for guests), ``name``, ``sku``, ``order``, ``currency``,
     ``region_code``, ``method``, ``path``, ``lat``, ``end``, ``status``,
@@ -51,7 +54,7 @@ def enrich(rng: np.random.Generator, reqs: pl.DataFrame, *, seed: int) -> pl.Dat
     ``ip``."""
     reqs = reqs.sort("t", "sess", maintain_order=True)
     n = reqs.height
-    num = np.arange(n, dtype=np.uint64)
+    num = np.arange(first_number, first_number + n, dtype=np.uint64)
     action = reqs["action"].to_numpy().astype(np.int64)
     kind = reqs["kind"].to_numpy().astype(str)
     base = np.array([_BASE_MS.get(a, 45.0) for a in ACTIONS])[action]
@@ -62,7 +65,7 @@ def enrich(rng: np.random.Generator, reqs: pl.DataFrame, *, seed: int) -> pl.Dat
         [PAY_TIMEOUT_MS + lat / 10, 5_000.0 + lat, 2_000.0 + lat, 250.0 + lat, 12.0 + lat / 4],
         lat,
     )
-    poison = ((reqs["role"] == "trigger") & (reqs["action"] == CODE["checkout"]) & ~reqs["retry"]).fill_null(False)
+    poison = ((reqs["role"] == "trigger") & (reqs["action"] == CODE[story.trigger[-1]]) & ~reqs["retry"]).fill_null(False)
     lat = np.where(poison.to_numpy(), CHECKOUT_MS + 5.0, lat)
     ordinary = pl.col("name").replace_strict(MESSAGES, return_dtype=pl.String)
     special = pl.col("kind").replace_strict({k: v[2] for k, v in KINDS.items()}, return_dtype=pl.String)
@@ -71,7 +74,7 @@ def enrich(rng: np.random.Generator, reqs: pl.DataFrame, *, seed: int) -> pl.Dat
     out = reqs.with_columns(
         hex_ids(num, seed, name="trace"),
         hex_ids(reqs["sess"].to_numpy(), seed + 1, words=1, name="sid"),
-        pl.when(~pl.col("guest")).then(customer_ids(reqs["cust"].to_numpy())).alias("customer"),
+        pl.when(~pl.col("guest")).then(customer_ids(reqs["user"].to_numpy())).alias("customer"),
         pl.Series("name", np.array(ACTIONS)[action]),
         pl.Series("lat", np.round(lat, 1)),
         pl.Series("poison", poison),
@@ -96,8 +99,8 @@ def enrich(rng: np.random.Generator, reqs: pl.DataFrame, *, seed: int) -> pl.Dat
         .otherwise(pl.col("kind").replace_strict({k: v[1] for k, v in KINDS.items()}, return_dtype=pl.String)).alias("level"),
         pl.when(listing_timeout).then(pl.lit("prices unavailable: pricing timed out; showing list prices"))
         .otherwise(pl.coalesce(special, ordinary)).alias("msg"),
-        pl.format("{}.{}.{}.{}", (pl.col("cust") % 3 * 50 + 100).cast(pl.String), (pl.col("cust") // 250 % 250 + 1).cast(pl.String),
-                  (pl.col("cust") // 7 % 250 + 1).cast(pl.String), (pl.col("cust") % 250 + 2).cast(pl.String)).alias("ip"),
+        pl.format("{}.{}.{}.{}", (pl.col("user") % 3 * 50 + 100).cast(pl.String), (pl.col("user") // 250 % 250 + 1).cast(pl.String),
+                  (pl.col("user") // 7 % 250 + 1).cast(pl.String), (pl.col("user") % 250 + 2).cast(pl.String)).alias("ip"),
     )
     tmpl = pl.col("name").replace_strict({a: ROUTES[a][1] for a in ACTIONS}, return_dtype=pl.String)
     path = (

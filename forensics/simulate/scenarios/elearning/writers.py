@@ -1,25 +1,22 @@
 """One writer per request-driven log format: the app's JSON lines, the nginx
 access log, the JSON cache access log and the auth service's logback text.
 
-Every writer returns a *render frame*: ``t`` (Int64 epoch ms, the order key),
-``text`` (the event's physical lines joined by ``\\n``), ``cont`` (its
-continuation lines), ``err`` (an error event), ``cause`` (``incident``,
-``deploy``, ``background`` or null) and ``ep`` (incident episode 1/2).
+Every writer takes a :class:`~forensics.simulate.engine.render.Ctx` and the
+part's requests and returns a render frame (see
+:mod:`forensics.simulate.engine.render`); ``cause`` is ``incident``,
+``deploy``, ``background`` or null.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 
-from .fields import hex_ids
-from .scenario import AUTH_DELAY_S, INCIDENT_KINDS, RESET_DELAY, Plan
+from ...engine.render import Ctx, hex_ids, iso_ms, render
+from .faults import AUTH_DELAY_S, INCIDENT_KINDS
+from .plan import RESET_DELAY, Plan
 from .vocab import CONTENT_READERS, INVALIDATORS
 
-RENDER_SCHEMA = {"t": pl.Int64, "text": pl.String, "cont": pl.Int32, "err": pl.Boolean, "cause": pl.String, "ep": pl.Int8,
-                 "svc": pl.String}
 HOST = "https://learn.example.edu"
 AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36",
@@ -31,58 +28,12 @@ AGENTS = (
 )
 
 
-@dataclass(frozen=True)
-class Ctx:
-    """Where a writer is: the day, the incident plan (last day only) and the
-    time window of this part.  Request lines come from the part's requests;
-    the server's own lines are drawn for the whole day (from a per-day random
-    stream, so every part draws the same ones) and kept inside ``window``."""
-
-    seed: int
-    day: int
-    day_start: int
-    plan: Plan | None
-    window: tuple[int, int]
-    part: int
-
-    def rng(self, writer: int, *, daily: bool) -> np.random.Generator:
-        key = [self.seed, 5, self.day, writer] + ([] if daily else [1, self.part])
-        return np.random.default_rng(np.random.SeedSequence(key))
-
-    def keep(self, frame: pl.DataFrame) -> pl.DataFrame:
-        lo, hi = self.window
-        return frame.filter((pl.col("t") >= lo) & (pl.col("t") < hi))
-
-
-def iso_ms(col: str = "t") -> pl.Expr:
-    return pl.from_epoch(pl.col(col), time_unit="ms").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-
-
 def clf(col: str = "t") -> pl.Expr:
     return pl.from_epoch(pl.col(col), time_unit="ms").dt.strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def logback(col: str = "t") -> pl.Expr:
     return pl.from_epoch(pl.col(col), time_unit="ms").dt.strftime("%Y-%m-%d %H:%M:%S,%3f")
-
-
-def render(df: pl.DataFrame, t: pl.Expr, text: pl.Expr, *, cont: pl.Expr | int = 0, err: pl.Expr | bool = False,
-           cause: pl.Expr | None = None, ep: pl.Expr | None = None, svc: pl.Expr | str | None = None) -> pl.DataFrame:
-    """Select the render-frame columns from ``df`` (``svc``: the service
-    name a line itself carries, if any)."""
-    return df.select(
-        t.cast(pl.Int64).alias("t"),
-        text.alias("text"),
-        (cont if isinstance(cont, pl.Expr) else pl.lit(cont)).cast(pl.Int32).alias("cont"),
-        (err if isinstance(err, pl.Expr) else pl.lit(err)).cast(pl.Boolean).alias("err"),
-        (cause if cause is not None else pl.lit(None)).cast(pl.String).alias("cause"),
-        (ep if ep is not None else pl.lit(None)).cast(pl.Int8).alias("ep"),
-        (svc if isinstance(svc, pl.Expr) else pl.lit(svc)).cast(pl.String).alias("svc"),
-    )
-
-
-def empty() -> pl.DataFrame:
-    return pl.DataFrame(schema=RENDER_SCHEMA)
 
 
 def cause_of(plan: Plan | None) -> tuple[pl.Expr, pl.Expr]:
@@ -286,7 +237,7 @@ def cache(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     if plan is not None:
         ops_rows = pl.DataFrame({
             "ts": [plan.end_1 + RESET_DELAY[0], plan.end_2 + RESET_DELAY[1]], "level": ["info", "info"],
-            "svc": ["content-cache", "content-cache"], "op": ["FLUSHDB", "DEL"], "key": [None, f"course:{plan.k_id}:content"],
+            "svc": ["content-cache", "content-cache"], "op": ["FLUSHDB", "DEL"], "key": [None, plan.story.resource],
             "result": ["ok", "ok"], "rid": ["ops-runbook-restart", "deploy-hook-2023.11.02-3"],
             "latency_ms": [3.1, 0.3], "ttl_s": [None, None], "bytes": [None, None], "msg": [None, None],
             "_err": [False, False], "_cause": [None, None], "_ep": [None, None],

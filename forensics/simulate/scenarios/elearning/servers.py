@@ -1,6 +1,6 @@
 """Writers for the two server logs: PostgreSQL (stderr, ``%m [%p] ``) and
 Redis.  Both mix request-linked lines with the server's own housekeeping.
-Render frames as in :mod:`forensics.simulate.writers`.
+Render frames as in :mod:`forensics.simulate.engine.render`.
 """
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from .scenario import AUTH_DELAY_S, Plan
+from .faults import AUTH_DELAY_S
+from .plan import Plan
 from .vocab import CONTENT_READERS, SQL
-from .writers import Ctx, cause_of, empty, render
+from ...engine.render import Ctx, empty, render
+from .writers import cause_of
 
 _CONSTRAINT = {
     "submit_assignment": ("submissions_assignment_id_user_id_key", "Key (assignment_id, user_id)=({x}, {u}) already exists."),

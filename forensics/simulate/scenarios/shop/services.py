@@ -1,7 +1,7 @@
 """The shop's back-office logs: the payment gateway (ECS-style JSON lines
 with nested fields, UTC) and the order-mail worker (Python ``logging`` text
 in naive local time, with multi-line tracebacks).  Render frames as in
-:mod:`forensics.simulate.writers`.
+:mod:`forensics.simulate.engine.render`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ..writers import render
-from .scenario import PAY_TIMEOUT_MS, Plan
-from .writers import cause_of, local, utc
+from ...engine.render import Ctx, iso_ms, render
+from .faults import PAY_TIMEOUT_MS
+from .plan import RNG_SALT, Plan
+from .writers import cause_of, local
 
 RELAY = "smtp-relay.internal:587"
 TRACEBACK = (
@@ -38,7 +39,7 @@ def _strip_nulls(enc: pl.Expr) -> pl.Expr:
 def _ecs(at: str, level: pl.Expr, action: str, outcome: pl.Expr, status: pl.Expr, msg: pl.Expr,
          *, trace: pl.Expr | None, payment: bool = True) -> pl.Expr:
     fields = [
-        utc(at).alias("@timestamp"),
+        iso_ms(at).alias("@timestamp"),
         pl.struct(level.alias("level"), pl.lit("gateway." + action).alias("logger")).alias("log"),
         pl.struct(pl.lit("payment-gateway").alias("name"), pl.lit("3.14.2").alias("version")).alias("service"),
     ]
@@ -54,10 +55,12 @@ def _ecs(at: str, level: pl.Expr, action: str, outcome: pl.Expr, status: pl.Expr
     return _strip_nulls(pl.struct(fields).struct.json_encode())
 
 
-def payments(plan: Plan, reqs: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+def payments(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     """``payments/gateway.jsonl``: one authorization line per payment (a
     warning then a 504 when the pricing check hangs), and settlement batches
     every 10 minutes."""
+    plan: Plan = ctx.plan
+    rng = np.random.default_rng(np.random.SeedSequence([ctx.seed, *RNG_SALT, 7]))
     cause, ep = cause_of(plan)
     pays = reqs.filter(pl.col("name") == "pay").with_columns(
         pl.Series("_amount", np.round(rng.uniform(19.0, 320.0, size=int((reqs["name"] == "pay").sum())), 2)),
@@ -91,11 +94,12 @@ def _py(at: str, level: str, thread: pl.Expr, msg: pl.Expr) -> pl.Expr:
     return pl.format("{} {} [{}] shop.notify.mailer - {}", local(at, "%Y-%m-%d %H:%M:%S,%3f"), pl.lit(level), thread, msg)
 
 
-def mail(plan: Plan, reqs: pl.DataFrame) -> pl.DataFrame:
+def mail(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     """``mail/notifier.log``: the order-mail worker (naive Europe/Berlin
     time): a confirmation per placed order, failing with a traceback and
     retried every minute while the relay's certificate is expired, plus
     failed relay probes in that window.  No trace ids: it reads a queue."""
+    plan: Plan = ctx.plan
     lo, hi = plan.mail
     orders = reqs.filter((pl.col("name") == "pay") & (pl.col("status") == 201)).with_columns(
         (pl.col("end") + 150).alias("_q"), (pl.col("end") + 1_200).alias("_s"),

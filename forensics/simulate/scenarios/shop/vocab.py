@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...engine.chain import start_vector as action_weights
+from ...engine.chain import transition_matrices as stack_matrices
+
 #: Storefront activities (the logfmt ``activity`` field).  Index = code.
 ACTIONS: tuple[str, ...] = (
     "sign_in", "browse_catalog", "search", "view_product", "add_to_cart", "remove_item", "view_cart",
@@ -149,24 +152,8 @@ def transition_matrices() -> np.ndarray:
     >>> m.shape, bool(np.allclose(m.sum(axis=2), 1.0))
     ((5, 17, 17), True)
     """
-    base = np.zeros((A + 1, A + 1))
-    for i, name in enumerate(ACTIONS):
-        for target, w in _BASE[name].items():
-            base[i, END if target == "END" else CODE[target]] = w
-    base[END, END] = 1.0
-    out = []
-    for mult in PROFILES.values():
-        m = base.copy()
-        for target, f in mult.items():
-            m[:A, END if target == "END" else CODE[target]] *= f
-        out.append(m)
-    stacked = np.stack(out)
-    return stacked / stacked.sum(axis=2, keepdims=True)
+    return stack_matrices(ACTIONS, [_BASE] * len(PROFILES), list(PROFILES.values()))
 
 
 def start_vector() -> np.ndarray:
-    """Start-activity probabilities over the ``A + 1`` codes."""
-    v = np.zeros(A + 1)
-    for name, w in START.items():
-        v[CODE[name]] = w
-    return v / v.sum()
+    return action_weights(ACTIONS, START)

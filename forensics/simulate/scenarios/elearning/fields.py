@@ -7,12 +7,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from ...engine.render import hex_ids
+from ...engine.scenario import Story
 from .model import Population
 from .vocab import ACTIONS, CODE, COURSE_ACTIONS, MESSAGES, ROUTES
-
-_HEX4 = pl.Series([f"{i:04x}" for i in range(65536)])
-_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)
-MASK64 = (1 << 64) - 1
 
 #: Fault kind -> (HTTP status, app level, app message template; None: ordinary message).
 KINDS: dict[str, tuple[int, str, str | None]] = {
@@ -31,33 +29,6 @@ KINDS: dict[str, tuple[int, str, str | None]] = {
 }
 
 
-def mix64(x: np.ndarray, salt: int) -> np.ndarray:
-    """A bijective 64-bit mix of ``x`` (splitmix-style), salted."""
-    z = (x.astype(np.uint64) + np.uint64((salt * _MIX[0]) & MASK64)) * np.uint64(_MIX[1])
-    z ^= z >> np.uint64(31)
-    z = z * np.uint64(_MIX[2])
-    z ^= z >> np.uint64(29)
-    return z
-
-
-def hex_ids(x: np.ndarray, salt: int, *, words: int = 2, prefix: str = "", name: str = "id") -> pl.Series:
-    """Random-looking hex ids (16 hex digits per word), distinct for distinct
-    ``x`` (the first word is a bijection of ``x``).
-
-    Examples
-    --------
-    >>> hex_ids(np.arange(2), 7, words=1, prefix="s-").to_list()
-    ['s-dc31264ea150db95', 's-221b978fbc0bb1e1']
-    """
-    cols = {}
-    for w in range(words):
-        z = mix64(x, salt * 7919 + w)
-        for i in range(4):
-            cols[f"p{w}{i}"] = _HEX4.gather(pl.Series(((z >> np.uint64(48 - 16 * i)) & np.uint64(0xFFFF)).astype(np.uint32)))
-    parts = [pl.lit(prefix)] if prefix else []
-    return pl.DataFrame(cols).select(pl.concat_str(parts + [pl.col(c) for c in cols]).alias(name)).to_series()
-
-
 def user_ids(users: np.ndarray, n_users: int) -> pl.Series:
     """``u0042``-style ids, zero-padded to the population size."""
     width = max(4, len(str(max(n_users - 1, 0))))
@@ -70,7 +41,8 @@ def _route(which: int) -> pl.Expr:
     return pl.col("name").replace_strict({a: ROUTES[a][which] for a in ACTIONS}, return_dtype=pl.String)
 
 
-def enrich(rng: np.random.Generator, reqs: pl.DataFrame, pop: Population, *, seed: int, first_number: int) -> pl.DataFrame:
+def enrich(rng: np.random.Generator, reqs: pl.DataFrame, pop: Population, *, seed: int, first_number: int,
+           story: Story) -> pl.DataFrame:
     """Sort the day's requests by time and add ``rid``, ``sid``, ``uid``,
     ``name``, ``cid`` (public course id, null for course-less actions),
     ``method``, ``path``, ``lat`` (ms), ``end`` (ms), ``db_ms``, ``status``,
@@ -115,7 +87,7 @@ def enrich(rng: np.random.Generator, reqs: pl.DataFrame, pop: Population, *, see
         level.alias("level"),
         pl.when(login_fail).then(pl.lit("login failed: session store unavailable"))
         .otherwise(pl.coalesce(special, ordinary)).alias("msg"),
-        ((pl.col("role") == "trigger") & (pl.col("name") == "submit_quiz") & ~pl.col("retry")).fill_null(False).alias("trigger_done"),
+        ((pl.col("role") == "trigger") & (pl.col("name") == story.trigger[-1]) & ~pl.col("retry")).fill_null(False).alias("trigger_done"),
     )
     method = _route(0)
     tmpl = _route(1)

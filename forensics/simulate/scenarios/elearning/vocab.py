@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...engine.chain import start_vector as action_weights
+from ...engine.chain import transition_matrices as stack_matrices
+
 #: Action vocabulary (the app log's ``event`` field).  Index = action code.
 ACTIONS: tuple[str, ...] = (
     "login", "browse_courses", "open_course", "open_lecture", "play_video",
@@ -177,34 +180,12 @@ START_STUDENT = {"login": 55, "browse_courses": 15, "open_course": 18, "open_lec
 START_INSTRUCTOR = {"login": 60, "open_course": 30, "grade_submission": 10}
 
 
-def _matrix(rows: dict[str, dict[str, float]], fallback: dict[str, dict[str, float]] | None = None) -> np.ndarray:
-    m = np.zeros((A + 1, A + 1))
-    for i, name in enumerate(ACTIONS):
-        row = rows.get(name) or (fallback or {}).get(name) or {"END": 1}
-        for target, w in row.items():
-            m[i, END if target == "END" else CODE[target]] = w
-    m[END, END] = 1.0
-    return m
-
-
 def transition_matrices() -> np.ndarray:
-    """Stacked ``(profiles + 1, A + 1, A + 1)`` row-stochastic matrices;
-    the last one is the instructors'."""
-    base = _matrix(_STUDENT)
-    out = []
-    for mult in PROFILES.values():
-        m = base.copy()
-        for target, f in mult.items():
-            m[:A, END if target == "END" else CODE[target]] *= f
-        out.append(m)
-    out.append(_matrix(_INSTRUCTOR, _STUDENT))
-    stacked = np.stack(out)
-    return stacked / stacked.sum(axis=2, keepdims=True)
+    """Stacked row-normalized matrices: one per student profile, then the
+    instructors' (their own rows, the students' where they have none)."""
+    instructor = {name: _INSTRUCTOR.get(name) or _STUDENT.get(name) for name in ACTIONS}
+    return stack_matrices(ACTIONS, [_STUDENT] * len(PROFILES) + [instructor], [*PROFILES.values(), None])
 
 
 def start_vector(table: dict[str, float]) -> np.ndarray:
-    """Start-action probabilities over the ``A + 1`` codes."""
-    v = np.zeros(A + 1)
-    for name, w in table.items():
-        v[CODE[name]] = w
-    return v / v.sum()
+    return action_weights(ACTIONS, table)

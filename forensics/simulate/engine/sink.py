@@ -75,7 +75,7 @@ def open_sinks(
     Returns the chosen names (all of ``table`` when ``formats`` is empty) and
     the sinks by relative path.  Raises UsageError / OutputError.
     """
-    from ..errors import OutputError, UsageError
+    from ...errors import OutputError, UsageError
 
     chosen = tuple(table) if not formats else tuple(dict.fromkeys(formats))
     unknown = [f for f in chosen if f not in table]
