@@ -12,8 +12,11 @@ from click.testing import CliRunner
 
 from forensics.cli import cli
 from forensics.errors import InputError, UsageError
-from forensics.mining.labeled import (classify_sessions, is_subsequence, mine_labeled, occurrences,
-                                      read_failing, risk_ratio_low)
+from forensics.mining.closed import is_subsequence
+from forensics.mining.labeled import (classify_sessions, labeled_explanation, mine_labeled, read_failing,
+                                      risk_ratio_low)
+from forensics.mining.model import MiningOptions
+from forensics.mining.occurrences import occurrences
 from forensics.schema import conform
 from forensics.timeline import build_timeline
 from forensics.timeline.templates import free_text_events

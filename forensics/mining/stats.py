@@ -181,3 +181,28 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     out = np.empty(M)
     out[order] = np.minimum(q, 1.0)
     return out
+
+
+def stratified(p: np.ndarray, pmin: np.ndarray, testable: np.ndarray, level: np.ndarray, *, alpha_s: float,
+               strata: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tarone + BH inside each length stratum (docs/statistics.md, "Multiple testing").
+
+    Each stratum (the hypotheses of one ``level`` with ``testable`` set) gets
+    ``alpha_s``; inside it only Tarone-testable hypotheses (by ``pmin``) are
+    tested and get BH q-values, multiplied by ``strata`` (the number of
+    families ``alpha`` is split over) so that ``q <= alpha`` is the rule.
+    Returns the tested mask and the q-values (1 where untested).
+
+    >>> t, q = stratified(np.array([1e-4, 0.5]), np.array([1e-6, 1e-6]), np.array([True, True]),
+    ...                   np.array([2, 3]), alpha_s=0.025, strata=2)
+    >>> t.tolist(), q.round(4).tolist()
+    ([True, True], [0.0002, 1.0])
+    """
+    tested = np.zeros(len(p), dtype=bool)
+    q = np.ones(len(p))
+    for lv in np.unique(level[testable]):  # max_len strata at most
+        idx = np.flatnonzero(testable & (level == lv))
+        idx = idx[tarone_family(pmin[idx], alpha_s)]
+        tested[idx] = True
+        q[idx] = np.minimum(1.0, strata * bh_qvalues(p[idx]))
+    return tested, q
