@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from forensics.mining import MiningOptions, evidence_frame, mine, mining_to_json
-from forensics.mining.candidates import prepare
+from forensics.mining.candidates import grow, prepare
 from forensics.mining.core import steps_frame
 from forensics.mining.linkage import explanation, resource_links
 from forensics.mining.occurrences import embedding, embeddings
@@ -78,10 +78,14 @@ def _spec_with_retry_after_error() -> Spec:
 
 def test_after_error_actions_are_never_candidates():
     tl = build_timeline(_spec_with_retry_after_error())
-    result = mine(tl, options=MiningOptions(max_support=0.5))
+    opts = MiningOptions(max_support=0.5)
+    result = mine(tl, options=opts)
     seen = [s.sequence for s in result.suspects + result.runners_up] + [a.sequence for a in result.affected_paths]
     assert not any("retry" in s or "reload" in s for s in seen)
-    p = prepare(tl)
+    p = prepare(tl, options=opts)
+    grown = [tuple(p.vocab[c] for c in codes) for codes in grow(p, options=opts).patterns["codes"].to_list()]
+    assert ("view", "open") in grown  # the failing session's pre-error path is a candidate ...
+    assert not any("retry" in s or "reload" in s for s in grown)  # ... what it did after the error is not
     retry_rows = [i for i, c in enumerate(p.code) if p.vocab[c] in ("retry", "reload")]
     assert retry_rows and not p.elig[retry_rows].any()
 

@@ -42,7 +42,7 @@ from .closed import is_subsequence
 from .linkage import linked_evidence
 from .model import MiningOptions
 from .score import closest_completions
-from .stats import enrichment, minp_order, prob_hit
+from .stats import enrichment, kstar_onsets, minp_order, prob_hit
 
 #: At most this many significant candidates take part (best p first).
 MAX_COMPETING = 400
@@ -75,19 +75,6 @@ class Attribution:
     evidence_until: dict[int, dict[int, int]] = field(default_factory=dict)
     folded: dict[int, list[int]] = field(default_factory=dict)
     explained_away: int = 0
-
-
-def _kstar(u: np.ndarray) -> np.ndarray:
-    """Onsets that carry the order-statistic evidence (the k* smallest u)."""
-    if u.shape[1] == 0:
-        return np.zeros(u.shape, dtype=bool)
-    us = np.sort(u, axis=1)
-    ks = np.arange(1, u.shape[1] + 1)
-    from scipy import stats
-
-    F = stats.binom.sf(ks[None, :] - 1, u.shape[1], us)
-    kstar = F.argmin(axis=1)
-    return (u < 1) & (u <= us[np.arange(len(u)), kstar][:, None])
 
 
 @dataclass(frozen=True)
@@ -158,7 +145,7 @@ class _Stage:
         some = mask.any(axis=1)
         if some.any():
             pa[some] = minp_order(uu[some])
-        contrib = _kstar(uu) & mask
+        contrib = (uu < 1) & kstar_onsets(uu) & mask
         qa = np.where(s["p_onset"] > 0, np.minimum(1.0, s["q_onset"] * pa / np.maximum(s["p_onset"], 1e-300)), 1.0)
         rr = np.where(s["expected_onsets"] > 0, mask.sum(axis=1) / np.maximum(s["expected_onsets"], 1e-300), 0.0)
         ok_a = s["tested_onset"] & some & (qa <= alpha) & (rr >= self.options.min_rate_ratio)

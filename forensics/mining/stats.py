@@ -77,6 +77,23 @@ def minp_order(u: np.ndarray) -> np.ndarray:
     return np.where(p < 1e-9, upper, np.clip(p, t, upper))
 
 
+def kstar_onsets(u: np.ndarray) -> np.ndarray:
+    """The onsets that carry the order-statistic evidence of each row of
+    ``u`` (C, m): the k* smallest ``u``, k* the rank that attains the
+    minimum in :func:`minp_order` (ties included).
+
+    >>> kstar_onsets(np.array([[0.001, 0.5, 1.0]])).tolist()
+    [[True, False, False]]
+    """
+    if u.shape[1] == 0:
+        return np.zeros(u.shape, dtype=bool)
+    us = np.sort(u, axis=1)
+    ks = np.arange(1, u.shape[1] + 1)
+    F = _scipy('stats').binom.sf(ks[None, :] - 1, u.shape[1], us)
+    kstar = F.argmin(axis=1)
+    return u <= us[np.arange(len(u)), kstar][:, None]
+
+
 def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> dict[str, np.ndarray]:
     """Evidence (a) for C candidates and m onsets.
 
@@ -99,13 +116,7 @@ def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> 
     p = minp_order(u) if r.shape[1] else np.ones(len(N))
     # the onsets that carry the evidence: the k* smallest u, k* the rank
     # that attains the order-statistic minimum
-    contrib = np.zeros(u.shape, dtype=bool)
-    if r.shape[1]:
-        us = np.sort(u, axis=1)
-        ks = np.arange(1, u.shape[1] + 1)
-        F = _scipy('stats').binom.sf(ks[None, :] - 1, u.shape[1], us)
-        kstar = F.argmin(axis=1)
-        contrib = hit & (u <= us[np.arange(len(u)), kstar][:, None])
+    contrib = hit & kstar_onsets(u)
     expected = prob_hit(n, window[None, :], N[:, None]).sum(axis=1) if r.shape[1] else np.zeros(len(N))
     k_obs = hit.sum(axis=1)
     rate_ratio = np.where(expected > 0, k_obs / np.maximum(expected, 1e-300), 0.0)
