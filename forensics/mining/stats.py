@@ -1,6 +1,8 @@
 """The two tests, their effect sizes, testability and the q-values.
 
-Every formula is written out, with a worked example, in docs/statistics.md.
+Every formula is written out, with a worked example, in docs/statistics.md
+("Evidence (a): onset precedence", "Evidence (b): session enrichment",
+"Multiple testing").
 All functions are vectorized over candidates (numpy/scipy); the only Python
 loops are over onsets and order-statistic ranks (a handful).
 """
