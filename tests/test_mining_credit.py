@@ -76,6 +76,7 @@ def test_sub_sequence_sharing_the_trigger_occurrences_is_listed_under_it(result)
 
 
 def test_chance_sequence_sharing_an_explained_onset_is_explained_away(result):
+    assert result.suspects
     assert all(s.sequence != ("d", "e") for s in result.suspects)
     assert result.explained_away >= 1
     assert mining_to_json(result)["explained_away"] == result.explained_away

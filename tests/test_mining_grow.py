@@ -18,7 +18,7 @@ from polars.testing import assert_frame_equal
 
 import forensics.mining.growth as growth
 from forensics.mining import MiningOptions
-from forensics.mining.candidates import _MASK, _row_bounds, _set_hash, _window_flags, grow, prepare
+from forensics.mining.candidates import SET_HASH_MASK, grow, prepare, row_bounds, set_hash, window_flags
 from tests.mining_fixtures import Spec, build_timeline
 
 # engine settings: (name, {module constant: value})
@@ -77,10 +77,10 @@ def old_grow(p, options):
     rare_below = options.max_support * n_sessions
     V = np.int64(max(len(p.vocab), 1))
     rows = np.arange(n, dtype=np.int64)
-    bounds = _row_bounds(p, look_us)
-    row_hash = (_set_hash(rows) & np.uint64(_MASK)).astype(np.float64)
-    sess_hash = (_set_hash(np.arange(n_sessions)) & np.uint64(_MASK)).astype(np.float64)
-    ow, ew = _window_flags(p, rows, p.ts, look_us, bounds)
+    bounds = row_bounds(p, look_us)
+    row_hash = (set_hash(rows) & np.uint64(SET_HASH_MASK)).astype(np.float64)
+    sess_hash = (set_hash(np.arange(n_sessions)) & np.uint64(SET_HASH_MASK)).astype(np.float64)
+    ow, ew = window_flags(p, rows, p.ts, look_us, bounds)
     keep_code = np.zeros(int(V), dtype=bool)
     keep_code[np.unique(p.code[ow | ew])] = True
     sel = keep_code[p.code]
@@ -112,7 +112,7 @@ def old_grow(p, options):
         if len(key) == 0:
             break
         key, nend, nstart = _old_dedupe_sorted(key, np.concatenate(parts_e), np.concatenate(parts_s), n)
-        ow, ew = _window_flags(p, nend, nstart, look_us, bounds)
+        ow, ew = window_flags(p, nend, nstart, look_us, bounds)
         pb = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
         has_o = np.maximum.reduceat(ow.astype(np.uint8), pb).astype(bool)
         has_e = np.maximum.reduceat(ew.astype(np.uint8), pb).astype(bool)

@@ -51,6 +51,7 @@ def test_trigger_resource_is_linked_in_the_explanation(mined):
 
 def test_coincidence_and_harmless_sequences_rank_below_and_are_not_significant(mined):
     _, result = mined
+    assert result.suspects  # (the trigger)
     for s in result.suspects:
         assert not _contains(s.sequence, COINCIDENCE) and not _contains(s.sequence, HARMLESS)
     for s in result.runners_up:  # if shown at all, they are below the trigger

@@ -10,8 +10,10 @@ import pytest
 from scipy import stats
 
 from forensics.mining import MiningOptions, evidence_frame, mine, mining_to_json
-from forensics.mining.candidates import prepare
-from forensics.mining.linkage import embed, explanation, occurrence_steps, resource_links
+from forensics.mining.candidates import grow, prepare
+from forensics.mining.core import steps_frame
+from forensics.mining.linkage import explanation, resource_links
+from forensics.mining.occurrences import embedding, embeddings
 from forensics.mining.stats import bh_qvalues, enrichment, minp_order, prob_hit, tarone_family
 from tests.mining_fixtures import Spec, build_timeline
 
@@ -76,10 +78,14 @@ def _spec_with_retry_after_error() -> Spec:
 
 def test_after_error_actions_are_never_candidates():
     tl = build_timeline(_spec_with_retry_after_error())
-    result = mine(tl, options=MiningOptions(max_support=0.5))
+    opts = MiningOptions(max_support=0.5)
+    result = mine(tl, options=opts)
     seen = [s.sequence for s in result.suspects + result.runners_up] + [a.sequence for a in result.affected_paths]
     assert not any("retry" in s or "reload" in s for s in seen)
-    p = prepare(tl)
+    p = prepare(tl, options=opts)
+    grown = [tuple(p.vocab[c] for c in codes) for codes in grow(p, options=opts).patterns["codes"].to_list()]
+    assert ("view", "open") in grown  # the failing session's pre-error path is a candidate ...
+    assert not any("retry" in s or "reload" in s for s in grown)  # ... what it did after the error is not
     retry_rows = [i for i, c in enumerate(p.code) if p.vocab[c] in ("retry", "reload")]
     assert retry_rows and not p.elig[retry_rows].any()
 
@@ -102,10 +108,12 @@ def test_embedding_takes_the_latest_start_and_respects_gaps():
         spec.actions.append(("s", "u", float(j), a, f"r{j}", (f"key{j}",)))
     p = prepare(build_timeline(spec))
     a, b = p.vocab.index("a"), p.vocab.index("b")
-    opts = MiningOptions(max_gap=2)
-    assert embed(p, (a, b), 4, options=opts) == (3, 4)
-    assert embed(p, (a, a, b), 4, options=opts) == (0, 3, 4)
-    assert embed(p, (a, a, b), 4, options=MiningOptions(max_gap=1)) is None
+    assert embedding(p, (a, b), 4, max_gap=2, max_span_s=60) == (3, 4)
+    assert embedding(p, (a, a, b), 4, max_gap=2, max_span_s=60) == (0, 3, 4)
+    assert embedding(p, (a, a, b), 4, max_gap=1, max_span_s=60) is None
+    assert embedding(p, (a, a, b), 4, max_gap=2, max_span_s=3.5) is None  # 4 s from first to last step
+    assert embeddings(p, (a, b), np.array([1, 2, 4]), max_gap=2, max_span_s=60).tolist() == [
+        [0, 1], [-1, -1], [3, 4]]
 
 
 def test_resource_links_count_errors_after_the_completion():
@@ -116,7 +124,7 @@ def test_resource_links_count_errors_after_the_completion():
                     (6.0, None, None, "K", "cache", "x"), (7.0, None, None, "L", "cache", "x")]
     tl = build_timeline(spec)
     p = prepare(tl)
-    steps = occurrence_steps(p, 1, (p.vocab.index("a"), p.vocab.index("b")), np.array([1]), options=MiningOptions())
+    steps = steps_frame(p, 1, np.array([[0, 1]]))
     errors = tl.events.filter(pl.col("is_error")).select("key", "ts")
     links = resource_links(p, steps, errors)
     assert [(x.resource, x.errors_after, x.step, x.step_index) for x in links] == [("K", 2, "b", 2)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -66,8 +68,9 @@ def test_young_sessions_are_not_judged_for_slow_steps():
     row = t.row(1, named=True)
     assert row["delay_us"] == 100 * 1_000_000
     assert (row["control_judged"], row["control_reached"], row["failing_judged"]) == (6, 6, 2)
-    found, _ = missing_steps(code, sess, ("start", "done"), tuple(map(str, range(10))), fail, ctrl, ts=ts,
-                             end=400 * 1_000_000)
+    p = SimpleNamespace(code=code, sess=sess, ts=ts, vocab=("start", "done"), session_keys=tuple(map(str, range(10))),
+                        failing=fail, control=ctrl)
+    found, _ = missing_steps(p, end=400 * 1_000_000)
     assert found and found[0].failing_sessions == 2 and found[0].control_sessions == 6
     assert found[0].delay_s == pytest.approx(100.0)
 

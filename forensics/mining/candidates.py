@@ -34,8 +34,10 @@ import polars as pl
 from .growth import grow_arrays
 from .model import MiningOptions
 
-_NO_CUT = np.iinfo(np.int64).max
-_MASK = (1 << 36) - 1  # set hashes: sums of 36-bit hashes stay exact in float64
+#: ``Prepared.cut`` of a session that never erred (every action is eligible)
+NO_CUT = np.iinfo(np.int64).max
+#: Set hashes keep 36 bits of :func:`set_hash`: sums of them stay exact in float64.
+SET_HASH_MASK = (1 << 36) - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -130,7 +132,7 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
               on="session_key", how="left")
         .sort("sidx")
         .with_columns(
-            pl.min_horizontal("first", "burst_first").fill_null(_NO_CUT).alias("cut"),
+            pl.min_horizontal("first", "burst_first").fill_null(NO_CUT).alias("cut"),
             pl.col("burst_first").is_not_null().alias("failing"),
             (pl.col("first").is_null() & pl.col("burst_first").is_null()).alias("control"),
             pl.coalesce("user", "auser").alias("u"),
@@ -169,9 +171,11 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     )
 
 
-def _row_bounds(p: Prepared, look_us: int) -> tuple[np.ndarray, np.ndarray]:
+def row_bounds(p: Prepared, look_us: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the earliest start that puts an occurrence ending there inside
-    a pre-onset window / its session's pre-error window (int64 max: none)."""
+    a pre-onset window / its session's pre-error window ``[cut - look_us,
+    cut)`` (int64 max: none).  These are the candidate windows of
+    :func:`grow` (an evidence strategy may pass its own)."""
     big = np.iinfo(np.int64).max
     onset_lo = np.full(len(p.ts), big, dtype=np.int64)
     if len(p.onsets):
@@ -182,15 +186,19 @@ def _row_bounds(p: Prepared, look_us: int) -> tuple[np.ndarray, np.ndarray]:
     return onset_lo, err_lo
 
 
-def _window_flags(p: Prepared, end: np.ndarray, start: np.ndarray, look_us: int,
-                  bounds: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(pre-onset window occurrence, pre-error window occurrence) per state."""
-    onset_lo, err_lo = bounds if bounds is not None else _row_bounds(p, look_us)
+def window_flags(p: Prepared, end: np.ndarray, start: np.ndarray, look_us: int,
+                 bounds: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(pre-onset window occurrence, pre-error window occurrence) per state
+    ``(end row, start time)``: the reference the growth tests check against."""
+    onset_lo, err_lo = bounds if bounds is not None else row_bounds(p, look_us)
     return start >= onset_lo[end], start >= err_lo[end]
 
 
-def _set_hash(values: np.ndarray) -> np.ndarray:
-    """A 64-bit mixing hash (splitmix64) per value; sums of it hash a set."""
+def set_hash(values: np.ndarray) -> np.ndarray:
+    """A 64-bit mixing hash (splitmix64) per value; sums of it hash a set.
+
+    Keep :data:`SET_HASH_MASK` of it when the sums go through float64.
+    """
     z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -198,23 +206,29 @@ def _set_hash(values: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def grow(p: Prepared, *, options: MiningOptions = MiningOptions()) -> Counted:
+def session_hashes(n: int) -> np.ndarray:
+    """Masked :func:`set_hash` of ``0 .. n-1`` as float64 (sums hash a set of sessions or rows)."""
+    return (set_hash(np.arange(n, dtype=np.int64)) & np.uint64(SET_HASH_MASK)).astype(np.float64)
+
+
+def grow(p: Prepared, *, options: MiningOptions = MiningOptions(),
+         bounds: tuple[np.ndarray, np.ndarray] | None = None) -> Counted:
     """Generate candidates from the windows and count them over the whole log.
 
     Returns every candidate of length >= 2 with its session support, eligible
     completions, failing/control session counts and set signatures, plus the
     completions (with an ``elig`` flag) of the rare ones (support below
-    ``max_support``).
+    ``max_support``).  ``bounds`` are the candidate windows per row, as
+    :func:`row_bounds` returns them; by default the pre-onset windows and the
+    ``lookback_s`` pre-error windows.
     """
     n = len(p.code)
     n_sessions = len(p.session_keys)
-    look_us = int(options.lookback_s * 1e6)
-    onset_lo, err_lo = _row_bounds(p, look_us)
+    onset_lo, err_lo = bounds if bounds is not None else row_bounds(p, int(options.lookback_s * 1e6))
     frames, compl = grow_arrays(
         sess=p.sess, code=p.code, ts=p.ts, elig=p.elig, failing=p.failing, control=p.control,
         onset_lo=onset_lo, err_lo=err_lo,
-        row_hash=(_set_hash(np.arange(n, dtype=np.int64)) & np.uint64(_MASK)).astype(np.float64),
-        sess_hash=(_set_hash(np.arange(n_sessions)) & np.uint64(_MASK)).astype(np.float64),
+        row_hash=session_hashes(n), sess_hash=session_hashes(n_sessions),
         V=max(len(p.vocab), 1), max_len=options.max_len, max_gap=options.max_gap,
         span_us=int(options.max_span_s * 1e6), rare_below=options.max_support * n_sessions,
     )

@@ -32,17 +32,17 @@ sessions that erred *in that burst* has ``p <= alpha / B`` (``B`` bursts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
 from .candidates import Counted, Prepared, dt_us
 from .closed import is_subsequence
-from .linkage import embed
+from .linkage import linked_evidence
 from .model import MiningOptions
 from .score import closest_completions
-from .stats import enrichment, minp_order, prob_hit
+from .stats import enrichment, kstar_onsets, minp_order, prob_hit
 
 #: At most this many significant candidates take part (best p first).
 MAX_COMPETING = 400
@@ -51,6 +51,9 @@ MAX_COMPETING = 400
 #: for a burst); an onset of the burst with its own precedence evidence
 #: credits it too.
 MIN_BURST_SESSIONS = 2
+#: Columns of :attr:`Attribution.frame`.
+FRAME_SCHEMA = {"gid": pl.Int64, "p_onset": pl.Float64, "p_value": pl.Float64, "q_value": pl.Float64,
+                "rate_ratio": pl.Float64, "linked": pl.Int64, "deciding": pl.String}
 
 
 @dataclass(frozen=True)
@@ -72,47 +75,6 @@ class Attribution:
     evidence_until: dict[int, dict[int, int]] = field(default_factory=dict)
     folded: dict[int, list[int]] = field(default_factory=dict)
     explained_away: int = 0
-
-
-def _kstar(u: np.ndarray) -> np.ndarray:
-    """Onsets that carry the order-statistic evidence (the k* smallest u)."""
-    if u.shape[1] == 0:
-        return np.zeros(u.shape, dtype=bool)
-    us = np.sort(u, axis=1)
-    ks = np.arange(1, u.shape[1] + 1)
-    from scipy import stats
-
-    F = stats.binom.sf(ks[None, :] - 1, u.shape[1], us)
-    kstar = F.argmin(axis=1)
-    return (u < 1) & (u <= us[np.arange(len(u)), kstar][:, None])
-
-
-def _error_index(errors: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Sorted error times (us) per resource key."""
-    if errors.height == 0:
-        return {}
-    g = errors.group_by("key").agg(pl.col("ts").dt.epoch("us").sort())
-    return {k: np.asarray(v, dtype=np.int64) for k, v in zip(g["key"].to_list(), g["ts"].to_list())}
-
-
-def _linked(p: Prepared, codes: tuple[int, ...], end_row: int, until: int, err: dict[str, np.ndarray], *,
-            options: MiningOptions) -> bool:
-    """Whether the occurrence completing at ``end_row`` touched a resource
-    that erred after the completion and no later than ``until`` (us)."""
-    if "resources" not in p.rows.columns or not err:
-        return False
-    rows = embed(p, codes, end_row, options=options)
-    if rows is None:
-        return False
-    done = p.ts[end_row]
-    res = p.rows["resources"]
-    for r in rows:
-        keys = res[int(r)]
-        for key in (keys.to_list() if keys is not None else ()):
-            t = err.get(key)
-            if t is not None and np.searchsorted(t, done, side="right") < np.searchsorted(t, until, side="right"):
-                return True
-    return False
 
 
 @dataclass(frozen=True)
@@ -150,6 +112,112 @@ def _burst_enrichment(p: Prepared, counted: Counted, gids: np.ndarray, session_e
         control_with=dict(ctrl.iter_rows()), n0=int(p.control.sum()),
     )
 
+@dataclass(frozen=True)
+class _Stage:
+    """The K competing candidates and m onsets that credit works on.
+
+    (K, m) arrays: ``hit`` (a completion inside the onset's window), ``u``
+    (its precedence probability), ``sess`` / ``row`` / ``lead`` (session,
+    row and lead time of the closest completion); (K,) arrays of the
+    stage-1 scored frame; ``enr_bursts``: the bursts enrichment credits to
+    each gid on its own (filled by :func:`_enrichment_credit`).
+    """
+
+    p: Prepared
+    gids: np.ndarray
+    codes: list[tuple[int, ...]]
+    hit: np.ndarray
+    u: np.ndarray
+    sess: np.ndarray
+    row: np.ndarray
+    lead: np.ndarray
+    ends: np.ndarray  # (m,) end of the burst of each onset (us)
+    sig: dict[str, np.ndarray]
+    enr: _Enrichment
+    options: MiningOptions
+    enr_bursts: dict[int, tuple[int, ...]] = field(default_factory=dict)
+
+    def evaluate(self, mask: np.ndarray):
+        """Onset evidence over the onsets of ``mask`` only: (p, q, rate ratio, ok, contributing onsets)."""
+        s, alpha = self.sig, self.options.alpha
+        uu = np.where(mask, self.u, 1.0)
+        pa = np.ones(len(self.gids))
+        some = mask.any(axis=1)
+        if some.any():
+            pa[some] = minp_order(uu[some])
+        contrib = (uu < 1) & kstar_onsets(uu) & mask
+        qa = np.where(s["p_onset"] > 0, np.minimum(1.0, s["q_onset"] * pa / np.maximum(s["p_onset"], 1e-300)), 1.0)
+        rr = np.where(s["expected_onsets"] > 0, mask.sum(axis=1) / np.maximum(s["expected_onsets"], 1e-300), 0.0)
+        ok_a = s["tested_onset"] & some & (qa <= alpha) & (rr >= self.options.min_rate_ratio)
+        return pa, qa, rr, ok_a, contrib
+
+    def evaluate_b(self, claimed: set[int], onset_ok: np.ndarray):
+        """Enrichment left after the bursts other suspects explain: (ok, q, p, bursts).
+        Creditable bursts: enrichment within the burst, or an onset of it with its own
+        precedence evidence (``onset_ok``: credited, unclaimed onsets)."""
+        s, alpha, K = self.sig, self.options.alpha, len(self.gids)
+        ok_b = np.zeros(K, dtype=bool)
+        qb, pb = np.ones(K), np.ones(K)
+        left: dict[int, tuple[int, ...]] = {}
+        for i in np.flatnonzero(s["tested_enrichment"] & (s["q_enrichment"] <= alpha)):  # a few hundred
+            g = int(self.gids[i])
+            creditable = set(self.enr_bursts.get(g, ())) | {int(self.p.onset_burst[j])
+                                                             for j in np.flatnonzero(onset_ok[i])}
+            rest = tuple(sorted(creditable - claimed))
+            if not rest:
+                continue
+            erred_in = {b for b in self.enr.burst_sessions if (g, b) in self.enr.sessions}
+            if not erred_in & claimed:  # nothing of its evidence is explained by a higher suspect
+                p1, rr1 = s["p_enrichment"][i], s["risk_ratio"][i]
+            else:  # failing sessions of bursts a higher suspect explains no longer count
+                p1, rr1 = self.enr.test(g, tuple(sorted(erred_in - claimed)))
+            pb[i] = p1
+            qb[i] = min(1.0, s["q_enrichment"][i] * p1 / max(s["p_enrichment"][i], 1e-300))
+            ok_b[i] = qb[i] <= alpha and rr1 >= self.options.min_risk_ratio
+            left[g] = rest
+        return ok_b, qb, pb, left
+
+
+def _stage(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: dict[int, object],
+           session_errors: pl.DataFrame, options: MiningOptions) -> _Stage:
+    """The competing candidates (best p first, at most :data:`MAX_COMPETING`) and their onset numbers."""
+    sig = sig.sort("p_value", "gid").head(MAX_COMPETING).sort("gid")
+    K, m = sig.height, len(p.onsets)
+    gids = sig["gid"].to_numpy()
+    N = sig["completions"].to_numpy()
+    r, lead, row = closest_completions(p, counted, gids)
+    hit = r > 0
+    u = np.where(hit, prob_hit(int(p.elig.sum()), np.maximum(r, 1), N[:, None]), 1.0) if m else np.ones((K, 0))
+    cols = ("tested_onset", "p_onset", "q_onset", "expected_onsets", "tested_enrichment", "p_enrichment",
+            "q_enrichment", "risk_ratio")
+    arrays = {c: sig[c].to_numpy() for c in cols}
+    arrays["p_enrichment"] = np.where(arrays["tested_enrichment"], arrays["p_enrichment"], 1.0)
+    return _Stage(
+        p=p, gids=gids, codes=[tuple(c) for c in sig["codes"].to_list()], hit=hit, u=u,
+        sess=np.where(hit, p.sess[np.maximum(row, 0)], -1), row=row, lead=lead,
+        ends=np.array([dt_us(burst_end[int(b)]) for b in p.onset_burst], dtype=np.int64), sig=arrays,
+        enr=_burst_enrichment(p, counted, gids, session_errors), options=options)
+
+
+def _enrichment_credit(st: _Stage, competing: int) -> dict[int, tuple[int, ...]]:
+    """Bursts each enrichment-significant candidate is credited with on its
+    own: the Fisher test on the burst's own failing sessions passes at
+    ``alpha / (bursts x competing)`` with at least :data:`MIN_BURST_SESSIONS`."""
+    alpha, enr = st.options.alpha, st.enr
+    n_bursts = max(len(enr.burst_sessions), 1)
+    out: dict[int, tuple[int, ...]] = {}
+    for i in np.flatnonzero(st.sig["tested_enrichment"] & (st.sig["q_enrichment"] <= alpha)):  # a few hundred
+        g = int(st.gids[i])
+        ok = []
+        for b in sorted(enr.burst_sessions):  # a handful of bursts
+            pb, rrb = enr.test(g, (b,))
+            if (len(enr.sessions.get((g, b), ())) >= MIN_BURST_SESSIONS and pb <= alpha / (n_bursts * competing)
+                    and rrb >= st.options.min_risk_ratio):
+                ok.append(b)
+        if ok:
+            out[g] = tuple(ok)
+    return out
+
 
 def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: dict[int, object],
               session_errors: pl.DataFrame, errors: pl.DataFrame, options: MiningOptions) -> Attribution:
@@ -160,7 +228,7 @@ def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: di
     p, counted
         Prepared actions and counted candidates.
     sig
-        Stage-1 significant rows of the scored frame (see :func:`.score.score`).
+        Stage-1 significant rows of the scored frame (:func:`.core.multiple_testing`).
     burst_end
         Burst id -> end (datetime) of every burst.
     session_errors
@@ -174,138 +242,72 @@ def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: di
     -------
     Attribution
     """
-    empty = pl.DataFrame(schema={"gid": pl.Int64, "p_onset": pl.Float64, "p_value": pl.Float64,
-                                 "q_value": pl.Float64, "rate_ratio": pl.Float64, "linked": pl.Int64,
-                                 "deciding": pl.String})
     if sig.height == 0:
-        return Attribution(frame=empty)
-    sig = sig.sort("p_value", "gid").head(MAX_COMPETING).sort("gid")
-    K, m = sig.height, len(p.onsets)
-    alpha = options.alpha
-    gids = sig["gid"].to_numpy()
-    codes = [tuple(c) for c in sig["codes"].to_list()]
-    N = sig["completions"].to_numpy()
-    n = int(p.elig.sum())
-    r, lead, row = closest_completions(p, counted, gids)
-    hit = r > 0
-    u = np.where(hit, prob_hit(n, np.maximum(r, 1), N[:, None]), 1.0) if m else np.ones((K, 0))
-    sess = np.where(hit, p.sess[np.maximum(row, 0)], -1)
-    ends = np.array([dt_us(burst_end[int(b)]) for b in p.onset_burst], dtype=np.int64)
-
-    ta = sig["tested_onset"].to_numpy()
-    p_on = sig["p_onset"].to_numpy()
-    q_on = sig["q_onset"].to_numpy()
-    expected = sig["expected_onsets"].to_numpy()
-    loose = hit & (u <= alpha / max(m, 1)) & ta[:, None]
-
-
-    tb = sig["tested_enrichment"].to_numpy()
-    p_en = np.where(tb, sig["p_enrichment"].to_numpy(), 1.0)
-    q_en = sig["q_enrichment"].to_numpy()
-    risk = sig["risk_ratio"].to_numpy()
-
-    def evaluate(mask: np.ndarray):
-        uu = np.where(mask, u, 1.0)
-        pa = np.ones(K)
-        some = mask.any(axis=1)
-        if some.any():
-            pa[some] = minp_order(uu[some])
-        contrib = _kstar(uu) & mask
-        qa = np.where(p_on > 0, np.minimum(1.0, q_on * pa / np.maximum(p_on, 1e-300)), 1.0)
-        rr = np.where(expected > 0, mask.sum(axis=1) / np.maximum(expected, 1e-300), 0.0)
-        ok_a = ta & some & (qa <= alpha) & (rr >= options.min_rate_ratio)
-        return pa, qa, rr, ok_a, contrib
-
+        return Attribution(frame=pl.DataFrame(schema=FRAME_SCHEMA))
+    st = _stage(p, counted, sig, burst_end=burst_end, session_errors=session_errors, options=options)
+    m, alpha, ta = len(p.onsets), options.alpha, st.sig["tested_onset"]
+    loose = st.hit & (st.u <= alpha / max(m, 1)) & ta[:, None]
     # 2. super-sequences first (on the onsets each could claim at all)
-    dominated_by = _dominance(codes, loose, sess, *evaluate(loose)[3:])
+    dominated_by = _dominance(st.codes, loose, st.sess, *st.evaluate(loose)[3:])
     # 1. per-onset credit: Bonferroni over the onsets and the competing hypotheses
     competing = max(int((dominated_by < 0).sum()), 1)
-    credit = hit & (u <= alpha / (max(m, 1) * competing)) & ta[:, None]
-    # enrichment: a burst is credited when the Fisher test on its own failing sessions passes
-    enr = _burst_enrichment(p, counted, gids, session_errors)
-    n_bursts = max(len(enr.burst_sessions), 1)
-    enr_bursts: dict[int, tuple[int, ...]] = {}
-    for i in np.flatnonzero(tb & (q_en <= alpha)):  # the enrichment-significant ones
-        g = int(gids[i])
-        ok = []
-        for b in sorted(enr.burst_sessions):
-            pb, rrb = enr.test(g, (b,))
-            if (len(enr.sessions.get((g, b), ())) >= MIN_BURST_SESSIONS and pb <= alpha / (n_bursts * competing)
-                    and rrb >= options.min_risk_ratio):
-                ok.append(b)
-        if ok:
-            enr_bursts[g] = tuple(ok)
-
-    def evaluate_b(claimed: set[int], onset_ok: np.ndarray):
-        """Enrichment left after the bursts other suspects explain: (ok, q, p, bursts).
-        Creditable bursts: enrichment within the burst, or an onset of it with its own
-        precedence evidence (``onset_ok``: credited, unclaimed onsets)."""
-        ok_b = np.zeros(K, dtype=bool)
-        qb, pb = np.ones(K), np.ones(K)
-        left: dict[int, tuple[int, ...]] = {}
-        for i in np.flatnonzero(tb & (q_en <= alpha)):
-            g = int(gids[i])
-            creditable = set(enr_bursts.get(g, ())) | {int(p.onset_burst[j]) for j in np.flatnonzero(onset_ok[i])}
-            rest = tuple(sorted(creditable - claimed))
-            if not rest:
-                continue
-            erred_in = {b for b in enr.burst_sessions if (g, b) in enr.sessions}
-            if not erred_in & claimed:  # nothing of its evidence is explained by a higher suspect
-                p1, rr1 = p_en[i], risk[i]
-            else:  # failing sessions of bursts a higher suspect explains no longer count
-                p1, rr1 = enr.test(g, tuple(sorted(erred_in - claimed)))
-            pb[i] = p1
-            qb[i] = min(1.0, q_en[i] * p1 / max(p_en[i], 1e-300))
-            ok_b[i] = qb[i] <= alpha and rr1 >= options.min_risk_ratio
-            left[g] = rest
-        return ok_b, qb, pb, left
-
-    _, _, _, ok_a0, contrib0 = evaluate(credit)
+    credit = st.hit & (st.u <= alpha / (max(m, 1) * competing)) & ta[:, None]
+    st = replace(st, enr_bursts=_enrichment_credit(st, competing))
+    contrib0 = st.evaluate(credit)[4]
     mask = credit.copy()
     for i in np.flatnonzero(dominated_by >= 0):
         q = dominated_by[i]
-        cover = contrib0[q] & credit[i] & (sess[i] == sess[q])
-        mask[i, cover] = False
+        mask[i, contrib0[q] & credit[i] & (st.sess[i] == st.sess[q])] = False
+    linked = linked_evidence(p, st.codes, credit, st.row, st.ends, errors, options=options)
+    ranked, dropped, ever_b = _explain_away(st, mask, linked, contrib0, dominated_by)
+    return _attribution(st, ranked, dropped, ever_b, contrib0)
 
-    # linkage of each evidence occurrence: touched a resource that erred in that burst
-    err = _error_index(errors)
-    linked = np.zeros((K, m), dtype=bool)
-    for i, j in zip(*np.nonzero(credit)):  # K x m evidence occurrences at most
-        linked[i, j] = _linked(p, codes[i], int(row[i, j]), int(ends[j]), err, options=options)
 
-    # 3. one cause per onset (and per burst for enrichment), best first
+def _explain_away(st: _Stage, mask: np.ndarray, linked: np.ndarray, contrib0: np.ndarray,
+                  dominated_by: np.ndarray) -> tuple[list[tuple], dict[int, int], np.ndarray]:
+    """3. One cause per onset (and per burst for enrichment), best first:
+    the ranked rows, the dropped candidates (-> the suspect each is folded
+    under, -1: none) and which ever had enrichment evidence left."""
+    p, K, m = st.p, len(st.gids), len(st.p.onsets)
     claimed_by = np.full(m, -1)
     claimed_bursts: set[int] = set()
     alive = np.ones(K, dtype=bool)
     ranked: list[tuple] = []
     dropped: dict[int, int] = {}  # dropped candidate -> suspect it is folded under (-1: none)
-    length = np.array([len(c) for c in codes])
+    length = np.array([len(c) for c in st.codes])
     ever_b = np.zeros(K, dtype=bool)
-    while alive.any() and len(ranked) < options.top:
-        pa, qa, rr, ok_a, contrib = evaluate(mask & (claimed_by < 0)[None, :])
-        ok_b, qb, pb, left = evaluate_b(claimed_bursts, mask & (claimed_by < 0)[None, :])
+    while alive.any() and len(ranked) < st.options.top:
+        pa, qa, rr, ok_a, contrib = st.evaluate(mask & (claimed_by < 0)[None, :])
+        ok_b, qb, pb, left = st.evaluate_b(claimed_bursts, mask & (claimed_by < 0)[None, :])
         ever_b |= ok_b
         for i in np.flatnonzero(alive & ~(ok_a | ok_b)):
             alive[i] = False
-            dropped[i] = _folded_under(i, contrib0, dominated_by, claimed_by, sess)
+            dropped[i] = _folded_under(i, contrib0, dominated_by, claimed_by, st.sess)
         cand = np.flatnonzero(alive)
         if len(cand) == 0:
             break
         pv = np.minimum(1.0, 2 * np.minimum(np.where(ok_a, pa, 1.0), np.where(ok_b, pb, 1.0)))
         qv = np.minimum(np.where(ok_a, qa, 1.0), np.where(ok_b, qb, 1.0))
         nlink = (linked & contrib & ok_a[:, None]).sum(axis=1)
-        best = min(cand, key=lambda i: (-nlink[i], pv[i], qv[i], -length[i], gids[i]))
+        best = min(cand, key=lambda i: (-nlink[i], pv[i], qv[i], -length[i], st.gids[i]))
         alive[best] = False
         ev = contrib[best] if ok_a[best] else np.zeros(m, dtype=bool)
         claimed_by[ev & (claimed_by < 0)] = best
         bursts = {int(p.onset_burst[j]) for j in np.flatnonzero(ev)}
         if ok_b[best]:
-            bursts |= set(left[int(gids[best])])
+            bursts |= set(left[int(st.gids[best])])
         claimed_bursts |= bursts
         deciding = "onset" if ok_a[best] and (not ok_b[best] or qa[best] <= qb[best]) else "enrichment"
         ranked.append((best, pa[best] if ok_a[best] else 1.0, pv[best], qv[best], rr[best], int(nlink[best]),
                        deciding, ev, tuple(sorted(bursts))))
+    return ranked, dropped, ever_b
 
+
+def _attribution(st: _Stage, ranked: list[tuple], dropped: dict[int, int], ever_b: np.ndarray,
+                 contrib0: np.ndarray) -> Attribution:
+    """The :class:`Attribution` of the ranked rows; dropped candidates are
+    folded under the reported suspect they lead to, or explained away."""
+    gids = st.gids
     reported = {i for i, *_ in ranked}
     folded: dict[int, list[int]] = {}
     away = 0
@@ -316,23 +318,21 @@ def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: di
             folded.setdefault(int(gids[rep]), []).append(int(gids[i]))
         elif contrib0[i].any() or ever_b[i]:
             away += 1
-
     frame = pl.DataFrame(
         {"gid": [int(gids[i]) for i, *_ in ranked], "p_onset": [float(x[1]) for x in ranked],
          "p_value": [float(x[2]) for x in ranked], "q_value": [float(x[3]) for x in ranked],
          "rate_ratio": [float(x[4]) for x in ranked], "linked": [x[5] for x in ranked],
          "deciding": [x[6] for x in ranked]},
-        schema=empty.schema,
+        schema=FRAME_SCHEMA,
     )
     lead_of, bursts_of, until_of = {}, {}, {}
     for i, *_, ev, bursts in ranked:
         g = int(gids[i])
-        lead_of[g] = np.where(ev, lead[i], np.nan)
+        lead_of[g] = np.where(ev, st.lead[i], np.nan)
         bursts_of[g] = bursts
-        until_of[g] = {int(row[i, j]): int(ends[j]) for j in np.flatnonzero(ev)}
+        until_of[g] = {int(st.row[i, j]): int(st.ends[j]) for j in np.flatnonzero(ev)}
     return Attribution(frame=frame, lead=lead_of, bursts=bursts_of, evidence_until=until_of, folded=folded,
                        explained_away=away)
-
 
 def _dominance(codes: list[tuple[int, ...]], credit: np.ndarray, sess: np.ndarray, ok_a: np.ndarray,
                contrib: np.ndarray) -> np.ndarray:

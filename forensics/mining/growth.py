@@ -1,5 +1,8 @@
 """Level-wise growth of gapped action sequences over integer arrays.
 
+(A little over 400 lines on purpose: the two growth passes, the chunking
+and the per-level counting share private state and are read together.)
+
 The engine behind :func:`forensics.mining.candidates.grow` (which documents
 the occurrence semantics).  A level-k *state* is one ``(pattern, completion
 row)`` with the latest start of an embedding ending there, stored as the

@@ -1,7 +1,10 @@
-"""Occurrences of a suspect, the resources they touched, and the explanation.
+"""Resources a suspect's occurrences touched, the errors they returned, and the explanation.
 
-Linkage is supporting evidence: it never filters a suspect out (logs without
-keys still work) and only breaks ties between equal q-values.
+Linkage is supporting evidence (docs/statistics.md, "Credit, explaining
+away and ranking"): it never filters a suspect out (logs without keys still
+work) and only breaks ties between equal q-values.  Occurrences themselves
+are located by :mod:`.occurrences`; steps frames are built by
+:func:`.core.steps_frame`.
 """
 
 from __future__ import annotations
@@ -11,64 +14,48 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from .candidates import Prepared, us_dt
+from .candidates import Prepared
 from .model import MiningOptions, OnsetLead, ResourceLink
-
-STEP_SCHEMA = {
-    "rank": pl.Int32, "occurrence": pl.Int32, "session_key": pl.String, "user": pl.String,
-    "step": pl.Int32, "ts": pl.Datetime("us", "UTC"), "action": pl.String, "request_id": pl.String,
-}
+from .occurrences import embeddings
 
 
-def embed(p: Prepared, codes: tuple[int, ...], end: int, *, options: MiningOptions) -> tuple[int, ...] | None:
-    """Rows of the embedding of ``codes`` ending at row ``end`` with the
-    latest start (None if none satisfies the gap and span rules).  A small
-    memoized search: at most ``(max_gap+1)**(k-1)`` paths per completion.
-    """
-    k = len(codes)
-    span = int(options.max_span_s * 1e6)
-    sess = p.sess[end]
-    memo: dict[tuple[int, int], tuple[int, ...] | None] = {}
+def error_index(errors: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Sorted error times (us) per resource key."""
+    if errors.height == 0:
+        return {}
+    g = errors.group_by("key").agg(pl.col("ts").dt.epoch("us").sort())
+    return {k: np.asarray(v, dtype=np.int64) for k, v in zip(g["key"].to_list(), g["ts"].to_list())}
 
-    def best(row: int, i: int) -> tuple[int, ...] | None:
-        # latest-start embedding of codes[:i+1] ending at row
-        if (row, i) in memo:
-            return memo[(row, i)]
-        out = None
-        if p.code[row] == codes[i]:
-            if i == 0:
-                out = (row,)
-            else:
-                for g in range(options.max_gap + 1):
-                    prev = row - 1 - g
-                    if prev < 0 or p.sess[prev] != sess:
-                        break
-                    sub = best(prev, i - 1)
-                    if sub is not None and (out is None or p.ts[sub[0]] > p.ts[out[0]]):
-                        out = (*sub, row)
-        memo[(row, i)] = out
-        return out
-
-    found = best(int(end), k - 1)
-    if found is None or p.ts[found[-1]] - p.ts[found[0]] > span:
-        return None
-    return found
+def _touched_erring(p: Prepared, rows: np.ndarray, until: int, err: dict[str, np.ndarray]) -> bool:
+    """Whether one of ``rows`` (an occurrence, completed at its last row)
+    touched a resource that erred after the completion and no later than
+    ``until`` (us)."""
+    done = p.ts[rows[-1]]
+    res = p.rows["resources"]
+    for r in rows:  # k steps
+        keys = res[int(r)]
+        for key in (keys.to_list() if keys is not None else ()):
+            t = err.get(key)
+            if t is not None and np.searchsorted(t, done, side="right") < np.searchsorted(t, until, side="right"):
+                return True
+    return False
 
 
-def occurrence_steps(p: Prepared, rank: int, codes: tuple[int, ...], ends: np.ndarray, *,
-                     options: MiningOptions) -> pl.DataFrame:
-    """One row per step of each occurrence ending at ``ends``."""
-    recs = []
-    for occ, e in enumerate(ends.tolist()):
-        rows = embed(p, codes, e, options=options)
-        if rows is None:
-            continue
-        s = int(p.sess[e])
-        for step, r in enumerate(rows, start=1):
-            recs.append((rank, occ, p.session_keys[s], p.users[s], step, us_dt(p.ts[r]), p.vocab[p.code[r]],
-                         p.request_id[r], r))
-    df = pl.DataFrame(recs, schema={**STEP_SCHEMA, "row": pl.Int64}, orient="row")
-    return df
+def linked_evidence(p: Prepared, codes: list[tuple[int, ...]], credit: np.ndarray, row: np.ndarray,
+                   ends: np.ndarray, errors: pl.DataFrame, *, options: MiningOptions) -> np.ndarray:
+    """(K, m): the credited evidence occurrence of candidate i before onset j
+    touched a resource that erred in that onset's burst (docs/statistics.md,
+    "Credit, explaining away and ranking")."""
+    linked = np.zeros(credit.shape, dtype=bool)
+    err = error_index(errors)
+    if "resources" not in p.rows.columns or not err:
+        return linked
+    for i in np.flatnonzero(credit.any(axis=1)):  # K candidates at most
+        js = np.flatnonzero(credit[i])
+        emb = embeddings(p, codes[i], row[i, js], max_gap=options.max_gap, max_span_s=options.max_span_s)
+        for j, rows in zip(js, emb):  # m onsets at most
+            linked[i, j] = rows[0] >= 0 and _touched_erring(p, rows, int(ends[j]), err)
+    return linked
 
 
 def resource_links(p: Prepared, steps: pl.DataFrame, errors: pl.DataFrame,

@@ -2,7 +2,8 @@
 
 Failures often show as an *absence*: an HDFS block that broke never logs
 ``Received block ... of size ...`` or ``addStoredBlock: blockMap updated``.
-For every action ``X`` (docs/statistics.md has the formulas of the tests):
+For every action ``X`` (docs/statistics.md, "Missing steps", has the
+formulas of the tests):
 
 * ``a`` failing sessions reached ``X`` (anywhere in the session: a step
   reached after the first error was still reached), ``c`` control sessions
@@ -33,7 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .stats import bh_qvalues, tarone_family
+from .model import MiningOptions
+from .stats import stratified
 
 #: A step is one that at least this share of control sessions reaches.
 MIN_CONTROL_SHARE = 0.9
@@ -148,27 +150,27 @@ def _explain(step: str, a: int, n1: int, c: int, n0: int) -> str:
             f"against {miss0:,} of {n0:,} other sessions ({miss0 / n0:.1%})")
 
 
-def missing_steps(code: np.ndarray, sess: np.ndarray, vocab: tuple[str, ...], session_keys: tuple[str, ...],
-                  failing: np.ndarray, control: np.ndarray, *, ts: np.ndarray | None = None, end: int | None = None,
-                  alpha: float = 0.05, strata: int = 1, min_risk_ratio: float = 2.0,
-                  min_control_share: float = MIN_CONTROL_SHARE, top: int = 10,
-                  examples: int = 3) -> tuple[tuple[MissingStep, ...], int]:
-    """Rank the steps failing sessions do not reach.
+def missing_steps(p, *, options: MiningOptions = MiningOptions(), strata: int = 1,
+                  min_control_share: float = MIN_CONTROL_SHARE,
+                  end: int | None = None) -> tuple[tuple[MissingStep, ...], int]:
+    """Rank the steps failing sessions do not reach (docs/statistics.md, "Missing steps").
 
     Parameters
     ----------
-    code, sess
-        Action code and session index per action row.
-    vocab, session_keys
-        Names of the codes and of the sessions.
-    failing, control
-        Boolean per session.
-    ts, end
-        Time (us) per action row and the end of the log (default: the last
-        action) for censoring; without ``ts`` no session is censored.
-    alpha, strata
+    p
+        The actions: ``code``, ``sess`` and ``ts`` (us; None: no censoring)
+        per row, ``vocab`` and ``session_keys`` (names of the codes and the
+        sessions), ``failing`` and ``control`` (bool per session); a
+        :class:`~forensics.mining.candidates.Prepared` has them all.
+    options
+        ``alpha``, ``min_risk_ratio``, ``top`` and ``examples`` are used.
+    strata
         The family gets ``alpha / strata``; q-values are multiplied by
         ``strata`` so that ``q <= alpha`` is the rule.
+    min_control_share
+        A step is reached by at least this share of control sessions.
+    end
+        The end of the log for censoring (default: the last action).
 
     Returns
     -------
@@ -178,35 +180,33 @@ def missing_steps(code: np.ndarray, sess: np.ndarray, vocab: tuple[str, ...], se
 
     Examples
     --------
+    >>> from types import SimpleNamespace as NS
     >>> # 20 sessions: 0-4 failing, never reach code 1; everyone reaches code 0
-    >>> sess = np.r_[np.arange(20), np.arange(5, 20)]
-    >>> code = np.r_[np.zeros(20, int), np.ones(15, int)]
     >>> fail = np.arange(20) < 5
-    >>> found, tested = missing_steps(code, sess, ("start", "done"), tuple(map(str, range(20))), fail, ~fail)
+    >>> p = NS(sess=np.r_[np.arange(20), np.arange(5, 20)], code=np.r_[np.zeros(20, int), np.ones(15, int)],
+    ...        ts=None, vocab=("start", "done"), session_keys=tuple(map(str, range(20))), failing=fail, control=~fail)
+    >>> found, tested = missing_steps(p)
     >>> [(m.step, m.failing_reached, m.control_reached) for m in found], tested
     ([('done', 0, 15)], 1)
     """
+    code, sess, vocab, failing, control = p.code, p.sess, p.vocab, p.failing, p.control
+    alpha, min_risk_ratio = options.alpha, options.min_risk_ratio
     if int(failing.sum()) == 0 or int(control.sum()) == 0 or len(vocab) == 0:
         return (), 0
-    t = step_table(code, sess, failing, control, len(vocab), ts=ts, end=end)
+    t = step_table(code, sess, failing, control, len(vocab), ts=p.ts, end=end)
     t = t.filter((pl.col("control_judged") > 0)
                  & (pl.col("control_reached") >= min_control_share * pl.col("control_judged")))
     a, c = t["failing_reached"].to_numpy(), t["control_reached"].to_numpy()
     n1, n0 = t["failing_judged"].to_numpy(), t["control_judged"].to_numpy()
     d = depletion(a, c, n1, n0)
-    testable = d["rr_max"] >= min_risk_ratio
-    idx = np.flatnonzero(testable)
-    idx = idx[tarone_family(d["pmin"][idx], alpha / strata)] if len(idx) else idx
-    q = np.ones(len(a))
-    q[idx] = np.minimum(1.0, strata * bh_qvalues(d["p"][idx]))
-    tested = np.zeros(len(a), dtype=bool)
-    tested[idx] = True
+    tested, q = stratified(d["p"], d["pmin"], d["rr_max"] >= min_risk_ratio, np.zeros(len(a), dtype=np.int64),
+                           alpha_s=alpha / strata, strata=strata)  # one stratum
     sig = tested & (q <= alpha) & (d["risk_ratio"] >= min_risk_ratio)
     codes = t["code"].to_numpy()
     delay = t["delay_us"].to_numpy()
     order = sorted(np.flatnonzero(sig), key=lambda i: (q[i], d["p"][i], -d["risk_ratio"][i], vocab[codes[i]]))
     out = []
-    for rank, i in enumerate(order[:top], start=1):  # a handful of steps
+    for rank, i in enumerate(order[:options.top], start=1):  # a handful of steps
         reached = np.zeros(len(failing), dtype=bool)
         reached[sess[code == codes[i]]] = True
         never = np.flatnonzero(failing & ~reached)
@@ -215,7 +215,7 @@ def missing_steps(code: np.ndarray, sess: np.ndarray, vocab: tuple[str, ...], se
             rank=rank, step=name, failing_reached=int(a[i]), failing_sessions=int(n1[i]),
             control_reached=int(c[i]), control_sessions=int(n0[i]), p_value=float(d["p"][i]), q_value=float(q[i]),
             risk_ratio=float(d["risk_ratio"][i]), significant=True,
-            example_sessions=tuple(session_keys[j] for j in never[-examples:][::-1]),
+            example_sessions=tuple(p.session_keys[j] for j in never[-options.examples:][::-1]),
             explanation=_explain(name, int(a[i]), int(n1[i]), int(c[i]), int(n0[i])),
             delay_s=float(delay[i]) / 1e6,
         ))

@@ -101,7 +101,7 @@ class Suspect:
     lead_time_s: tuple[OnsetLead, ...]
     sessions: int  # session support over the whole log
     users: int
-    completions: int  # eligible completions (see docs/statistics.md)
+    completions: int  # eligible completions (docs/statistics.md, "Occurrences")
     baseline_rate_per_hour: float
     p_onset: float  # evidence (a)
     p_enrichment: float  # evidence (b)

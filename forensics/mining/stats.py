@@ -1,6 +1,8 @@
 """The two tests, their effect sizes, testability and the q-values.
 
-Every formula is written out, with a worked example, in docs/statistics.md.
+Every formula is written out, with a worked example, in docs/statistics.md
+("Evidence (a): onset precedence", "Evidence (b): session enrichment",
+"Multiple testing").
 All functions are vectorized over candidates (numpy/scipy); the only Python
 loops are over onsets and order-statistic ranks (a handful).
 """
@@ -77,6 +79,23 @@ def minp_order(u: np.ndarray) -> np.ndarray:
     return np.where(p < 1e-9, upper, np.clip(p, t, upper))
 
 
+def kstar_onsets(u: np.ndarray) -> np.ndarray:
+    """The onsets that carry the order-statistic evidence of each row of
+    ``u`` (C, m): the k* smallest ``u``, k* the rank that attains the
+    minimum in :func:`minp_order` (ties included).
+
+    >>> kstar_onsets(np.array([[0.001, 0.5, 1.0]])).tolist()
+    [[True, False, False]]
+    """
+    if u.shape[1] == 0:
+        return np.zeros(u.shape, dtype=bool)
+    us = np.sort(u, axis=1)
+    ks = np.arange(1, u.shape[1] + 1)
+    F = _scipy('stats').binom.sf(ks[None, :] - 1, u.shape[1], us)
+    kstar = F.argmin(axis=1)
+    return u <= us[np.arange(len(u)), kstar][:, None]
+
+
 def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> dict[str, np.ndarray]:
     """Evidence (a) for C candidates and m onsets.
 
@@ -99,13 +118,7 @@ def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> 
     p = minp_order(u) if r.shape[1] else np.ones(len(N))
     # the onsets that carry the evidence: the k* smallest u, k* the rank
     # that attains the order-statistic minimum
-    contrib = np.zeros(u.shape, dtype=bool)
-    if r.shape[1]:
-        us = np.sort(u, axis=1)
-        ks = np.arange(1, u.shape[1] + 1)
-        F = _scipy('stats').binom.sf(ks[None, :] - 1, u.shape[1], us)
-        kstar = F.argmin(axis=1)
-        contrib = hit & (u <= us[np.arange(len(u)), kstar][:, None])
+    contrib = hit & kstar_onsets(u)
     expected = prob_hit(n, window[None, :], N[:, None]).sum(axis=1) if r.shape[1] else np.zeros(len(N))
     k_obs = hit.sum(axis=1)
     rate_ratio = np.where(expected > 0, k_obs / np.maximum(expected, 1e-300), 0.0)
@@ -181,3 +194,28 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     out = np.empty(M)
     out[order] = np.minimum(q, 1.0)
     return out
+
+
+def stratified(p: np.ndarray, pmin: np.ndarray, testable: np.ndarray, level: np.ndarray, *, alpha_s: float,
+               strata: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tarone + BH inside each length stratum (docs/statistics.md, "Multiple testing").
+
+    Each stratum (the hypotheses of one ``level`` with ``testable`` set) gets
+    ``alpha_s``; inside it only Tarone-testable hypotheses (by ``pmin``) are
+    tested and get BH q-values, multiplied by ``strata`` (the number of
+    families ``alpha`` is split over) so that ``q <= alpha`` is the rule.
+    Returns the tested mask and the q-values (1 where untested).
+
+    >>> t, q = stratified(np.array([1e-4, 0.5]), np.array([1e-6, 1e-6]), np.array([True, True]),
+    ...                   np.array([2, 3]), alpha_s=0.025, strata=2)
+    >>> t.tolist(), q.round(4).tolist()
+    ([True, True], [0.0002, 1.0])
+    """
+    tested = np.zeros(len(p), dtype=bool)
+    q = np.ones(len(p))
+    for lv in np.unique(level[testable]):  # max_len strata at most
+        idx = np.flatnonzero(testable & (level == lv))
+        idx = idx[tarone_family(pmin[idx], alpha_s)]
+        tested[idx] = True
+        q[idx] = np.minimum(1.0, strata * bh_qvalues(p[idx]))
+    return tested, q
