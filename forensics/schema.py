@@ -1,7 +1,7 @@
 """The canonical event schema: the public contract every stage builds on.
 
 One row per event.  Column order and types are stable; new columns may only be
-added at the end (see README, "Event schema").
+added at the end (see docs/schema.md).
 """
 
 from __future__ import annotations

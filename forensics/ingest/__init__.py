@@ -15,7 +15,7 @@ are parsed (:mod:`.projection`).
 
 Small files (up to :data:`SMALL_FILE` bytes) are decoded without building a
 frame and parsed in batches of one format, so a folder of 100,000 tiny files
-costs one parser call per batch, not per file (see README, "Reliability and security").
+costs one parser call per batch, not per file (see docs/reliability.md, "Bad inputs").
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from .accounting import FileReport
 
 __all__ = ["Found", "discover", "find_files", "IGNORED_SUFFIXES", "IGNORED_NAMES"]
 
-#: Files never read as logs when a folder is walked (documented in README).
+#: Files never read as logs when a folder is walked (documented in docs/formats.md).
 IGNORED_SUFFIXES = (".md", ".parquet", ".png", ".jpg", ".jpeg", ".gif", ".html", ".pdf")
 IGNORED_NAMES = ("truth.json",)
 

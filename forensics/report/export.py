@@ -1,7 +1,7 @@
 """``forensics scan --export DIR``: the results as Parquet files analysts keep.
 
 Files (columns and types are a public contract, documented in
-``README.md (Parquet export)``; add columns, never rename or remove):
+``docs/contracts.md``, "Parquet export"; add columns, never rename or remove):
 
 ``suspects.parquet``
     One row per suspect, best first.

@@ -1,6 +1,6 @@
 """Request linking: events sharing a ``request_id`` form one request.
 
-Rules (README, "Timeline"):
+Rules (docs/timeline.md):
 
 * ``user`` and ``session`` fill in across a request from the rows that have
   them (a cache row of a logged-in request gets that user and session).
