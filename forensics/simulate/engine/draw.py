@@ -73,6 +73,10 @@ class Vocabulary:
     common_session
         The actions of the scripted common-path sessions (which must not
         complete a planted sequence).
+    readers
+        Filler actions that read the poisoned resource: a trigger session
+        goes on with one of them right after the trigger (its user is the
+        first to see the fault, as in the fixed story).
     """
 
     steps: tuple[str, ...]
@@ -80,6 +84,7 @@ class Vocabulary:
     fillers: tuple[str, ...]
     opener: str
     common_session: tuple[str, ...]
+    readers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -196,20 +201,20 @@ def _frames(rng: np.random.Generator, vocab: Vocabulary, trigger: tuple[str, ...
             decoys: Sequence[tuple[str, ...]]) -> tuple[tuple[str, Frame], ...]:
     """Ordinary steps around each scripted sequence, none of the sequence's
     own actions (so it completes at its last step only); the two trigger
-    sessions get disjoint ones, each at least one step after the trigger
-    when the vocabulary allows."""
+    sessions get disjoint ones, each up to two steps after the trigger,
+    resource readers first."""
     def pool(seq: tuple[str, ...]) -> list[str]:
         return [str(a) for a in rng.permutation([a for a in vocab.fillers if a not in seq])]
 
     def opener(seq: tuple[str, ...]) -> tuple[str, ...]:
         return () if vocab.opener in seq else (vocab.opener,)
 
-    t = pool(trigger)
+    t = sorted(pool(trigger), key=lambda a: a not in vocab.readers)  # readers first (stable: still shuffled)
     one, two = t[0::2], t[1::2]
     rare, coincidence = pool(decoys[0]), pool(decoys[1])
     return (
-        ("trigger_1", Frame((*opener(trigger), *one[1:3]), (*one[:1], *one[3:4]))),
-        ("trigger_2", Frame(tuple(two[1:3]), (*two[:1], *two[3:4]))),
+        ("trigger_1", Frame((*opener(trigger), *one[2:4]), tuple(one[:2]))),
+        ("trigger_2", Frame(tuple(two[2:4]), tuple(two[:2]))),
         ("rare_harmless", Frame((*opener(decoys[0]), *rare[:1]), tuple(rare[1:2]))),
         ("coincidence", Frame(tuple(coincidence[:1]), ())),
     )
@@ -242,12 +247,16 @@ def offsets(rng: np.random.Generator, n: int, *, end: int = 0, gap: tuple[int, i
     return [int(end - b) for b in back]
 
 
-def framed(rng: np.random.Generator, seq: tuple[str, ...], frame: Frame, *, end: int = 0) -> list[tuple[str, int]]:
+def framed(rng: np.random.Generator, seq: tuple[str, ...], frame: Frame, *, end: int = 0,
+           after: Sequence[tuple[int, int]] = ((5_000, 45_000),)) -> list[tuple[str, int]]:
     """A planted sequence with its frame as ``(action, offset ms)`` in time
     order: the sequence's last step at ``end``, steps 20-75 s apart, the
-    prefix 10-40 s apart before it, the suffix 5-45 s apart after the
-    completion (offset 0)."""
+    prefix 10-40 s apart before it, the suffix after the completion (offset
+    0), the i-th suffix step ``after[i]`` (ms, drawn; the last range for the
+    rest) after the one before."""
     steps = offsets(rng, len(seq), end=end)
     before = offsets(rng, len(frame.prefix) + 1, end=steps[0], gap=(10_000, 40_000))[:-1]
-    after = (np.cumsum(rng.integers(5_000, 45_000, size=len(frame.suffix))) + max(end, 0)).tolist()
-    return [*zip(frame.prefix, before), *zip(seq, steps), *zip(frame.suffix, (int(x) for x in after))]
+    ranges = [after[min(i, len(after) - 1)] for i in range(len(frame.suffix))]
+    gaps = np.array([int(rng.integers(lo, hi)) for lo, hi in ranges], dtype=np.int64)
+    later = (np.cumsum(gaps) + max(end, 0)).tolist()
+    return [*zip(frame.prefix, before), *zip(seq, steps), *zip(frame.suffix, (int(x) for x in later))]

@@ -188,6 +188,8 @@ class Scenario:
         the day's keyed stream.
     truth
         ``(IncidentDay, files, config) -> document``.
+    summary
+        One sentence for ``forensics simulate --help``.
     """
 
     name: str
@@ -213,6 +215,7 @@ class Scenario:
     enrich: Callable[..., pl.DataFrame]
     injections: Callable[[Callable[..., np.random.Generator], Any, tuple[str, ...]], list[Injection]]
     truth: Callable[[IncidentDay, Mapping[str, FileCounts], dict], dict]
+    summary: str = ""
 
     def rng(self, seed: int, *key: int) -> np.random.Generator:
         """The random stream ``key`` of ``seed``."""

@@ -23,8 +23,10 @@ from .vocab import CODE, COINCIDENCE, COMMON_PATH, CONTENT_READERS, COURSE_ACTIO
 POPULAR = 0
 #: A drawn story poisons one of this many most popular courses.
 TARGETS = 3
+#: The default population size.
+DEFAULT_USERS = 700
 #: Size of the population a drawn story is checked against (the default; so a seed draws the same story at any size).
-PROBE_USERS = 700
+PROBE_USERS = DEFAULT_USERS
 H = 3_600_000
 M = 60_000
 
@@ -39,6 +41,7 @@ VOCABULARY = Vocabulary(
     fillers=("browse_courses", "open_course", "open_lecture", "play_video", "download_material", "open_assignment"),
     opener="login",
     common_session=("login", *COMMON_PATH, "open_course"),
+    readers=CONTENT_READERS,
 )
 
 
@@ -143,7 +146,10 @@ def _drawn_script(rng: np.random.Generator, plan: Plan, pop: Population) -> list
     def on(course: int, steps: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
         return [(a, course if a in COURSE_ACTIONS or a == "join_live_lecture" else -1, off) for a, off in steps]
 
-    out = [("trigger", user, on(P, framed(rng, story.trigger, story.frame(f"trigger_{k}"))))
+    # As in the fixed story, the trigger's user reads the course again within
+    # seconds (the cache error) and once more after SLOW_S (the database timeout).
+    out = [("trigger", user, on(P, framed(rng, story.trigger, story.frame(f"trigger_{k}"),
+                                          after=((4_000, 12_000), (26_000, 50_000)))))
            for k, user in enumerate(plan.trigger_users, start=1)]
     for user in plan.rare_users:
         c = int(pop.enroll[user, 0]) or other

@@ -17,7 +17,7 @@ from ...engine.draw import Vocabulary, draw_sequences, framed, probe
 from ...engine.requests import Scripted
 from ...engine.scenario import IncidentPlan, Story
 from .model import CHAIN, Customers, make_customers
-from .vocab import CODE, COINCIDENCE, COMMON_PATH, POISONED_REGION, RARE_HARMLESS, REGIONS, TRIGGER
+from .vocab import CODE, COINCIDENCE, COMMON_PATH, POISONED_REGION, PRICED, RARE_HARMLESS, REGIONS, TRIGGER
 
 #: Random streams of the shop are keyed ``[seed, *RNG_SALT, stage]``.
 RNG_SALT = (101,)
@@ -29,8 +29,10 @@ SYNC_MINUTES = (15, 45)
 
 #: Regions a drawn story may poison (those with at least 15% of the customers).
 TARGET_REGIONS = tuple(i for i, r in enumerate(REGIONS) if r[2] >= 0.15)
+#: The default number of customers.
+DEFAULT_SHOP_USERS = 1200
 #: Size of the population a drawn story is checked against (the default; so a seed draws the same story at any size).
-PROBE_USERS = 1200
+PROBE_USERS = DEFAULT_SHOP_USERS
 _STEPS = ("browse_catalog", "search", "view_product", "add_to_cart", "remove_item", "view_cart", "apply_coupon",
           "change_currency", "change_shipping_address", "checkout", "pay", "track_order", "write_review",
           "add_to_wishlist")
@@ -42,6 +44,7 @@ VOCABULARY = Vocabulary(
     fillers=("browse_catalog", "search", "view_product", "add_to_cart", "view_cart", "track_order", "add_to_wishlist"),
     opener="sign_in",
     common_session=("sign_in", *COMMON_PATH, "view_cart", "checkout"),
+    readers=PRICED,
 )
 
 
