@@ -200,21 +200,25 @@ def _trigger(rng: np.random.Generator, n: int, shares: Mapping[str, float], comm
 def _frames(rng: np.random.Generator, vocab: Vocabulary, trigger: tuple[str, ...],
             decoys: Sequence[tuple[str, ...]]) -> tuple[tuple[str, Frame], ...]:
     """Ordinary steps around each scripted sequence, none of the sequence's
-    own actions (so it completes at its last step only); the two trigger
-    sessions get disjoint ones, each up to two steps after the trigger,
-    resource readers first."""
+    own actions (so it completes at its last step only).  The two trigger
+    sessions get disjoint ones; each goes on with two reads of the resource
+    (two readers, or one read twice; none when its half has no reader)."""
     def pool(seq: tuple[str, ...]) -> list[str]:
         return [str(a) for a in rng.permutation([a for a in vocab.fillers if a not in seq])]
 
     def opener(seq: tuple[str, ...]) -> tuple[str, ...]:
         return () if vocab.opener in seq else (vocab.opener,)
 
-    t = sorted(pool(trigger), key=lambda a: a not in vocab.readers)  # readers first (stable: still shuffled)
-    one, two = t[0::2], t[1::2]
+    def trigger_frame(half: list[str], start: tuple[str, ...]) -> Frame:
+        reads = [a for a in half if a in vocab.readers][:2]
+        rest = [a for a in half if a not in reads]
+        return Frame((*start, *rest[:2]), tuple(reads * (3 - len(reads)))[:2])
+
+    t = pool(trigger)
     rare, coincidence = pool(decoys[0]), pool(decoys[1])
     return (
-        ("trigger_1", Frame((*opener(trigger), *one[2:4]), tuple(one[:2]))),
-        ("trigger_2", Frame(tuple(two[2:4]), tuple(two[:2]))),
+        ("trigger_1", trigger_frame(t[0::2], opener(trigger))),
+        ("trigger_2", trigger_frame(t[1::2], ())),
         ("rare_harmless", Frame((*opener(decoys[0]), *rare[:1]), tuple(rare[1:2]))),
         ("coincidence", Frame(tuple(coincidence[:1]), ())),
     )
@@ -235,8 +239,10 @@ def _clean(vocab: Vocabulary, trigger: tuple[str, ...], decoys: Sequence[tuple[s
         for seq_role, seq in own.items():
             if seq_role != role and seq and any(is_subsequence(seq, s) for s in acts):
                 return False
-    # The trigger completes only at its last step (its last action nowhere else in the session).
-    return all(s.count(trigger[-1]) == 1 for s in sessions["trigger"])
+    # The trigger completes only at its last step (its last action nowhere
+    # else in the session), and its user reads the resource right after.
+    return all(s.count(trigger[-1]) == 1 for s in sessions["trigger"]) and all(
+        f[k].suffix for k in ("trigger_1", "trigger_2"))
 
 
 def offsets(rng: np.random.Generator, n: int, *, end: int = 0, gap: tuple[int, int] = (20_000, 75_000)) -> list[int]:

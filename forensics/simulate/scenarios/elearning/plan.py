@@ -22,7 +22,7 @@ from .vocab import CODE, COINCIDENCE, COMMON_PATH, CONTENT_READERS, COURSE_ACTIO
 #: Course code of the popular course whose content entry gets poisoned (fixed story).
 POPULAR = 0
 #: A drawn story poisons one of this many most popular courses.
-TARGETS = 3
+TARGETS = 2
 #: The default population size.
 DEFAULT_USERS = 700
 #: Size of the population a drawn story is checked against (the default; so a seed draws the same story at any size).
@@ -149,7 +149,7 @@ def _drawn_script(rng: np.random.Generator, plan: Plan, pop: Population) -> list
     # As in the fixed story, the trigger's user reads the course again within
     # seconds (the cache error) and once more after SLOW_S (the database timeout).
     out = [("trigger", user, on(P, framed(rng, story.trigger, story.frame(f"trigger_{k}"),
-                                          after=((4_000, 12_000), (26_000, 50_000)))))
+                                          after=((5_000, 9_000), (20_000, 24_000)))))
            for k, user in enumerate(plan.trigger_users, start=1)]
     for user in plan.rare_users:
         c = int(pop.enroll[user, 0]) or other
