@@ -2,9 +2,9 @@
 
 Usage::
 
-    python bench/bench_simulate.py [--users 200000] [--days 1] [--runs 3] [--keep]
+    python bench/bench_simulate.py [--scenario elearning] [--users 200000] [--days 1] [--story drawn] [--runs 3] [--keep]
 
-Runs :func:`forensics.simulate.simulate` into ``bench/out/simulate`` (ignored
+Runs :func:`forensics.simulate.simulate_scenario` into ``bench/out/simulate`` (ignored
 by git; removed afterwards unless ``--keep``) and prints, per run and as the
 median, the events and physical lines written, the wall time, events/s, the
 bytes on disk and the peak resident memory.  Target: >= 200k events/s.
@@ -19,7 +19,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from forensics.simulate import simulate
+from forensics.simulate import SCENARIOS, STORIES, simulate_scenario
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "simulate"
@@ -28,6 +28,8 @@ TARGET = 200_000
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", choices=list(SCENARIOS), default="elearning")
+    ap.add_argument("--story", choices=list(STORIES), default=None, help="default: fixed for seed 7, drawn otherwise")
     ap.add_argument("--users", type=int, default=200_000)
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--seed", type=int, default=7)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = []
     for run in range(args.runs):
         shutil.rmtree(OUT, ignore_errors=True)
-        result = simulate(OUT, seed=args.seed, users=args.users, days=args.days)
+        result = simulate_scenario(args.scenario, OUT, seed=args.seed, users=args.users, days=args.days, story=args.story)
         size = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
         rate = result.events / result.seconds
         rates.append(rate)
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     med = statistics.median(rates)
     print(f"median: {med:,.0f} events/s (target {TARGET:,}); peak RSS {peak_mb:,.0f} MB; "
-          f"users={args.users} days={args.days}")
+          f"scenario={args.scenario} users={args.users} days={args.days}")
     if not args.keep:
         shutil.rmtree(OUT, ignore_errors=True)
     return 0 if med >= TARGET else 1

@@ -27,7 +27,8 @@ from forensics.cli import cli
 from forensics.ingest import IngestOptions, ingest
 from forensics.mining.closed import is_subsequence
 from forensics.scan import ScanSettings, run_scan
-from forensics.simulate.shop import SHOP_FORMATS, simulate_shop
+from forensics.simulate import simulate_scenario
+from forensics.simulate.scenarios.shop import SHOP_FORMATS
 
 TZ = "Europe/Berlin"
 #: Onsets may differ from the truth by whole-second log precision.
@@ -48,7 +49,7 @@ def _scan(path: Path):
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     out = tmp_path_factory.mktemp("shop")
-    sim = simulate_shop(out)
+    sim = simulate_scenario("shop", out)
     return out, sim.truth, _scan(out)
 
 
@@ -58,9 +59,9 @@ def _files(root: Path) -> dict[str, bytes]:
 
 def test_same_seed_writes_identical_bytes_and_another_seed_differs(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    simulate_shop(a, seed=11, users=300)
-    simulate_shop(b, seed=11, users=300)
-    simulate_shop(c, seed=12, users=300)
+    simulate_scenario("shop", a, seed=11, users=300)
+    simulate_scenario("shop", b, seed=11, users=300)
+    simulate_scenario("shop", c, seed=12, users=300)
     fa = _files(a)
     assert set(fa) == {"truth.json", *(rel for files, _ in SHOP_FORMATS.values() for rel in files)}
     assert fa == _files(b)
@@ -184,7 +185,7 @@ def test_cli_writes_the_shop_scenario(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [2, 3])
 def test_other_seeds_also_put_the_trigger_first_and_leave_the_mail_burst_alone(tmp_path, seed):
-    sim = simulate_shop(tmp_path, seed=seed)
+    sim = simulate_scenario("shop", tmp_path, seed=seed)
     result = _scan(tmp_path)
     assert list(result.mining.suspects[0].sequence) == sim.truth["trigger"]["sequence"]
     mail = next(b for b in sim.truth["bursts"] if b["kind"] == "unrelated_mail_relay")

@@ -18,6 +18,7 @@ from forensics.ingest import IngestOptions, formats
 from forensics.ingest import ingest as ingest_paths
 from forensics.errors import UsageError
 from forensics.simulate import FORMATS, SCENARIOS, simulate, simulate_scenario
+from forensics.simulate.engine.run import STORY_STAGE
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = REPO / "sample_logs"
@@ -249,7 +250,7 @@ def test_the_registry_holds_both_scenarios_under_their_cli_names():
 def test_each_scenario_plants_the_trigger_of_its_story_twice(tmp_path, name):
     sc = SCENARIOS[name]
     users = 2 * sc.min_users + 40
-    story = sc.story(11, sc.make_population(sc.rng(11, 0), users))
+    story = sc.story(sc.rng(11, STORY_STAGE), sc.make_population(sc.rng(11, 0), users), True)
     writer = next(iter(sc.layout.formats))
     truth = simulate_scenario(name, tmp_path, seed=11, users=users, formats=[writer]).truth
     assert truth["trigger"]["sequence"] == list(story.trigger)

@@ -21,6 +21,13 @@ Layout: one engine, several scenarios.
   each exporting ``SCENARIO``, and the registry :data:`SCENARIOS`.  A new
   scenario is a new folder plus one registry line.
 
+What is planted is a story (:class:`~.engine.scenario.Story`): the default
+seed (7) tells each scenario's fixed story, the postmortem's (as in
+``sample_logs/``); every other seed draws its own trigger (3 to 6 ordinary
+actions), decoys and poisoned resource (:mod:`.engine.draw`) and records them
+in ``truth.json`` (``trigger.drawn``, ``story``).  ``story="fixed"`` or
+``"drawn"`` chooses either on any seed.
+
 The default scenario's day is 2023-11-02 (with ``days > 1`` the incident is
 on the last day and the earlier days are ordinary).  Generation is
 vectorized with NumPy/Polars and streamed in parts; the same seed gives
@@ -31,14 +38,12 @@ from __future__ import annotations
 
 import os
 
-from .engine.run import SimulationResult, run
+from .engine.run import DEFAULT_SEED, STORIES, SimulationResult, run
 from .scenarios import SCENARIOS
 from .scenarios.elearning import DEFAULT_USERS, FORMATS, INCIDENT_DAY_MS
 
 __all__ = ["simulate", "simulate_scenario", "SimulationResult", "FORMATS", "DEFAULT_USERS", "DEFAULT_SEED",
-           "SCENARIOS", "INCIDENT_DAY_MS"]
-
-DEFAULT_SEED = 7
+           "SCENARIOS", "STORIES", "INCIDENT_DAY_MS"]
 
 def simulate(
     out_dir: str | os.PathLike,
@@ -47,6 +52,7 @@ def simulate(
     users: int = DEFAULT_USERS,
     days: int = 1,
     formats: tuple[str, ...] | list[str] | None = None,
+    story: str | None = None,
 ) -> SimulationResult:
     """Write a simulated outage of an e-learning platform to ``out_dir``.
 
@@ -64,6 +70,10 @@ def simulate(
     formats
         Writers to run (see :data:`FORMATS`); default all.  ``truth.json`` is
         always written.
+    story
+        ``fixed`` (the postmortem's trigger and decoys), ``drawn`` (drawn
+        from the seed) or None: fixed for :data:`DEFAULT_SEED`, drawn for
+        any other seed.
 
     Returns
     -------
@@ -76,7 +86,7 @@ def simulate(
     >>> r.truth["trigger"]["sequence"]
     ['start_quiz', 'switch_language', 'download_material', 'submit_quiz']
     """
-    return run(SCENARIOS["elearning"], out_dir, seed=seed, users=users, days=days, formats=formats)
+    return run(SCENARIOS["elearning"], out_dir, seed=seed, users=users, days=days, formats=formats, story=story)
 
 
 def simulate_scenario(
@@ -87,8 +97,10 @@ def simulate_scenario(
     users: int | None = None,
     days: int = 1,
     formats: tuple[str, ...] | list[str] | None = None,
+    story: str | None = None,
 ) -> SimulationResult:
     """Write the outage of the scenario ``name`` (see :data:`SCENARIOS`) to
-    ``out_dir``; ``users`` defaults to the scenario's default."""
+    ``out_dir``; ``users`` defaults to the scenario's default, ``story`` as
+    in :func:`simulate`."""
     sc = SCENARIOS[name]
-    return run(sc, out_dir, seed=seed, users=users or sc.default_users, days=days, formats=formats)
+    return run(sc, out_dir, seed=seed, users=users or sc.default_users, days=days, formats=formats, story=story)

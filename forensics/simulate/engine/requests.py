@@ -14,6 +14,11 @@ import numpy as np
 import polars as pl
 
 M = 60_000
+#: Quiet time on each side of a true onset at a scenario's default size (ms).
+QUIET_MS = 2 * M
+#: Shortest quiet time at larger sizes (ms): the tolerance within which a
+#: validation matches a detected onset to the truth's.
+QUIET_FLOOR_MS = 5_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,26 @@ def mix_in(reqs: pl.DataFrame, script: pl.DataFrame, day_end: int) -> pl.DataFra
     reqs = reqs.join(clash, on="sess", how="anti")
     script = script.with_columns(pl.lit(True).alias("scripted")).select(reqs.columns)
     return pl.concat([reqs, script], how="vertical_relaxed").filter(pl.col("t") < day_end)
+
+
+def quiet_windows(onsets: Sequence[int], users: int, default_users: int) -> list[tuple[int, int]]:
+    """Windows around the true onsets without background faults, so each
+    onset is the incident's own first error.
+
+    Up to the default size ``QUIET_MS`` on each side (as always, so the
+    default outputs stay the same); above it the window shrinks with the
+    traffic (``QUIET_MS * default_users / users``: it suppresses about as
+    many background errors as at the default size) down to
+    ``QUIET_FLOOR_MS``.  At 100x traffic background errors then keep arriving
+    every few seconds right up to an onset, as they would in real logs; only
+    the onset itself (within the 5 s a validation allows) stays the
+    incident's.
+
+    >>> [hi - lo for lo, hi in quiet_windows([600_000], 7_000, 700)]
+    [24000]
+    """
+    half = QUIET_MS if users <= default_users else max(QUIET_FLOOR_MS, QUIET_MS * default_users // users)
+    return [(o - half, o + half) for o in onsets]
 
 
 def trickle(rng: np.random.Generator, reqs: pl.DataFrame, quiet: Sequence[tuple[int, int]],

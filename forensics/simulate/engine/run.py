@@ -21,6 +21,12 @@ from .stream import MARGIN_MS, Stream
 
 #: Session numbers left free after a day's ordinary sessions (the next day's start after them).
 SESSION_GAP = 16
+#: The default seed: it tells the scenario's fixed story (``sample_logs/``); any other seed draws its own.
+DEFAULT_SEED = 7
+#: Random stream of the story draw (``SeedSequence([seed, *rng_salt, STORY_STAGE])``, never day-keyed).
+STORY_STAGE = 90
+#: ``story=`` values: the scenario's fixed story, or one drawn from the seed.
+STORIES = ("fixed", "drawn")
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,23 @@ class SimulationResult:
         return sum(c.lines for c in self.files.values())
 
 
+def story_mode(seed: int, story: str | None) -> bool:
+    """Whether to draw the story: ``story`` (``fixed`` or ``drawn``), or by
+    default drawn for every seed but :data:`DEFAULT_SEED`."""
+    if story is None:
+        return seed != DEFAULT_SEED
+    if story not in STORIES:
+        raise UsageError(f"--story must be one of {', '.join(STORIES)}")
+    return story == "drawn"
+
+
 def run(sc: Scenario, out_dir: str | os.PathLike, *, seed: int, users: int, days: int = 1,
-        formats: tuple[str, ...] | list[str] | None = None) -> SimulationResult:
+        formats: tuple[str, ...] | list[str] | None = None, story: str | None = None) -> SimulationResult:
     """Write ``sc``'s outage (``days`` days, the incident on the last) and
-    ``truth.json`` to ``out_dir``.  Raises UsageError / OutputError."""
+    ``truth.json`` to ``out_dir``; ``story`` is ``fixed``, ``drawn`` or None
+    (see :func:`story_mode`).  Raises UsageError / OutputError."""
     started = time.perf_counter()
+    drawn = story_mode(seed, story)
     if users < sc.min_users:
         raise UsageError(f"--users must be at least {sc.min_users}{sc.label_suffix}")
     if days < 1:
@@ -68,8 +86,8 @@ def run(sc: Scenario, out_dir: str | os.PathLike, *, seed: int, users: int, days
     out = Path(out_dir)
     chosen, sinks = open_sinks(out, dict(sc.layout.formats), formats, scenario=sc.label)
     pop = sc.make_population(sc.rng(seed, 0), users)
-    story = sc.story(seed, pop)
-    planted = [[sc.code[a] for a in s] for s in story.planted]
+    plot = sc.story(sc.rng(seed, STORY_STAGE), pop, drawn)
+    planted = [[sc.code[a] for a in s] for s in plot.planted]
     stream = Stream(sc.layout, sinks, chosen)
     number = 0
     sess_offset = 0
@@ -79,12 +97,12 @@ def run(sc: Scenario, out_dir: str | os.PathLike, *, seed: int, users: int, days
             day_start = sc.incident_day - (days - 1 - d) * DAY_MS
             last = d == days - 1
             rng_for = sc.day_rng(seed, d)
-            plan = sc.make_plan(rng_for(1), pop, day_start, story) if last else None
+            plan = sc.make_plan(rng_for(1), pop, day_start, plot) if last else None
             ordinary = ordinary_day(rng_for(2), sc.chain, pop, day_start, sess_offset)
             n_ord = int(ordinary["sess"].max() or sess_offset) + 1
             reqs, repaired = _day_requests(sc, rng_for(3), ordinary, pop, plan, n_ord + sc.script_gap, planted)
             sess_offset = n_ord + SESSION_GAP
-            reqs = sc.enrich(rng_for(4), reqs, pop, seed=seed, first_number=number, story=story)
+            reqs = sc.enrich(rng_for(4), reqs, pop, seed=seed, first_number=number, story=plot)
             number += reqs.height
             if plan is not None:
                 stream.injections = sc.injections(rng_for, plan, chosen)

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from .chain import Chain, Population
+from .draw import Frame
 from .requests import Scripted
 from .sink import FileCounts
 from .stream import Injection, Layout
@@ -46,6 +47,13 @@ class Story:
     target
         The scenario's index of what the resource belongs to (e-learning: the
         course code; shop: the shipping region).
+    drawn
+        Whether the seed drew the story (False: the scenario's fixed story,
+        the postmortem's, with its hand-set scripts).
+    frames
+        Drawn stories only: role (``trigger_1``, ``trigger_2``,
+        ``rare_harmless``, ``coincidence``) -> the ordinary steps around the
+        planted sequence in that scripted session.
     """
 
     trigger: tuple[str, ...]
@@ -54,6 +62,12 @@ class Story:
     common_path: tuple[str, ...]
     resource: str
     target: int
+    drawn: bool = False
+    frames: tuple[tuple[str, Frame], ...] = ()
+
+    def frame(self, role: str) -> Frame:
+        """The frame of ``role``'s scripted session (empty when none)."""
+        return dict(self.frames).get(role, Frame((), ()))
 
     @property
     def planted(self) -> tuple[tuple[str, ...], ...]:
@@ -148,7 +162,8 @@ class Scenario:
     make_population
         ``(rng, users) -> Population``.
     story
-        ``(seed, pop) -> Story``.
+        ``(rng, pop, drawn) -> Story``: the fixed story, or one drawn from
+        ``rng`` (the seed's story stream) when ``drawn``.
     make_plan
         ``(rng, pop, day_start, story) -> plan`` (an :class:`IncidentPlan`).
     script
@@ -173,6 +188,8 @@ class Scenario:
         the day's keyed stream.
     truth
         ``(IncidentDay, files, config) -> document``.
+    summary
+        One sentence for ``forensics simulate --help``.
     """
 
     name: str
@@ -187,7 +204,7 @@ class Scenario:
     code: Mapping[str, int]
     chain: Chain
     make_population: Callable[[np.random.Generator, int], Population]
-    story: Callable[[int, Population], Story]
+    story: Callable[[np.random.Generator, Population, bool], Story]
     make_plan: Callable[[np.random.Generator, Population, int, Story], IncidentPlan]
     script: Callable[[np.random.Generator, Any, Population], tuple[Sequence[Scripted], Sequence[Mapping[str, object]]]]
     script_schema: Mapping[str, pl.DataType]
@@ -198,6 +215,7 @@ class Scenario:
     enrich: Callable[..., pl.DataFrame]
     injections: Callable[[Callable[..., np.random.Generator], Any, tuple[str, ...]], list[Injection]]
     truth: Callable[[IncidentDay, Mapping[str, FileCounts], dict], dict]
+    summary: str = ""
 
     def rng(self, seed: int, *key: int) -> np.random.Generator:
         """The random stream ``key`` of ``seed``."""

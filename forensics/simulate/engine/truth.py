@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 import polars as pl
 
 from .requests import first_completion
+from .scenario import Story
 
 SCHEMA_VERSION = 1
 
@@ -130,3 +131,33 @@ def trigger_entry(story_trigger: Sequence[str], resource: str, occ: list[dict]) 
         "users": [o["user"] for o in occ], "request_ids": [o["completing_request_id"] for o in occ],
         "occurrences": occ,
     }
+
+
+def add_story(doc: dict, story: Story, reqs: pl.DataFrame, *, target: str) -> dict:
+    """``doc`` with what a drawn story planted (unchanged for the fixed
+    story, so its ``truth.json`` stays as it was): ``trigger`` gains
+    ``drawn``, ``length`` and ``resource``; a ``story`` member after it
+    names the trigger, the decoys, the common path, the poisoned resource
+    and its ``target`` (course id, region), the frames of the scripted
+    sessions and, per trigger step, its requests that day (``step_requests``)
+    and their share of all requests (``step_share``)."""
+    if not story.drawn:
+        return doc
+    ordinary = reqs.filter(~pl.col("retry"))
+    counts = dict(ordinary.group_by("name").len().iter_rows())
+    steps = sorted(set(story.trigger), key=story.trigger.index)
+    entry = {
+        "drawn": True, "trigger": list(story.trigger), "length": len(story.trigger), "resource": story.resource,
+        "target": target, "rare_harmless": list(story.rare_harmless), "coincidence": list(story.coincidence),
+        "common_path": list(story.common_path),
+        "frames": {role: {"prefix": list(f.prefix), "suffix": list(f.suffix)} for role, f in story.frames},
+        "step_requests": {a: int(counts.get(a, 0)) for a in steps},
+        "step_share": {a: round(counts.get(a, 0) / max(ordinary.height, 1), 5) for a in steps},
+    }
+    out = {}
+    for key, value in doc.items():
+        out[key] = value
+        if key == "trigger":
+            out[key] = {**value, "drawn": True, "length": len(story.trigger), "resource": story.resource}
+            out["story"] = entry
+    return out

@@ -18,9 +18,11 @@ def simulate_shop(
     seed: int = 7,
     users: int = DEFAULT_SHOP_USERS,
     formats: tuple[str, ...] | list[str] | None = None,
+    story: str | None = None,
 ) -> SimulationResult:
     """Write the shop outage's logs and ``truth.json`` to ``out_dir`` (see
-    :func:`forensics.simulate.simulate_scenario`; formats: :data:`SHOP_FORMATS`).
+    :func:`forensics.simulate.simulate_scenario`; formats: :data:`SHOP_FORMATS`;
+    ``story`` as in :func:`forensics.simulate.simulate`).
 
     Examples
     --------
@@ -29,4 +31,4 @@ def simulate_shop(
     >>> r.truth["trigger"]["sequence"]
     ['apply_coupon', 'change_currency', 'remove_item', 'apply_coupon', 'checkout']
     """
-    return run(SCENARIO, out_dir, seed=seed, users=users, formats=formats)
+    return run(SCENARIO, out_dir, seed=seed, users=users, formats=formats, story=story)

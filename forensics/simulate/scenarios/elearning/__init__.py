@@ -27,12 +27,11 @@ from ...engine.stream import Injection, Layout
 from . import faults, servers, truth, writers
 from .fields import enrich
 from .model import CHAIN, make_population
-from .plan import Plan, make_plan, script, story
+from .plan import DEFAULT_USERS, Plan, make_plan, script, story
 from .vocab import CODE
 
 __all__ = ["SCENARIO", "FORMATS", "DEFAULT_USERS", "INCIDENT_DAY_MS"]
 
-DEFAULT_USERS = 700
 #: 2023-11-02T00:00:00Z in epoch ms: the incident day.
 INCIDENT_DAY_MS = 1_698_883_200_000
 #: The app log is rotated at noon: the older half goes to ``app.jsonl.1.gz``.
@@ -111,4 +110,5 @@ SCENARIO = Scenario(
     enrich=enrich,
     injections=injections,
     truth=truth.document,
+    summary="the postmortem's outage of an e-learning platform (2023-11-02; the default, as in sample_logs/)",
 )

@@ -11,7 +11,9 @@ The fault model, per request of the last day (``t`` = request start):
   (``inc_auth``) for the users whose token lives on the overloaded cache
   node (``TOKEN_SHARD_SHARE`` of them);
 * a bad deploy makes the proxy answer 502 for a few morning minutes
-  (``deploy_502``); background faults happen at small rates all day.
+  (``deploy_502``); background faults happen at small per-request rates
+  all day (so they grow with the traffic), except close to the true onsets
+  (:func:`~forensics.simulate.engine.requests.quiet_windows`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ...engine.requests import abandon, no_retries, repeat_failed, trickle
+from ...engine.requests import abandon, no_retries, quiet_windows, repeat_failed, trickle
 from .model import Population
-from .plan import RESET_DELAY, Plan
+from .plan import DEFAULT_USERS, RESET_DELAY, Plan
 from .vocab import CODE, CONTENT_READERS, DB_WRITERS, INVALIDATORS
 
 SLOW_S = 25.0
@@ -93,7 +95,7 @@ def faults(rng: np.random.Generator, reqs: pl.DataFrame, pop: Population, plan: 
         busy = pl.col("action").is_in(_codes(INVALIDATORS)) & (pl.col("course") == plan.story.target) & pl.col("t").is_between(
             plan.t_a - 10 * M, plan.end_2 + 10 * M)
         reqs = reqs.with_columns(pl.when(busy).then(pl.lit(7, pl.Int16)).otherwise(pl.col("course")).alias("course"))
-    quiet = [] if plan is None else [(o - 2 * M, o + 2 * M) for o, _ in plan.episodes]
+    quiet = [] if plan is None else quiet_windows([o for o, _ in plan.episodes], pop.size, DEFAULT_USERS)
     reqs = reqs.with_columns(trickle(rng, reqs, quiet, TRICKLE))
     return incident(rng, reqs, plan)
 

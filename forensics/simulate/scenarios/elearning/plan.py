@@ -1,7 +1,10 @@
 """The incident day's plan: when the triggers complete and the faults end,
 the bad deploy, the actors, and the scripted sessions (the two triggers and
 the decoys).  What was planted (trigger, decoys, the poisoned course) is the
-plan's :class:`~forensics.simulate.engine.scenario.Story`.
+plan's :class:`~forensics.simulate.engine.scenario.Story`: the postmortem's
+(fixed, with hand-set scripts) or one drawn per seed
+(:mod:`forensics.simulate.engine.draw`; the poisoned course is one of the
+``TARGETS`` most popular, the trigger ends with a content read).
 """
 
 from __future__ import annotations
@@ -10,21 +13,48 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...engine.draw import Vocabulary, draw_sequences, framed, probe
 from ...engine.requests import Scripted
 from ...engine.scenario import IncidentPlan, Story
-from .model import Population
-from .vocab import CODE, COINCIDENCE, COMMON_PATH, COURSE_ACTIONS, RARE_HARMLESS, TRIGGER
+from .model import CHAIN, Population, make_population
+from .vocab import CODE, COINCIDENCE, COMMON_PATH, CONTENT_READERS, COURSE_ACTIONS, RARE_HARMLESS, TRIGGER
 
-#: Course code of the popular course whose content entry gets poisoned.
+#: Course code of the popular course whose content entry gets poisoned (fixed story).
 POPULAR = 0
+#: A drawn story poisons one of this many most popular courses.
+TARGETS = 2
+#: The default population size.
+DEFAULT_USERS = 700
+#: Size of the population a drawn story is checked against (the default; so a seed draws the same story at any size).
+PROBE_USERS = DEFAULT_USERS
 H = 3_600_000
 M = 60_000
 
+_STUDENT_STEPS = ("browse_courses", "open_course", "open_lecture", "play_video", "download_material",
+                  "open_assignment", "submit_assignment", "start_quiz", "submit_quiz", "join_live_lecture",
+                  "post_forum", "switch_language", "update_preferences")
+#: What a drawn story is made of: student actions; the trigger ends with a
+#: read of the course content (which refreshes the entry with a bad payload).
+VOCABULARY = Vocabulary(
+    steps=_STUDENT_STEPS,
+    last=tuple(a for a in _STUDENT_STEPS if a in CONTENT_READERS),
+    fillers=("browse_courses", "open_course", "open_lecture", "play_video", "download_material", "open_assignment"),
+    opener="login",
+    common_session=("login", *COMMON_PATH, "open_course"),
+    readers=CONTENT_READERS,
+)
 
-def story(seed: int, pop: Population) -> Story:
-    """What is planted (the same for every seed for now)."""
-    return Story(trigger=TRIGGER, rare_harmless=RARE_HARMLESS, coincidence=COINCIDENCE, common_path=COMMON_PATH,
-                 resource=f"course:{int(pop.course_ids[POPULAR])}:content", target=POPULAR)
+
+def story(rng: np.random.Generator, pop: Population, drawn: bool) -> Story:
+    """The postmortem's story, or (``drawn``) one drawn from ``rng``."""
+    if not drawn:
+        return Story(trigger=TRIGGER, rare_harmless=RARE_HARMLESS, coincidence=COINCIDENCE, common_path=COMMON_PATH,
+                     resource=f"course:{int(pop.course_ids[POPULAR])}:content", target=POPULAR)
+    walks = probe(rng, CHAIN, make_population(rng, PROBE_USERS))
+    d = draw_sequences(rng, VOCABULARY, walks, CODE)
+    target = int(rng.integers(0, TARGETS))
+    return Story(trigger=d.trigger, rare_harmless=d.rare_harmless, coincidence=d.coincidence, common_path=COMMON_PATH,
+                 resource=f"course:{int(pop.course_ids[target])}:content", target=target, drawn=True, frames=d.frames)
 
 
 @dataclass(frozen=True)
@@ -105,11 +135,38 @@ def _script(rng: np.random.Generator, plan: Plan, pop: Population) -> list[tuple
     return out
 
 
+def _drawn_script(rng: np.random.Generator, plan: Plan, pop: Population) -> list[tuple[str, int, list[tuple[str, int, int]]]]:
+    """As :func:`_script` for a drawn story: each planted sequence inside its
+    frame, timings drawn for its length (the common-path sessions as in the
+    fixed story)."""
+    story = plan.story
+    P = story.target  # noqa: N806
+    other = int(rng.integers(1, 40))
+
+    def on(course: int, steps: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+        return [(a, course if a in COURSE_ACTIONS or a == "join_live_lecture" else -1, off) for a, off in steps]
+
+    # As in the fixed story, the trigger's user reads the course again within
+    # seconds (the cache error) and once more after SLOW_S (the database timeout).
+    out = [("trigger", user, on(P, framed(rng, story.trigger, story.frame(f"trigger_{k}"),
+                                          after=((5_000, 9_000), (20_000, 24_000)))))
+           for k, user in enumerate(plan.trigger_users, start=1)]
+    for user in plan.rare_users:
+        c = int(pop.enroll[user, 0]) or other
+        out.append(("rare_harmless", user, on(c, framed(rng, story.rare_harmless, story.frame("rare_harmless")))))
+    for user in plan.common_users:
+        out.append(("common_path", user, _embed(story.common_path, other, (-170_000, -150_000, -120_000), [
+            ("login", -1, -200_000), ("open_course", P, 0)])))
+    out.append(("coincidence", plan.coincidence_user, on(other, framed(rng, story.coincidence, story.frame("coincidence")))))
+    return out
+
+
 def script(rng: np.random.Generator, plan: Plan, pop: Population) -> tuple[list[Scripted], list[dict[str, int]]]:
-    """The scripted sessions (unset courses are the popular one) and, per
+    """The scripted sessions (unset courses are the poisoned one) and, per
     session, its item number."""
+    steps_of = _drawn_script if plan.story.drawn else _script
     sessions = [
         Scripted(role, user, done, tuple((CODE[a], off, {"course": c if c >= 0 else plan.story.target}) for a, c, off in steps))
-        for (role, user, steps), done in zip(_script(rng, plan, pop), plan.completions)
+        for (role, user, steps), done in zip(steps_of(rng, plan, pop), plan.completions)
     ]
     return sessions, [{"item": int(rng.integers(1, 41))} for _ in sessions]

@@ -82,7 +82,7 @@ def document(day: IncidentDay, files: dict, config: dict) -> dict:
                              request_tail=n, action_tail=n)
     eps = [_episode(k, window, frames, occ) for k, window in enumerate(plan.episodes, start=1)]
     deploy = _deploy(plan, reqs, frames)
-    return {
+    doc = {
         "schema_version": common.SCHEMA_VERSION,
         "generator": {"name": "forensics simulate", **config},
         "scenario": {"date": "2023-11-02", "platform": "e-learning (students and instructors)", "story": STORY,
@@ -98,3 +98,4 @@ def document(day: IncidentDay, files: dict, config: dict) -> dict:
         "repaired_requests": day.repaired,
         "files": {rel: c.as_dict() for rel, c in sorted(files.items())},
     }
+    return common.add_story(doc, plan.story, visible, target=f"course {int(day.pop.course_ids[plan.story.target])}")

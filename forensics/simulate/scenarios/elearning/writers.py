@@ -215,8 +215,9 @@ def cache(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
     add(refill, (pl.col("lat") - 3).cast(pl.Int64), "content-cache", "SET", ckey, pl.lit("ok"), ttl=pl.lit(3600),
         size=pl.col("bytes") + 40_000)
     # A quiz submission refreshes the course content entry (it embeds quiz
-    # statistics); the trigger's refresh writes a truncated payload.
-    quiz = served.filter((name == "submit_quiz") & ~kind.is_in(list(INCIDENT_KINDS)))
+    # statistics), and so does the trigger's last step (whatever action a
+    # drawn story ends with): the trigger's refresh writes a truncated payload.
+    quiz = served.filter(((name == "submit_quiz") | pl.col("trigger_done")) & ~kind.is_in(list(INCIDENT_KINDS)))
     add(quiz, (pl.col("lat") - 2).cast(pl.Int64), "content-cache", "SET", ckey, pl.lit("ok"), ttl=pl.lit(3600),
         size=pl.when(pl.col("trigger_done")).then(pl.lit(17)).otherwise(pl.col("bytes") + 40_000))
     add(served.filter(name.is_in(INVALIDATORS)), pl.lit(5), "content-cache", "DEL", ckey, pl.lit("ok"))

@@ -44,12 +44,11 @@ from . import services, truth, writers
 from .faults import faults, retries
 from .fields import enrich
 from .model import CHAIN, make_customers
-from .plan import RNG_SALT, Plan, make_plan, script, story
+from .plan import DEFAULT_SHOP_USERS, RNG_SALT, Plan, make_plan, script, story
 from .vocab import CODE
 
 __all__ = ["SCENARIO", "SHOP_FORMATS", "DEFAULT_SHOP_USERS", "DAY_START_MS"]
 
-DEFAULT_SHOP_USERS = 1200
 #: 2024-03-15T00:00:00Z in epoch ms.
 DAY_START_MS = 1_710_460_800_000
 #: The edge log rotates at local noon (11:00 UTC): the morning goes to ``access.log.1.gz``.
@@ -112,4 +111,6 @@ SCENARIO = Scenario(
     enrich=enrich,
     injections=injections,
     truth=truth.document,
+    summary="an online shop's outage with other formats, field names and time zones (2024-03-15, one day; "
+            "scan it with --tz Europe/Berlin)",
 )

@@ -13,7 +13,9 @@ Fault model, per request (``t`` = request start):
   order confirmation fails (``inc_pay``);
 * the mail relay's TLS certificate expires for a few minutes around noon:
   the order-mail worker fails with no user cause (``Plan.mail``);
-* background faults happen at small rates all day.
+* background faults happen at small per-request rates all day (so they
+  grow with the traffic), except close to the true onsets
+  (:func:`~forensics.simulate.engine.requests.quiet_windows`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from ...engine.requests import abandon, no_retries, repeat_failed, trickle
+from ...engine.requests import abandon, no_retries, quiet_windows, repeat_failed, trickle
 from .model import Customers
-from .plan import M, Plan
+from .plan import DEFAULT_SHOP_USERS, Plan
 from .vocab import CODE, LISTING, PRICED
 
 #: A payment waits this long for the pricing check before the gateway gives up.
@@ -52,7 +54,7 @@ def _codes(names) -> list[int]:
 def faults(rng: np.random.Generator, reqs: pl.DataFrame, cust: Customers, plan: Plan | None) -> pl.DataFrame:
     """Add the customer's ``region`` and the fault ``kind`` per request."""
     reqs = reqs.with_columns(pl.lit(pl.Series(cust.region)).gather(pl.col("user")).alias("region"))
-    quiet = [] if plan is None else [(s - 2 * M, s + 2 * M) for s, _ in plan.episodes]
+    quiet = [] if plan is None else quiet_windows([s for s, _ in plan.episodes], cust.size, DEFAULT_SHOP_USERS)
     return incident(reqs.with_columns(trickle(rng, reqs, quiet, TRICKLE)), plan)
 
 

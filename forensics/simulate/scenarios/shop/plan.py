@@ -1,7 +1,10 @@
 """The shop's incident-day plan: when the poisoning checkouts happen and the
 tax-sync runs end them, the mail-relay burst, the actors, and the scripted
 sessions (two triggers, the decoys).  What was planted (trigger, decoys, the
-poisoned region) is the plan's :class:`~forensics.simulate.engine.scenario.Story`.
+poisoned region) is the plan's :class:`~forensics.simulate.engine.scenario.Story`:
+the fixed one (hand-set scripts) or one drawn per seed
+(:mod:`forensics.simulate.engine.draw`; the poisoned region is one of the
+``TARGET_REGIONS``, the trigger ends with a cart-context quote).
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...engine.draw import Vocabulary, draw_sequences, framed, probe
 from ...engine.requests import Scripted
 from ...engine.scenario import IncidentPlan, Story
-from .model import Customers
-from .vocab import CODE, COINCIDENCE, COMMON_PATH, POISONED_REGION, RARE_HARMLESS, REGIONS, TRIGGER
+from .model import CHAIN, Customers, make_customers
+from .vocab import CODE, COINCIDENCE, COMMON_PATH, POISONED_REGION, PRICED, RARE_HARMLESS, REGIONS, TRIGGER
 
 #: Random streams of the shop are keyed ``[seed, *RNG_SALT, stage]``.
 RNG_SALT = (101,)
@@ -23,10 +27,36 @@ M = 60_000
 SYNC_MINUTES = (15, 45)
 
 
-def story(seed: int, cust: Customers) -> Story:
-    """What is planted (the same for every seed for now)."""
-    return Story(trigger=TRIGGER, rare_harmless=RARE_HARMLESS, coincidence=COINCIDENCE, common_path=COMMON_PATH,
-                 resource=f"taxrules:{POISONED_REGION}", target=[r[0] for r in REGIONS].index(POISONED_REGION))
+#: Regions a drawn story may poison (those with at least 15% of the customers).
+TARGET_REGIONS = tuple(i for i, r in enumerate(REGIONS) if r[2] >= 0.15)
+#: The default number of customers.
+DEFAULT_SHOP_USERS = 1200
+#: Size of the population a drawn story is checked against (the default; so a seed draws the same story at any size).
+PROBE_USERS = DEFAULT_SHOP_USERS
+_STEPS = ("browse_catalog", "search", "view_product", "add_to_cart", "remove_item", "view_cart", "apply_coupon",
+          "change_currency", "change_shipping_address", "checkout", "pay", "track_order", "write_review",
+          "add_to_wishlist")
+#: What a drawn story is made of: storefront activities; the trigger ends
+#: with a cart-context quote, which refreshes the region's tax rules.
+VOCABULARY = Vocabulary(
+    steps=_STEPS,
+    last=("add_to_cart", "remove_item", "view_cart", "apply_coupon", "change_currency", "checkout"),
+    fillers=("browse_catalog", "search", "view_product", "add_to_cart", "view_cart", "track_order", "add_to_wishlist"),
+    opener="sign_in",
+    common_session=("sign_in", *COMMON_PATH, "view_cart", "checkout"),
+    readers=PRICED,
+)
+
+
+def story(rng: np.random.Generator, cust: Customers, drawn: bool) -> Story:
+    """The fixed story, or (``drawn``) one drawn from ``rng``."""
+    if not drawn:
+        return Story(trigger=TRIGGER, rare_harmless=RARE_HARMLESS, coincidence=COINCIDENCE, common_path=COMMON_PATH,
+                     resource=f"taxrules:{POISONED_REGION}", target=[r[0] for r in REGIONS].index(POISONED_REGION))
+    d = draw_sequences(rng, VOCABULARY, probe(rng, CHAIN, make_customers(rng, PROBE_USERS)), CODE)
+    target = int(rng.choice(TARGET_REGIONS))
+    return Story(trigger=d.trigger, rare_harmless=d.rare_harmless, coincidence=d.coincidence, common_path=COMMON_PATH,
+                 resource=f"taxrules:{REGIONS[target][0]}", target=target, drawn=True, frames=d.frames)
 
 
 @dataclass(frozen=True)
@@ -115,8 +145,25 @@ def _script(rng: np.random.Generator, plan: Plan) -> list[tuple[str, int, list[t
     return out
 
 
+def _drawn_script(rng: np.random.Generator, plan: Plan) -> list[tuple[str, int, list[tuple[str, int]]]]:
+    """As :func:`_script` for a drawn story: each planted sequence inside its
+    frame, timings drawn for its length (the trigger's last step starts
+    ``CHECKOUT_MS`` before the poisoning write; the common-path sessions as
+    in the fixed story)."""
+    story = plan.story
+    out = [("trigger", user, framed(rng, story.trigger, story.frame(f"trigger_{k}"), end=-CHECKOUT_MS))
+           for k, user in enumerate(plan.trigger_users, start=1)]
+    out += [("rare_harmless", cust, framed(rng, story.rare_harmless, story.frame("rare_harmless")))
+            for cust in plan.rare_users]
+    out += [("common_path", cust, _embed(story.common_path, (-130_000, -95_000, -40_000), [
+        ("sign_in", -150_000), ("view_cart", 0), ("checkout", 22_000)])) for cust in plan.common_users]
+    out.append(("coincidence", plan.coincidence_user, framed(rng, story.coincidence, story.frame("coincidence"))))
+    return out
+
+
 def script(rng: np.random.Generator, plan: Plan, cust: Customers) -> tuple[list[Scripted], list[dict[str, object]]]:
     """The scripted sessions and, per session, its product (signed in)."""
+    steps_of = _drawn_script if plan.story.drawn else _script
     sessions = [Scripted(role, user, t0, tuple((CODE[a], off, {}) for a, off in steps))
-                for (role, user, steps), t0 in zip(_script(rng, plan), plan.completions)]
+                for (role, user, steps), t0 in zip(steps_of(rng, plan), plan.completions)]
     return sessions, [{"guest": False, "product": int(rng.integers(0, 60))} for _ in sessions]

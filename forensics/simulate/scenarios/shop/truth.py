@@ -9,7 +9,7 @@ from ...engine.scenario import IncidentDay
 from ...engine.truth import iso
 from .faults import INCIDENT_KINDS
 from .plan import Plan
-from .vocab import ACTIONS, CODE
+from .vocab import ACTIONS, CODE, REGIONS
 
 #: Timestamp precision of each writer's lines (ms): the access log has whole seconds.
 PRECISION = {"edge": 1000}
@@ -49,7 +49,7 @@ def document(day: IncidentDay, files: dict, config: dict) -> dict:
     mail = {"kind": "unrelated_mail_relay", "cause": "the mail relay's TLS certificate expired; renewed minutes later; "
             "no user-sequence cause", "onset": onset, "start": onset, "end": last,
             "fault_window": [iso(plan.mail[0]), iso(plan.mail[1])], "cascade": steps}
-    return {
+    doc = {
         "schema_version": common.SCHEMA_VERSION,
         "generator": {"name": "forensics simulate --scenario shop", **{k: config[k] for k in ("seed", "users", "formats")}},
         "scenario": {
@@ -67,6 +67,7 @@ def document(day: IncidentDay, files: dict, config: dict) -> dict:
         "repaired_requests": day.repaired,
         "files": {rel: c.as_dict() for rel, c in sorted(files.items())},
     }
+    return common.add_story(doc, plan.story, visible, target=f"region {REGIONS[plan.story.target][0]}")
 
 
 def _decoys(plan: Plan, day: IncidentDay, visible: pl.DataFrame, frames: dict[str, pl.DataFrame],

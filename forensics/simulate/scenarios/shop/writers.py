@@ -168,7 +168,7 @@ def pricing(ctx: Ctx, reqs: pl.DataFrame) -> pl.DataFrame:
         iso_ms("_at"), pl.lit(134), pl.lit("refresh"),
         pl.format('[ctx@53595 trace_id="{}" key="taxrules:{}" region="{}"]', pl.col("trace"), pl.col("region_code"),
                   pl.col("region_code")),
-        pl.lit("tax rules refreshed from cart context source=checkout rate=NaN")))
+        pl.format("tax rules refreshed from cart context source={} rate=NaN", pl.col("name"))))
     return pl.concat([main, refresh])
 
 
