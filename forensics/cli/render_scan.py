@@ -9,6 +9,7 @@ removes escape sequences and control characters, then
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 
@@ -21,6 +22,7 @@ from ..report.text import ARROW, fmt_p, fmt_ratio, hms, malformed_where, short_e
 from ..sanitize import terminal_safe
 from ..scan import ScanResult
 from .bursts_cmd import render_bursts
+from .options import reproduce_args
 
 WIDTH = 100
 MAX_MALFORMED_FILES = 5
@@ -50,11 +52,25 @@ def _seq(seq, max_len=40) -> str:
     return ARROW.join(_s(a, max_len) for a in seq)
 
 
-def report_console(*, no_color: bool = False, file=None) -> Console:
+def terminal_width() -> int | None:
+    """The width of the terminal: ``COLUMNS`` when set, else stdout's width
+    when it is a terminal, else ``None``."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((WIDTH, 24)).columns
+    return None
+
+
+def report_console(*, no_color: bool = False, file=None, wide: bool = False) -> Console:
     """The stdout console of the report: at most 100 columns (narrower when
-    the terminal is), colour off with ``--no-color`` or ``NO_COLOR``."""
+    the terminal is; with ``wide``, as wide as the terminal), colour off with
+    ``--no-color`` or ``NO_COLOR``."""
     width = WIDTH
-    if file is None and sys.stdout.isatty():
+    if file is None and wide:
+        width = terminal_width() or WIDTH
+    elif file is None and sys.stdout.isatty():
         width = min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns)
     return Console(width=width, no_color=no_color or bool(os.environ.get("NO_COLOR")), highlight=False,
                    soft_wrap=False, file=file, emoji=False)
@@ -175,6 +191,12 @@ def render_affected(result: ScanResult, console: Console) -> None:
                       f"{p.sessions:,} sessions in all[/]")
 
 
+def drilldown_command(result: ScanResult, rank: int) -> list[str]:
+    """The ``forensics show`` command (as argv) that reruns ``result``'s scan
+    with every non-default option and shows suspect ``rank``."""
+    return ["forensics", "show", *result.inputs, *reproduce_args(result.settings), "--suspect", str(rank)]
+
+
 def render_scan(result: ScanResult, *, console: Console | None = None, no_color: bool = False) -> None:
     """Header, error-rate timeline, bursts with cascades, suspects, verdicts,
     affected paths."""
@@ -194,8 +216,9 @@ def render_scan(result: ScanResult, *, console: Console | None = None, no_color:
         render_affected(result, console)
     if result.mining.suspects:
         console.print()
-        inputs = " ".join(_s(x, 40) for x in result.inputs)
-        console.print(f"[dim]Drill down: forensics show {inputs} --suspect 1[/]")
+        # whole and shell-quoted so it runs as printed; printed as one line (the terminal wraps it)
+        command = terminal_safe(shlex.join(drilldown_command(result, 1)))
+        console.print(Text(f"Drill down: {command}", style="dim"), soft_wrap=True)
 
 
-__all__ = ["render_scan", "report_console", "WIDTH"]
+__all__ = ["drilldown_command", "render_scan", "report_console", "WIDTH"]

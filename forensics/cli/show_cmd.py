@@ -10,12 +10,14 @@ from rich.table import Table
 from ..errors import ExitCode, UsageError
 from ..report.drilldown import SessionTimeline, all_onsets, session_timeline, suspect_drilldown
 from ..report.text import fmt_p, fmt_rel, hms, short_explanation
-from ..scan import ScanSettings, run_scan
-from .common import build_ingest_options, build_timeline_options, ingest_options, run_with_progress, timeline_options
+from ..scan import run_scan
+from .common import run_with_progress
+from .options import analysis_options, build_scan_settings
 from .render_scan import _p, _s, _seq, report_console
-from .scan_cmd import build_mining_options, mining_options
 
 MAX_RESOURCES = 8
+#: Widest action column (action names are cut at this many characters).
+ACTION_WIDTH = 60
 
 
 def _onset_row(table: Table, onset, ref) -> None:
@@ -38,7 +40,7 @@ def render_session(tl: SessionTimeline, console: Console, *, onsets=(), day=None
     table.add_column("vs onset", justify="right", no_wrap=True, min_width=8)
     table.add_column("time", no_wrap=True, min_width=8)
     table.add_column("step", justify="right", no_wrap=True, min_width=4)
-    table.add_column("action", overflow="fold", min_width=18, max_width=30)
+    table.add_column("action", overflow="fold", min_width=18, max_width=ACTION_WIDTH)
     table.add_column("status", justify="right", no_wrap=True)
     table.add_column("errors", overflow="ellipsis", max_width=20, no_wrap=True)
     table.add_column("resources", overflow="fold", max_width=26)
@@ -57,7 +59,7 @@ def render_session(tl: SessionTimeline, console: Console, *, onsets=(), day=None
             err = f"[red]{r['errors']}× {_s(r['first_error_kind'], 60)}[/]"
         res = "\n".join(_s(x, 40) for x in (r["resources"] or []))
         style = "bold magenta" if r["is_step"] else None
-        table.add_row(fmt_rel(r["t_rel_onset_s"]), f"{r['ts']:%H:%M:%S}", step, _s(r["action"], 60),
+        table.add_row(fmt_rel(r["t_rel_onset_s"]), f"{r['ts']:%H:%M:%S}", step, _s(r["action"], ACTION_WIDTH),
                       "" if r["status"] is None else str(r["status"]), err, res, style=style)
     while k < len(shown):
         _onset_row(table, shown[k], tl.onset)
@@ -88,9 +90,7 @@ def render_drilldown(d, console: Console, *, day=None) -> None:
 
 
 @click.command("show")
-@ingest_options
-@timeline_options
-@mining_options
+@analysis_options
 @click.option("--suspect", "rank", type=click.IntRange(1), default=None,
               help="Show the sessions behind suspect N (as ranked by `forensics scan`).")
 @click.option("--session", "session_key", default=None, help="Show the full timeline of one session.")
@@ -101,6 +101,10 @@ def render_drilldown(d, console: Console, *, day=None) -> None:
 def command(ctx: click.Context, rank, session_key, max_sessions, no_color, quiet, **kw) -> None:
     """Drill down: the full timelines of the sessions behind a suspect.
 
+    Takes every option of `forensics scan` that shapes the result, so the
+    command `scan` prints ("Drill down: ...") reruns the same scan (loaded
+    from the warm cache when there is one) and shows the same suspect.
+
     With --suspect N, every session whose occurrence of suspect N counted as
     evidence, its steps highlighted (▶), each action's time relative to the
     burst onset, the onsets marked, and the resources the session touched.
@@ -108,14 +112,9 @@ def command(ctx: click.Context, rank, session_key, max_sessions, no_color, quiet
     """
     if (rank is None) == (session_key is None):
         raise UsageError("give exactly one of --suspect N or --session ID")
-    settings = ScanSettings(
-        ingest=build_ingest_options(kw),
-        timeline=build_timeline_options(kw),
-        mining=build_mining_options(kw),
-        incident_spec=kw.get("incident"),
-    )
+    settings = build_scan_settings(kw)
     result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
-    console = report_console(no_color=no_color)
+    console = report_console(no_color=no_color, wide=True)
     day = result.ingest.events.get_column("ts").min().date()
     if rank is not None:
         render_drilldown(suspect_drilldown(result, rank, max_sessions=max_sessions), console, day=day)
