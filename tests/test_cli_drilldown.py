@@ -84,3 +84,17 @@ def test_printed_drilldown_on_hdfs_with_failing_shows_the_same_suspect():
     assert scanned == shown
     assert command[command.index("--session-pattern") + 1] == r"blk_-?\d+"
     assert command[command.index("--failing") + 1] == str(data / "anomaly_label.csv")
+
+
+def test_printed_drilldown_is_terminal_safe_and_one_line(tmp_path):
+    logs = tmp_path / "evil\x1b]0;T\x07name\nnext"
+    logs.mkdir()
+    for f in (REPO / "sample_logs").rglob("*"):
+        if f.is_file():
+            (logs / f.name).write_bytes(f.read_bytes())
+    res = _invoke(["scan", str(logs), "-q", "--no-color"])
+    assert res.exit_code == 0, res.output
+    line = drilldown_line(res.stdout)
+    assert "\x1b" not in res.stdout and "\x07" not in res.stdout
+    assert line.startswith("forensics show ") and line.endswith(" --suspect 1")
+    assert "evilname⏎next" in line  # shown whole, escape sequence removed, newline made visible
