@@ -1,9 +1,10 @@
-"""Atomic file output: write to a temporary file beside the target, then rename."""
+"""Atomic output: write to a temporary file (or folder) beside the target, then rename."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -67,3 +68,36 @@ def write_with(target: str | os.PathLike, writer: Callable[[Path], None]) -> Non
     """Call ``writer(tmp_path)`` and move the result into place atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)
+
+
+@contextmanager
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new empty folder beside ``target``; on success it replaces
+    ``target`` (an older ``target`` folder is removed first), on any failure
+    (including Ctrl-C) it is deleted.
+
+    Raises
+    ------
+    OutputError
+        The folder cannot be created or moved into place.
+    """
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp creates 0700
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

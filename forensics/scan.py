@@ -15,12 +15,15 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+import polars as pl
+
 from . import __version__
 from .errors import DataError
+from .sanitize import terminal_safe
 from . import scan_cache
 from .ingest import IngestOptions, IngestResult, discover, ingest
 from .mining import mine, mining_to_json
-from .mining.labeled import LabeledResult, mine_labeled, read_failing
+from .mining.labeled import FailingLabels, LabeledResult, mine_labeled, read_failing
 from .mining.missing import missing_to_json
 from .mining.model import MiningOptions, MiningResult
 from .timeline import analysis_columns, build_timeline
@@ -193,13 +196,43 @@ def _result_key(paths: Sequence[str | os.PathLike], settings: ScanSettings) -> s
         return None
     extra = [Path(settings.failing.path)] if settings.failing else []
     doc = {**settings.to_json(), "full_events": settings.full_events}
+    if settings.failing:
+        try:
+            doc["failing_sha256"] = scan_cache.file_digest(settings.failing.path)
+        except OSError:
+            return None  # the run reports the unreadable labels file
     return scan_cache.scan_key([f for f, _, _ in files], [str(p) for p in paths], doc, extra)
 
 
-def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: Progress | None) -> ScanResult:
-    fs = settings.failing
-    labels = (read_failing(fs.path, id_column=fs.id_column, label_column=fs.label_column, failing_values=fs.values)
-              if fs else None)
+@dataclass(frozen=True)
+class TimelineRun:
+    """What :func:`run_timeline` returns: the ingest and timeline results."""
+
+    ingest: IngestResult
+    timeline: Timeline
+
+
+def run_timeline(
+    paths: Sequence[str | os.PathLike],
+    *,
+    settings: ScanSettings | None = None,
+    progress: Progress | None = None,
+) -> TimelineRun:
+    """Run ``ingest -> timeline`` over ``paths`` exactly as :func:`run_scan`
+    does (same settings, same ``--incident`` resolution); ``forensics bursts``.
+
+    Raises
+    ------
+    InputError
+        Nothing could be read.
+    DataError
+        The inputs hold no events with a readable time.
+    UsageError
+        A bad ``--session-pattern`` or ``--incident``.
+    """
+    settings = settings or ScanSettings()
+    if settings.timeline.session_pattern:
+        session_pattern_group(settings.timeline.session_pattern)  # a bad regex fails before the long ingest
     project = None if settings.full_events else analysis_columns()
     ing = ingest(paths, options=settings.ingest, progress=progress, project=project)
     if ing.events.height == 0:
@@ -214,9 +247,20 @@ def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: P
     tl = build_timeline(ing.events, options=tl_options)
     if progress:
         progress("timeline", 1, 1)
+    return TimelineRun(ing, tl)
+
+
+def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: Progress | None) -> ScanResult:
+    fs = settings.failing
+    labels = (read_failing(fs.path, id_column=fs.id_column, label_column=fs.label_column, failing_values=fs.values)
+              if fs else None)
+    run = run_timeline(paths, settings=settings, progress=progress)
+    ing, tl = run.ingest, run.timeline
+    if progress:
         progress("mining", 0, 1)
     labeled = None
     if labels is not None:
+        check_failing_matches(labels, tl)
         labeled = mine_labeled(tl, labels, options=settings.mining, scope=fs.scope,
                                min_control_share=fs.min_control_share)
         mined = labeled.mining
@@ -225,6 +269,33 @@ def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: P
     if progress:
         progress("mining", 1, 1)
     return ScanResult(tuple(str(p) for p in paths), settings, ing, tl, mined, labeled)
+
+
+def check_failing_matches(labels: FailingLabels, timeline: Timeline, *, examples: int = 2) -> int:
+    """The number of ``labels``' failing ids that are sessions of ``timeline``.
+
+    Raises
+    ------
+    DataError
+        The file marks no id as failing, or none of its failing ids is a
+        session (wrong file, or sessions not keyed like the ids: see
+        ``--session-pattern``); the message shows what both look like.
+    """
+    where = f"--failing {labels.path}"
+    if not labels.failing:
+        raise DataError(f"{where}: none of its {labels.listed:,} ids is labeled failing "
+                        f"(label column {labels.label_column!r}, failing values {', '.join(labels.failing_values)})")
+    ids = pl.Series("id", sorted(labels.failing), dtype=pl.String)
+    keys = timeline.sessions.get_column("session_key").drop_nulls()
+    matched = int(ids.is_in(keys.implode()).sum())
+    if matched == 0:
+        def show(values: list) -> str:
+            return ", ".join(repr(terminal_safe(v, max_len=20)) for v in values) or "none"
+
+        raise DataError(f"{where}: none of its {len(ids):,} failing ids matched a session "
+                        f"(ids look like {show(ids.head(examples).to_list())}; "
+                        f"sessions like {show(keys.head(examples).to_list())}); check the file and --session-pattern")
+    return matched
 
 
 def _labeled_suspects(result: LabeledResult, sequence_json: list[dict]) -> list[dict]:

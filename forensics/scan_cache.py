@@ -10,7 +10,9 @@ another key, so a stale result is never used; changing only the mining
 options still reuses the per-file cache.
 
 Entries live in ``<cache dir>/scans/<key>/`` and are written atomically
-(written under a temporary name, then renamed); a damaged entry is ignored.
+(:func:`forensics.io.atomic_dir`); a damaged entry is ignored.  A scan with
+``--failing`` is cached too: its key holds the labels file's content hash
+and every ``--failing`` setting.
 
 >>> from forensics.scan_cache import scan_key   # doctest: +SKIP
 """
@@ -21,8 +23,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import types
 import typing
 from datetime import datetime
@@ -33,6 +33,7 @@ import polars as pl
 
 from . import __version__
 from .fingerprint import code_fingerprint
+from .io import atomic_dir
 
 #: Bump when the layout of an entry changes.
 LAYOUT = 1
@@ -40,6 +41,16 @@ LAYOUT = 1
 def _stat(path: Path) -> list:
     st = path.stat()
     return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's content (the ``--failing`` labels are part of a
+    scan's key by content, not only by size and time)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def scan_key(files: list[Path], paths: list[str], settings_doc: dict, extra: list[Path] = ()) -> str | None:
@@ -70,6 +81,8 @@ def _encode(value: Any, frames: dict[str, pl.DataFrame], where: str) -> Any:
                 for f in dataclasses.fields(value)}
     if isinstance(value, (tuple, list)):
         return [_encode(v, frames, f"{where}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):
+        return {"$set": [_encode(v, frames, f"{where}.{i}") for i, v in enumerate(sorted(value))]}
     if isinstance(value, dict):
         return {str(k): _encode(v, frames, f"{where}.{k}") for k, v in value.items()}
     raise TypeError(f"cannot cache a {type(value).__name__} at {where}")
@@ -88,6 +101,9 @@ def _decode(value: Any, hint: Any, frames: dict[str, pl.DataFrame]) -> Any:
         return frames[value["$frame"]]
     if isinstance(value, dict) and "$dt" in value:
         return datetime.fromisoformat(value["$dt"])
+    if isinstance(value, dict) and "$set" in value:
+        (arg,) = typing.get_args(hint) or (Any,)
+        return frozenset(_decode(v, arg, frames) for v in value["$set"])
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
         kw = {f.name: _decode(value[f.name], hints[f.name], frames)
@@ -111,12 +127,10 @@ def _decode(value: Any, hint: Any, frames: dict[str, pl.DataFrame]) -> Any:
 
 def save(directory: Path, key: str, result: Any) -> None:
     """Write ``result`` (a :class:`forensics.scan.ScanResult`; its settings are
-    not stored, the key covers them) as entry ``key``; best effort."""
-    final = Path(directory) / "scans" / key
+    not stored, the key covers them) as entry ``key``, atomically
+    (:func:`forensics.io.atomic_dir`); best effort."""
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))
-        try:
+        with atomic_dir(Path(directory) / "scans" / key) as tmp:
             frames: dict[str, pl.DataFrame] = {}
             doc = {f.name: _encode(getattr(result, f.name), frames, f.name)
                    for f in dataclasses.fields(result) if f.name != "settings"}
@@ -125,13 +139,6 @@ def save(directory: Path, key: str, result: Any) -> None:
                 names[where] = f"f{i}.parquet"
                 frame.write_parquet(tmp / names[where], compression="lz4", statistics=False)
             (tmp / "result.json").write_text(json.dumps({"frames": names, "result": doc}), encoding="utf-8")
-            os.chmod(tmp, 0o755)
-            if final.exists():
-                shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     except Exception:  # noqa: BLE001 - the cache must never fail a run
         return
 

@@ -96,3 +96,64 @@ def test_computed_scans_print_the_same_json_every_time(logs, tmp_path):
     # two resources touched by one request at the same instant used to swap places between runs
     runs = {_scan([str(logs), "--no-cache", "--json"]) for _ in range(4)}
     assert len(runs) == 1
+
+
+@pytest.fixture
+def labeled(tmp_path):
+    log = tmp_path / "app.jsonl"
+    rows = []
+    for i in range(200):
+        s = f"s{i % 20}"
+        act = ["login", "view", "poison" if i % 20 < 3 else "view", "buy"][i // 20 % 4]
+        rows.append(f'{{"ts": "2023-11-02T10:{i // 4:02d}:{i % 4 * 15:02d}Z", "user": "u{i % 20}", '
+                    f'"session": "{s}", "action": "{act}"}}\n')
+    log.write_text("".join(rows))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,label\n" + "".join(f"s{k},{'fail' if k < 3 else 'ok'}\n" for k in range(20)))
+    return log, labels
+
+
+def test_a_scan_with_failing_is_served_from_the_cache_until_the_labels_change(labeled, tmp_path, monkeypatch):
+    log, labels = labeled
+    args = [str(log), "--cache-dir", str(tmp_path / "cache"), "--json", "--failing", str(labels)]
+    first = _scan(args)
+    calls = _no_run(monkeypatch)
+    assert _scan(args) == first
+    assert calls == []
+    st = labels.stat()
+    labels.write_text(labels.read_text().replace("s2,fail", "s2,ok"))
+    os.utime(labels, ns=(st.st_atime_ns, st.st_mtime_ns))  # same time: the content hash tells them apart
+    second = _scan(args)
+    assert calls == [1] and second != first
+    _scan([*args, "--failing-scope", "whole"])
+    assert calls == [1, 1]
+
+
+def test_cache_entries_are_written_through_the_atomic_folder_helper(logs, tmp_path, monkeypatch):
+    import forensics.io
+    import forensics.scan_cache
+
+    used = []
+    real = forensics.io.atomic_dir
+    monkeypatch.setattr(forensics.scan_cache, "atomic_dir", lambda target: used.append(target) or real(target))
+    _scan([str(logs), "--cache-dir", str(tmp_path / "cache"), "--json"])
+    (entry,) = (tmp_path / "cache" / "scans").iterdir()
+    assert used == [entry] and (entry / "result.json").is_file()
+    assert not [p for p in entry.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_atomic_dir_replaces_the_folder_on_success_and_leaves_it_on_failure(tmp_path):
+    from forensics.io import atomic_dir
+
+    target = tmp_path / "entry"
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("1")
+    with atomic_dir(target) as tmp:
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in target.iterdir()) == ["b"]
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "c").write_text("3")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in target.iterdir()) == ["b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["entry"]

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import replace
 
 import click
 import polars as pl
 
-from ..errors import DataError, ExitCode
-from ..ingest import ingest
+from ..errors import ExitCode
 from ..report.text import fmt_lead
 from ..sanitize import terminal_safe
-from ..timeline import build_timeline
+from ..scan import run_timeline
 from ..timeline.cascade import cascade_text
 from ..timeline.export import bursts_to_json
-from ..timeline.incident import parse_incident
 from ..timeline.model import Timeline
-from .common import (
-    build_ingest_options,
-    build_timeline_options,
-    echo_json,
-    ingest_options,
-    run_with_progress,
-    stderr_console,
-    timeline_options,
-)
+from .common import echo_json, run_with_progress, stderr_console
+from .options import build_scan_settings, input_options, timeline_options
 
 
 WIDTH = 100
@@ -64,11 +54,15 @@ def render_rate(timeline: Timeline, console) -> None:
     top = max(1, int(cells["errors"].max() or 0))
     day = rate["bin_start"][0].date()
     span_s = timeline.bin_s * per
-    console.print(
-        f"Error rate {rate['bin_start'][0]:%Y-%m-%d %H:%M} .. {rate['bin_start'][-1]:%Y-%m-%d %H:%M} UTC, "
-        f"max {top} errors per {fmt_lead(timeline.bin_s)} bin, one cell = {fmt_lead(span_s)}",
-        markup=False,
-    )
+    when = f"Error rate {rate['bin_start'][0]:%Y-%m-%d %H:%M} .. {rate['bin_start'][-1]:%Y-%m-%d %H:%M} UTC"
+    total = int(rate["errors"].sum() or 0)
+    if total == 0:
+        events = int(rate["events"].sum() or 0)
+        console.print(f"{when}: no errors in {events:,} events ({n:,} bins of {fmt_lead(timeline.bin_s)})",
+                      markup=False)
+        return
+    console.print(f"{when}, max {top} errors per {fmt_lead(timeline.bin_s)} bin, one cell = {fmt_lead(span_s)}",
+                  markup=False)
     line = Text("errors ")
     for e, hot, bid in cells.select("errors", "hot", "burst_id").iter_rows():
         level = 0 if not e else max(1, round(math.sqrt(e / top) * (len(SPARK) - 1)))
@@ -143,7 +137,7 @@ def render_bursts(timeline: Timeline, console=None) -> None:
 
 
 @click.command("bursts")
-@ingest_options
+@input_options
 @click.option("--json", "as_json", is_flag=True, help="Print the bursts and the error rate as JSON on stdout.")
 @timeline_options
 @click.pass_context
@@ -154,21 +148,14 @@ def command(ctx: click.Context, as_json, quiet, **kw) -> None:
     Bursts are where errors rise well above their usual rate; a burst that
     fades and returns within an hour reports each re-onset.
     """
-    options = build_timeline_options(kw)
-    result = run_with_progress(quiet, ingest, kw["paths"], options=build_ingest_options(kw))
-    events = result.events
-    if events.height == 0:
-        raise DataError("no events found in the input")
-    if kw.get("incident"):
-        ts = events.get_column("ts").drop_nulls()
-        options = replace(options, incident=parse_incident(kw["incident"], first=ts.min(), last=ts.max()))
-    timeline = build_timeline(events, options=options)
+    run = run_with_progress(quiet, run_timeline, kw["paths"], settings=build_scan_settings(kw))
     if as_json:
-        echo_json(bursts_to_json(timeline))
+        echo_json(bursts_to_json(run.timeline))
     else:
-        render_bursts(timeline)
-    if not quiet and result.accounting.errors:
-        for msg in result.accounting.errors:
+        render_bursts(run.timeline)
+    errors = run.ingest.accounting.errors
+    if not quiet and errors:
+        for msg in errors:
             stderr_console().print(f"warning: {terminal_safe(msg, max_len=300)}", markup=False, highlight=False)
-    if result.accounting.errors:
+    if errors:
         ctx.exit(ExitCode.PARTIAL)

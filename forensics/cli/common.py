@@ -1,4 +1,4 @@
-"""Option groups and rendering helpers shared by commands."""
+"""Rendering helpers shared by commands (the options are in :mod:`.options`)."""
 
 from __future__ import annotations
 
@@ -10,85 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-
-from ..ingest import IngestOptions
-from ..ingest.formats import names as format_names
-from ..ingest.cache import default_cache_dir
-from ..ingest.reader import DEFAULT_MAX_BYTES
-
-
-def ingest_options(f: Callable) -> Callable:
-    """Attach the input options every reading command shares."""
-    opts = [
-        click.argument("paths", nargs=-1, required=True, type=click.Path()),
-        click.option("--format", "fmt", type=click.Choice(format_names()), default=None,
-                     help="Read every file as this format instead of sniffing each one."),
-        click.option("--tz", default="UTC", show_default=True,
-                     help="Time zone (IANA name) for timestamps that carry none."),
-        click.option("--time-field", default=None, help="Field holding the event time (named-field formats)."),
-        click.option("--user-field", default=None, help="Field holding the user id."),
-        click.option("--session-field", default=None, help="Field holding the session id."),
-        click.option("--action-field", default=None, help="Field holding the action name."),
-        click.option("--request-field", default=None, help="Field holding the request or trace id."),
-        click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True,
-                     help="Stop reading a file after this many (decompressed) bytes; "
-                          "guards against gzip/bzip2/zstd bombs."),
-        click.option("--strict", is_flag=True, help="Fail on the first unreadable or damaged file."),
-        click.option("--keep-duplicates", is_flag=True,
-                     help="Keep events repeated verbatim across files (overlapping rotations)."),
-        click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-                     help="Warm cache of parsed files (default: $XDG_CACHE_HOME/forensics or ~/.cache/forensics)."),
-        click.option("--no-cache", is_flag=True, help="Parse every file again; neither read nor write the cache."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
-
-
-def timeline_options(f: Callable) -> Callable:
-    """Attach the timeline options (sessions, bins, incident window)."""
-    opts = [
-        click.option("--session-gap", default="30m", show_default=True,
-                     help="Inactivity that splits a user's events into sessions when logs carry no session id (90s, 30m, 1h)."),
-        click.option("--bin", "bin_", default=None,
-                     help="Error-rate bin width (10s, 1m, ...); default: chosen from the data's time span."),
-        click.option("--incident", default=None, metavar="START..END",
-                     help="Use this window as the (single) burst: HH:MM..HH:MM (date from the data) or ISO date-times."),
-        click.option("--client-errors", is_flag=True, help="Count HTTP 4xx responses as errors too."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
-
-
-def build_timeline_options(kw: dict[str, Any]):
-    """:class:`TimelineOptions` from parsed CLI keywords (the incident window is
-    resolved against the data later; see ``incident_spec``)."""
-    from ..durations import parse_duration
-    from ..timeline.model import TimelineOptions
-
-    gap_s = parse_duration(kw.get("session_gap") or "30m", option="--session-gap")
-    bin_ = kw.get("bin_")
-    bin_s = parse_duration(bin_, option="--bin") if bin_ is not None else None
-    return TimelineOptions(session_gap_s=gap_s, bin_s=bin_s, client_errors=bool(kw.get("client_errors")))
-
-
-def build_ingest_options(kw: dict[str, Any]) -> IngestOptions:
-    """The frozen :class:`IngestOptions` from parsed CLI keywords."""
-    return IngestOptions(
-        format=kw.get("fmt"),
-        tz=kw.get("tz") or "UTC",
-        time_field=kw.get("time_field"),
-        user_field=kw.get("user_field"),
-        session_field=kw.get("session_field"),
-        action_field=kw.get("action_field"),
-        request_field=kw.get("request_field"),
-        max_bytes=kw.get("max_bytes") or DEFAULT_MAX_BYTES,
-        strict=bool(kw.get("strict")),
-        dedupe=not kw.get("keep_duplicates"),
-        cache_dir=None if kw.get("no_cache") else str(kw.get("cache_dir") or default_cache_dir()),
-    )
 
 
 def stderr_console(quiet: bool = False):

@@ -7,12 +7,13 @@ import click
 from ..errors import ExitCode
 from ..ingest import ingest
 from ..io import write_parquet
-from .common import build_ingest_options, echo_json, ingest_options, run_with_progress, stderr_console
+from .common import echo_json, run_with_progress, stderr_console
+from .options import build_ingest_options, input_options
 from .render_ingest import render_accounting
 
 
 @click.command("ingest")
-@ingest_options
+@input_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the event table here as Parquet.")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False), default=None,

@@ -10,12 +10,14 @@ from rich.table import Table
 from ..errors import ExitCode, UsageError
 from ..report.drilldown import SessionTimeline, all_onsets, session_timeline, suspect_drilldown
 from ..report.text import fmt_p, fmt_rel, hms, short_explanation
-from ..scan import ScanSettings, run_scan
-from .common import build_ingest_options, build_timeline_options, ingest_options, run_with_progress, timeline_options
-from .render_scan import _p, _s, _seq, report_console
-from .scan_cmd import build_mining_options, mining_options
+from ..scan import run_scan
+from .common import run_with_progress
+from .options import analysis_options, build_scan_settings
+from .render_scan import print_line, report_console, safe, seq_text
 
 MAX_RESOURCES = 8
+#: Widest action column (action names are cut at this many characters).
+ACTION_WIDTH = 60
 
 
 def _onset_row(table: Table, onset, ref) -> None:
@@ -27,18 +29,18 @@ def _onset_row(table: Table, onset, ref) -> None:
 def render_session(tl: SessionTimeline, console: Console, *, onsets=(), day=None) -> None:
     """One session: header, actions with steps highlighted and onsets marked,
     resources touched."""
-    user = _s(tl.user, 40) if tl.user else "-"
+    user = safe(tl.user, 40) if tl.user else "-"
     first = f", first error {hms(tl.first_error, day)}" if tl.first_error else ", no error"
-    _p(console, f"[bold]Session {_s(tl.session_key, 60)}[/]  user {user}  "
+    print_line(console, f"[bold]Session {safe(tl.session_key, 60)}[/]  user {user}  "
                 f"{hms(tl.start, day)} .. {hms(tl.end, day)}{first}", 0)
     if tl.onset:
-        _p(console, f"[dim]times relative to burst {tl.onset.burst_id} onset at "
+        print_line(console, f"[dim]times relative to burst {tl.onset.burst_id} onset at "
                     f"{tl.onset.ts:%Y-%m-%d %H:%M:%S}.{tl.onset.ts.microsecond // 1000:03d} UTC[/]", 0)
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
     table.add_column("vs onset", justify="right", no_wrap=True, min_width=8)
     table.add_column("time", no_wrap=True, min_width=8)
     table.add_column("step", justify="right", no_wrap=True, min_width=4)
-    table.add_column("action", overflow="fold", min_width=18, max_width=30)
+    table.add_column("action", overflow="fold", min_width=18, max_width=ACTION_WIDTH)
     table.add_column("status", justify="right", no_wrap=True)
     table.add_column("errors", overflow="ellipsis", max_width=20, no_wrap=True)
     table.add_column("resources", overflow="fold", max_width=26)
@@ -54,10 +56,10 @@ def render_session(tl: SessionTimeline, console: Console, *, onsets=(), day=None
         step = f"▶ {r['step']}" if r["is_step"] else ""
         err = ""
         if r["errors"]:
-            err = f"[red]{r['errors']}× {_s(r['first_error_kind'], 60)}[/]"
-        res = "\n".join(_s(x, 40) for x in (r["resources"] or []))
+            err = f"[red]{r['errors']}× {safe(r['first_error_kind'], 60)}[/]"
+        res = "\n".join(safe(x, 40) for x in (r["resources"] or []))
         style = "bold magenta" if r["is_step"] else None
-        table.add_row(fmt_rel(r["t_rel_onset_s"]), f"{r['ts']:%H:%M:%S}", step, _s(r["action"], 60),
+        table.add_row(fmt_rel(r["t_rel_onset_s"]), f"{r['ts']:%H:%M:%S}", step, safe(r["action"], ACTION_WIDTH),
                       "" if r["status"] is None else str(r["status"]), err, res, style=style)
     while k < len(shown):
         _onset_row(table, shown[k], tl.onset)
@@ -70,27 +72,25 @@ def render_session(tl: SessionTimeline, console: Console, *, onsets=(), day=None
             mark = "▶ " if r["by_step"] else "  "
             after = (f"; [red]{r['errors_after']:,} errors from {hms(r['first_error_after'], day)}[/]"
                      if r["errors_after"] else "; no errors after")
-            _p(console, f"{mark}{_s(r['resource'], 60)}  first {hms(r['first_touched'], day)}, "
+            print_line(console, f"{mark}{safe(r['resource'], 60)}  first {hms(r['first_touched'], day)}, "
                         f"{r['touches']} touch{'es' if r['touches'] != 1 else ''}{after}", 4)
         if res.height > MAX_RESOURCES:
-            _p(console, f"... and {res.height - MAX_RESOURCES} more", 6)
+            print_line(console, f"... and {res.height - MAX_RESOURCES} more", 6)
 
 
 def render_drilldown(d, console: Console, *, day=None) -> None:
     """A suspect and the timelines of its sessions."""
     s = d.suspect
-    _p(console, f"[bold]Suspect #{s.rank}[/]  [bold magenta]{_seq(s.sequence)}[/]", 0)
-    _p(console, f"[dim]q[/] {fmt_p(s.q_value)}  [dim]sessions[/] {s.sessions}  [dim]users[/] {s.users}", 2)
-    _p(console, _s(short_explanation(s), 600), 2)
+    print_line(console, f"[bold]Suspect #{s.rank}[/]  [bold magenta]{seq_text(s.sequence)}[/]", 0)
+    print_line(console, f"[dim]q[/] {fmt_p(s.q_value)}  [dim]sessions[/] {s.sessions}  [dim]users[/] {s.users}", 2)
+    print_line(console, safe(short_explanation(s), 600), 2)
     for tl in d.sessions:
         console.print()
         render_session(tl, console, onsets=d.onsets, day=day)
 
 
 @click.command("show")
-@ingest_options
-@timeline_options
-@mining_options
+@analysis_options
 @click.option("--suspect", "rank", type=click.IntRange(1), default=None,
               help="Show the sessions behind suspect N (as ranked by `forensics scan`).")
 @click.option("--session", "session_key", default=None, help="Show the full timeline of one session.")
@@ -101,6 +101,10 @@ def render_drilldown(d, console: Console, *, day=None) -> None:
 def command(ctx: click.Context, rank, session_key, max_sessions, no_color, quiet, **kw) -> None:
     """Drill down: the full timelines of the sessions behind a suspect.
 
+    Takes every option of `forensics scan` that shapes the result, so the
+    command `scan` prints ("Drill down: ...") reruns the same scan (loaded
+    from the warm cache when there is one) and shows the same suspect.
+
     With --suspect N, every session whose occurrence of suspect N counted as
     evidence, its steps highlighted (▶), each action's time relative to the
     burst onset, the onsets marked, and the resources the session touched.
@@ -108,14 +112,9 @@ def command(ctx: click.Context, rank, session_key, max_sessions, no_color, quiet
     """
     if (rank is None) == (session_key is None):
         raise UsageError("give exactly one of --suspect N or --session ID")
-    settings = ScanSettings(
-        ingest=build_ingest_options(kw),
-        timeline=build_timeline_options(kw),
-        mining=build_mining_options(kw),
-        incident_spec=kw.get("incident"),
-    )
+    settings = build_scan_settings(kw)
     result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
-    console = report_console(no_color=no_color)
+    console = report_console(no_color=no_color, wide=True)
     day = result.ingest.events.get_column("ts").min().date()
     if rank is not None:
         render_drilldown(suspect_drilldown(result, rank, max_sessions=max_sessions), console, day=day)
@@ -128,7 +127,7 @@ def command(ctx: click.Context, rank, session_key, max_sessions, no_color, quiet
                        onsets=all_onsets(result.timeline), day=day)
         if ranks:
             console.print()
-            _p(console, f"[dim]this session completed suspect {', '.join(f'#{r}' for r in ranks)}; "
+            print_line(console, f"[dim]this session completed suspect {', '.join(f'#{r}' for r in ranks)}; "
                         f"▶ marks the steps of #{ranks[0]}[/]", 0)
     if result.ingest.accounting.errors:
         ctx.exit(ExitCode.PARTIAL)

@@ -29,9 +29,10 @@ def parse_incident(text: str, *, first: datetime | None = None, last: datetime |
     """``START..END`` -> a UTC window.
 
     Each end is ``HH:MM[:SS]`` or an ISO-8601 date-time (UTC unless it has an
-    offset).  Times of day take their date from the data: the first day from
-    ``first``'s date to ``last``'s date on which the window ends after the
-    first event; an END before START on the same day means the next day.
+    offset).  Times of day take their date from the data, which must lie on
+    one day (``first`` and ``last`` on the same date; else a
+    :class:`UsageError` names the days), or from the other end when that is a
+    date-time; an END before START means the next day.
 
     Examples
     --------
@@ -48,15 +49,13 @@ def parse_incident(text: str, *, first: datetime | None = None, last: datetime |
             raise UsageError("--incident: times of day need data to take the date from")
         last = last or first
         base = a.date() if isinstance(a, datetime) else b.date() if isinstance(b, datetime) else None
-        days = [base] if base else [first.date() + timedelta(days=i) for i in range((last.date() - first.date()).days + 1)]
-        start = end = None
-        for d in days:
-            start = a if isinstance(a, datetime) else _at(d, a)
-            end = b if isinstance(b, datetime) else _at(d, b)
-            if end < start and isinstance(b, time):
-                end += timedelta(days=1)
-            if end >= first:
-                break
+        if base is None and last.date() != first.date():
+            raise UsageError(_several_days(text, first.date(), last.date()))
+        d = base or first.date()
+        start = a if isinstance(a, datetime) else _at(d, a)
+        end = b if isinstance(b, datetime) else _at(d, b)
+        if end < start and isinstance(b, time):
+            end += timedelta(days=1)
         a, b = start, end
     if b <= a:
         raise UsageError(f"--incident: END must come after START in {text!r}")
@@ -67,3 +66,9 @@ def _at(d: date, t: time) -> datetime:
     return datetime.combine(d, t, tzinfo=timezone.utc)
 
 
+def _several_days(text: str, first: date, last: date) -> str:
+    n = (last - first).days + 1
+    days = ", ".join(str(first + timedelta(days=i)) for i in range(n)) if n <= 4 else f"{first} .. {last}"
+    start, end = (p.strip() for p in text.split("..", 1))
+    return (f"--incident {text}: the log spans {n} days ({days}), so a time of day is ambiguous; "
+            f"give ISO date-times, e.g. {first}T{start}..{first}T{end}")
