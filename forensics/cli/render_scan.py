@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.text import Text
 
-from ..report.text import ARROW, fmt_p, fmt_ratio, hms, malformed_where, short_explanation, time_span
+from ..report.text import ARROW, fmt_p, fmt_ratio, fmt_risk, hms, malformed_where, short_explanation, time_span
 from ..sanitize import terminal_safe
 from ..scan import ScanResult
 from .bursts_cmd import render_bursts
@@ -126,12 +126,12 @@ def render_suspects(result: ScanResult, console: Console) -> None:
         if labeled is not None:
             stats = (f"[dim]failing with it[/] {s.failing_with}  [dim]others with it[/] {s.control_with}  "
                      f"[dim]p[/] {fmt_p(s.p_value)}  [dim]q[/] {fmt_p(s.q_value)}  "
-                     f"[dim]risk ratio[/] {fmt_ratio(s.risk_ratio)}")
+                     f"[dim]risk ratio[/] {fmt_risk(s)}")
         else:
             bursts = ", ".join(str(b) for b in s.burst_ids) or "-"
             stats = (f"[dim]bursts[/] {bursts}  [dim]sessions[/] {s.sessions}  [dim]users[/] {s.users}  "
                      f"[dim]p[/] {fmt_p(s.p_value)}  [dim]q[/] {fmt_p(s.q_value)}  "
-                     f"[dim]risk ratio[/] {fmt_ratio(s.risk_ratio)}  [dim]rate ratio[/] {fmt_ratio(s.rate_ratio)}")
+                     f"[dim]risk ratio[/] {fmt_risk(s)}  [dim]rate ratio[/] {fmt_ratio(s.rate_ratio)}")
         print_line(console, stats, 5)
         print_line(console, safe(short_explanation(s), 600), 5)
         if s.example_sessions:
@@ -144,7 +144,7 @@ def render_suspects(result: ScanResult, console: Console) -> None:
         for s in mined.runners_up[:MAX_RUNNERS_UP]:
             rate = "" if labeled is not None else f"  rate ratio {fmt_ratio(s.rate_ratio)}"
             print_line(console, f"[dim]{seq_text(s.sequence, 30)}  q {fmt_p(s.q_value)}  "
-                          f"risk ratio {fmt_ratio(s.risk_ratio)}{rate}[/]")
+                          f"risk ratio {fmt_risk(s)}{rate}[/]")
 
 
 def render_missing(result: ScanResult, console: Console) -> None:

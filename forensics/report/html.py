@@ -23,7 +23,7 @@ from ..io import write_text
 from ..sanitize import html_safe as h
 from .charts import cascade_figure, error_rate_figure, session_figure
 from .drilldown import suspect_drilldown
-from .text import ARROW, fmt_lead, fmt_p, fmt_ratio, hms, malformed_where, short_explanation, time_span
+from .text import ARROW, fmt_lead, fmt_p, fmt_ratio, fmt_risk, hms, malformed_where, short_explanation, time_span
 
 MAX_EXAMPLE_SESSIONS = 3
 
@@ -181,7 +181,7 @@ def _suspects(result, page: _Page) -> None:
                  f"<td>{', '.join(map(str, s.burst_ids)) or '-'}</td><td class=n>{lead}</td>"
                  f"<td class=n>{s.sessions}</td><td class=n>{s.users}</td>"
                  f"<td class=n>{s.baseline_rate_per_hour:.3g}</td><td class=n>{fmt_p(s.p_value)}</td>"
-                 f"<td class=n>{fmt_p(s.q_value)}</td><td class=n>{fmt_ratio(s.risk_ratio)}</td>"
+                 f"<td class=n>{fmt_p(s.q_value)}</td><td class=n>{fmt_risk(s)}</td>"
                  f"<td class=n>{fmt_ratio(s.rate_ratio)}</td></tr>")
     page.add("</table>")
     for s in mined.suspects:

@@ -99,6 +99,20 @@ def fmt_ratio(x: float) -> str:
     return f"{x:.0f}" if x >= 100 else f"{x:.1f}"
 
 
+def fmt_risk(suspect) -> str:
+    """A suspect's risk ratio as printed: ``-`` when no failing (erring)
+    session did it, where the corrected ratio would only restate the group
+    sizes, ``(n0 + 1) / (n1 + 1)`` (docs/statistics.md, "Labeled failures").
+
+    >>> from types import SimpleNamespace as S
+    >>> fmt_risk(S(risk_ratio=340.2, failing_with=0)), fmt_risk(S(risk_ratio=12.0, failing_with=3))
+    ('-', '12.0')
+    """
+    if not getattr(suspect, "failing_with", 1):
+        return "-"
+    return fmt_ratio(suspect.risk_ratio)
+
+
 def fmt_lead(seconds: float) -> str:
     """A lead time: ``6 s``, ``4 min 10 s``.
 
