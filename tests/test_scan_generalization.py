@@ -22,13 +22,14 @@ import pytest
 
 from forensics.ingest import IngestOptions
 from forensics.scan import ScanSettings, run_scan
-from forensics.simulate import simulate
-from forensics.simulate.shop import simulate_shop
+from functools import partial
+
+from forensics.simulate import simulate, simulate_scenario
 
 TOLERANCE = timedelta(seconds=5)
 SCENARIOS = {
     "elearning": (simulate, IngestOptions(), 300),
-    "shop": (simulate_shop, IngestOptions(tz="Europe/Berlin"), 500),
+    "shop": (partial(simulate_scenario, "shop"), IngestOptions(tz="Europe/Berlin"), 500),
 }
 
 
