@@ -9,7 +9,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = REPO / "sample_logs"
-SHARED = REPO.parent / "shared"
 
 #: Variables that once made golden tests rewrite their files instead of comparing.
 REGEN_VARIABLES = ("FORENSICS_REGEN", "FORENSICS_UPDATE_GOLDEN")

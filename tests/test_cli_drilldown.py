@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from pathlib import Path
@@ -11,17 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from forensics.cli import cli
+from shared_data import shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
 HDFS = "datasets/hdfs_loglead_2pct"
 
 
-def shared_dir() -> Path | None:
-    """The shared data folder: $FORENSICS_SHARED, ../shared, or /work/shared."""
-    for cand in (os.environ.get("FORENSICS_SHARED"), REPO.parent / "shared", "/work/shared"):
-        if cand and (Path(cand) / HDFS / "HDFS_2pct.log").is_file():
-            return Path(cand)
-    return None
+def hdfs_shared() -> Path | None:
+    """The shared folder when it holds the HDFS sample."""
+    shared = shared_dir()
+    return shared if (shared / HDFS / "HDFS_2pct.log").is_file() else None
 
 
 def _invoke(args, **kw):
@@ -75,9 +73,9 @@ def test_printed_drilldown_carries_non_default_options_and_long_paths_whole(tmp_
 
 
 def test_printed_drilldown_on_hdfs_with_failing_shows_the_same_suspect():
-    shared = shared_dir()
+    shared = hdfs_shared()
     if shared is None:
-        pytest.skip(f"HDFS sample not found ($FORENSICS_SHARED, {REPO.parent / 'shared'}, /work/shared)")
+        pytest.skip(f"HDFS sample not found under {shared_dir()} (set FORENSICS_SHARED)")
     data = shared / HDFS
     scanned, shown, command = scan_then_show([str(data / "HDFS_2pct.log"), "--session-pattern", r"blk_-?\d+",
                                               "--failing", str(data / "anomaly_label.csv")])

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from forensics.ingest import formats, ingest
 from forensics.ingest.formats import access
 from forensics.ingest.options import IngestOptions
+from shared_data import dataset
 from golden_util import FOREIGN_LINES, assert_golden, check_parse_invariants, golden_sample, run_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 HERE = GOLDEN / "access"
-REAL = Path("/work/shared/datasets/web_access_apache_elastic/apache_logs")
+REAL = dataset("web_access_apache_elastic", "apache_logs")
 LINE = '1.2.3.4 - {user} [10/Oct/2000:13:55:36 -0700] "{req}" {status} {size} "-" "Mozilla/5.0"{extra}'
 
 

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_data import dataset
 
 from forensics.ingest import formats, ingest
 from forensics.ingest.formats import plain
@@ -21,7 +22,7 @@ from golden_util import FOREIGN_LINES, assert_golden, check_parse_invariants, go
 GOLDEN = Path(__file__).parent / "golden"
 HERE = GOLDEN / "plain"
 HERE_PY = GOLDEN / "plain_python"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATA = dataset()
 HADOOP = DATA / "loghub_2k" / "Hadoop_2k.log"
 HDFS = DATA / "hdfs_loglead_2pct" / "HDFS_2pct.log"
 

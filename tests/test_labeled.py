@@ -271,7 +271,9 @@ def test_terminal_report_shows_labeled_suspects_and_never_reached_steps(tmp_path
 
     from forensics.cli import cli
 
-    data = pathlib.Path(__file__).resolve().parents[2] / "shared" / "datasets" / "hdfs_loglead_2pct"
+    from shared_data import dataset
+
+    data = dataset("hdfs_loglead_2pct")
     if not data.exists():
         import pytest
 
