@@ -19,7 +19,6 @@ and prints the medians and the ratio (target: ingest <= 2x the baseline).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys

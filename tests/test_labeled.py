@@ -265,7 +265,6 @@ def test_bad_session_pattern_is_a_usage_error(write):
 
 def test_terminal_report_shows_labeled_suspects_and_never_reached_steps(tmp_path):
     """End to end through the CLI on a slice of the real HDFS sample."""
-    import pathlib
 
     from click.testing import CliRunner
 

@@ -76,7 +76,7 @@ def _pg_housekeeping(rng: np.random.Generator, plan: Plan | None, day_start: int
         t = int(t + rng.integers(0, 400))
         buf = int(rng.integers(300, 4200))
         write = float(rng.uniform(20.0, 240.0))
-        rows.append((t, f"[61] LOG:  checkpoint starting: time", False, None))
+        rows.append((t, "[61] LOG:  checkpoint starting: time", False, None))
         rows.append((t + int(write * 1000) + 40,
                      f"[61] LOG:  checkpoint complete: wrote {buf} buffers ({buf / 163.84:.1f}%); 0 WAL file(s) added, "
                      f"0 removed, {1 + k % 3} recycled; write={write:.3f} s, sync=0.0{k % 9 + 1}1 s, total={write + 0.05:.3f} s; "
