@@ -8,7 +8,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes (documented in README, "Exit codes")."""
+    """Process exit codes (documented in docs/cli.md, "Exit codes")."""
 
     OK = 0
     #: Ran, but some inputs were unreadable or missing (others were processed).

@@ -315,7 +315,7 @@ def _labels_summary(result: LabeledResult) -> dict:
     """The ``labels`` key of ``scan --json``."""
     out = {"failing_sessions": result.n_failing, "control_sessions": result.n_control,
            "unmatched_failing_ids": result.unmatched, "scope": result.scope,
-           "missing_steps_tested": result.missing_tested}
+           "missing_steps_tested": result.missing_tested, "window": result.window}
     if result.labels is not None:
         out["file"] = result.labels.to_json()
     return out
