@@ -1,9 +1,9 @@
 """The whole pipeline in one call: ``ingest -> timeline -> mining``.
 
->>> from forensics.scan import run_scan, ScanSettings   # doctest: +SKIP
->>> result = run_scan(["sample_logs/"], settings=ScanSettings())  # doctest: +SKIP
->>> result.mining.suspects[0].sequence  # doctest: +SKIP
-('switch_language', ...)
+>>> from forensics.scan import run_scan, ScanSettings
+>>> result = run_scan(["sample_logs/"], settings=ScanSettings())
+>>> result.mining.suspects[0].sequence
+('start_quiz', 'switch_language', 'download_material', 'submit_quiz')
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Ingest: files and folders of raw logs -> one canonical event table.
 
->>> from forensics.ingest import ingest, IngestOptions   # doctest: +SKIP
->>> result = ingest(["logs/"], options=IngestOptions())  # doctest: +SKIP
->>> result.events.columns[:3]                              # doctest: +SKIP
+>>> from forensics.ingest import ingest, IngestOptions
+>>> result = ingest(["sample_logs/"], options=IngestOptions())
+>>> result.events.columns[:3]
 ['ts', 'source', 'line']
 
 The stages: find the files (:mod:`.discover`), then per file load it from the

@@ -7,8 +7,9 @@ Every piece of log content placed in a figure goes through
 text and labels (``<b>``, ``<a href>``), so raw log text could add markup.
 Times are naive UTC strings (plotly.js ignores time-zone offsets).
 
->>> from forensics.report.charts import error_rate_figure   # doctest: +SKIP
->>> error_rate_figure(result)["data"][0]["type"]              # doctest: +SKIP
+>>> from forensics.scan import run_scan
+>>> from forensics.report.charts import error_rate_figure
+>>> error_rate_figure(run_scan(["sample_logs/"]))["data"][0]["type"]
 'bar'
 """
 

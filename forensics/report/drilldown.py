@@ -2,9 +2,10 @@
 
 Library part of the drill-down: frames and dataclasses, no rendering.
 
->>> from forensics.report.drilldown import suspect_drilldown   # doctest: +SKIP
->>> d = suspect_drilldown(run_scan(["sample_logs/"]), 1)         # doctest: +SKIP
->>> d.sessions[0].actions.filter("is_step").get_column("action").to_list()  # doctest: +SKIP
+>>> from forensics.scan import run_scan
+>>> from forensics.report.drilldown import suspect_drilldown
+>>> d = suspect_drilldown(run_scan(["sample_logs/"]), 1)
+>>> d.sessions[0].actions.filter("is_step").get_column("action").to_list()
 ['start_quiz', 'switch_language', 'download_material', 'submit_quiz']
 """
 

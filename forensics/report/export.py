@@ -22,9 +22,12 @@ Every file carries key-value metadata ``forensics.version``,
 ``forensics.table``.  Each file is written atomically (temporary file, then
 rename), so an interrupted run leaves no half-written file.
 
->>> from forensics.report.export import export_scan   # doctest: +SKIP
->>> export_scan(run_scan(["logs/"]), "out/")          # doctest: +SKIP
-['out/suspects.parquet', ...]
+>>> import tempfile
+>>> from forensics.scan import run_scan
+>>> from forensics.report.export import export_scan
+>>> names = {p.name for p in export_scan(run_scan(["sample_logs/"]), tempfile.mkdtemp())}
+>>> {"suspects.parquet", "evidence.parquet", "bursts.parquet"} <= names
+True
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """``forensics simulate``: a simulated outage as raw multi-format logs plus
 a ground-truth file (``truth.json``).
 
->>> from forensics.simulate import simulate                # doctest: +SKIP
->>> result = simulate("sample_logs", seed=7)                # doctest: +SKIP
->>> sorted(result.files)[:2]                                # doctest: +SKIP
+>>> import tempfile
+>>> from forensics.simulate import simulate
+>>> result = simulate(tempfile.mkdtemp(), seed=7, users=100, formats=["app"])
+>>> sorted(result.files)
 ['app/app.jsonl', 'app/app.jsonl.1.gz']
 
 Layout: one engine, several scenarios.

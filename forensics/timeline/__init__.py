@@ -1,8 +1,10 @@
 """Timeline: errors, request linking, sessions, bursts and their cascades.
 
->>> from forensics.timeline import build_timeline, TimelineOptions  # doctest: +SKIP
->>> tl = build_timeline(result.events, options=TimelineOptions())      # doctest: +SKIP
->>> [(b.start, b.end, [s.component for s in b.cascade]) for b in tl.bursts]  # doctest: +SKIP
+>>> from forensics.ingest import ingest
+>>> from forensics.timeline import build_timeline, TimelineOptions
+>>> tl = build_timeline(ingest(["sample_logs/"]).events, options=TimelineOptions())
+>>> [(f"{b.start:%H:%M}", [s.component for s in b.cascade][:2]) for b in tl.bursts]
+[('10:45', ['nginx', 'web']), ('16:15', ['content-cache', 'db'])]
 """
 
 from __future__ import annotations

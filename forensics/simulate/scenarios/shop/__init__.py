@@ -13,9 +13,10 @@ Around 12:18 the mail relay's certificate expires for ~12 minutes (no user
 cause).  Noise: background errors, retries after errors, a harmless rare
 sequence, a coincidence shortly before the first onset, a common path.
 
->>> from forensics.simulate import simulate_scenario           # doctest: +SKIP
->>> r = simulate_scenario("shop", "shop_logs", seed=7)         # doctest: +SKIP
->>> r.truth["trigger"]["sequence"][-1]                          # doctest: +SKIP
+>>> import tempfile
+>>> from forensics.simulate import simulate_scenario
+>>> r = simulate_scenario("shop", tempfile.mkdtemp(), seed=7, users=200, formats=["storefront"])
+>>> r.truth["trigger"]["sequence"][-1]
 'checkout'
 
 Logs (folder = component): ``storefront/storefront.log`` (logfmt,
