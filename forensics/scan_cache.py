@@ -14,7 +14,11 @@ Entries live in ``<cache dir>/scans/<key>/`` and are written atomically
 ``--failing`` is cached too: its key holds the labels file's content hash
 and every ``--failing`` setting.
 
->>> from forensics.scan_cache import scan_key   # doctest: +SKIP
+>>> from pathlib import Path
+>>> log = Path("sample_logs/db/postgresql.log")
+>>> k = scan_key([log], ["sample_logs/"], {"mining": {"alpha": 0.05}})
+>>> k == scan_key([log], ["sample_logs/"], {"mining": {"alpha": 0.05}}), k == scan_key([log], ["sample_logs/"], {})
+(True, False)
 """
 
 from __future__ import annotations
