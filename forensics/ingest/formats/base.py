@@ -83,6 +83,24 @@ class ParseResult:
     blank_lines: int = 0
 
 
+def share_matching(sample: list[str], pattern: str, *, skip_indented: bool = False) -> float:
+    """Fraction of the sample's lines that match ``pattern`` (a sniff score);
+    with ``skip_indented``, indented lines (continuations, banners) are left
+    out of the count.
+
+    Examples
+    --------
+    >>> share_matching(["2023 x", "  at y", "junk"], r"^\\d{4} ", skip_indented=True)
+    0.5
+    """
+    s = pl.Series(sample, dtype=pl.String)
+    if skip_indented:
+        s = s.filter(~s.str.contains(r"^\s"))
+    if s.len() == 0:
+        return 0.0
+    return float(s.str.contains(pattern).sum()) / s.len()
+
+
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECT_COLUMNS)
 

@@ -42,7 +42,7 @@ import polars as pl
 
 from ..normalize import normalize_level, parse_timestamp_series
 from ..options import IngestOptions
-from .base import ParseResult, empty_rejects, reject, split_blank
+from .base import ParseResult, empty_rejects, reject, share_matching, split_blank
 from .plain import ORPHAN_REASON, kv_events
 
 NAME = "postgres"
@@ -86,11 +86,7 @@ _SQLC_PAIR = r"([A-Za-z_][\w.\-]*)='((?:[^'\\]|\\.)*)',?"
 
 def sniff(sample: list[str]) -> float:
     """Fraction of the lines (ignoring indented continuation lines) with a PostgreSQL prefix."""
-    s = pl.Series(sample, dtype=pl.String)
-    s = s.filter(~s.str.contains(r"^\s"))
-    if s.len() == 0:
-        return 0.0
-    return float(s.str.contains(PREFIX).sum()) / s.len()
+    return share_matching(sample, PREFIX, skip_indented=True)
 
 
 def _zone_offset(zone: pl.Expr) -> pl.Expr:

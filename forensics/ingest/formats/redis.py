@@ -32,7 +32,7 @@ import polars as pl
 
 from ..normalize import normalize_level, parse_timestamp_series
 from ..options import IngestOptions
-from .base import ParseResult, empty_rejects, fold_continuations, reject, split_blank
+from .base import ParseResult, empty_rejects, fold_continuations, reject, share_matching, split_blank
 from .plain import ORPHAN_REASON, kv_events
 
 NAME = "redis"
@@ -53,11 +53,7 @@ LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warn"}
 
 def sniff(sample: list[str]) -> float:
     """Fraction of the lines (ignoring indented banner lines) with a Redis header."""
-    s = pl.Series(sample, dtype=pl.String)
-    s = s.filter(~s.str.contains(r"^\s"))
-    if s.len() == 0:
-        return 0.0
-    return float(s.str.contains(HEADER).sum()) / s.len()
+    return share_matching(sample, HEADER, skip_indented=True)
 
 
 def _timestamp(starts: pl.DataFrame, *, tz: str, default_year: int | None) -> pl.Series:
