@@ -235,31 +235,8 @@ def canonicalize(
     >>> canonicalize(raw, options=IngestOptions())["user"].to_list()
     ['u1', 'u3']
     """
-    fixed = dict(fixed or {})
-    overrides = options.overrides()
     cols = [c for c in raw.columns if c != "line"]
-    used: set[str] = set()
-    masked: dict[str, pl.Expr] = {}
-    exprs: dict[str, pl.Expr] = {}
-    for canonical in ("ts", "level", "component", "status", "user", "session", "request_id", "action", "key", "latency_ms", "message"):
-        if canonical in fixed:
-            exprs[canonical] = fixed.pop(canonical)
-            continue
-        if canonical in skip:
-            continue
-        names = _pick_all([c for c in cols if c not in used], canonical, overrides)
-        parts = [(n, e) for n in names if (e := _field_expr(raw, canonical, n, options)) is not None]
-        if not parts:
-            continue
-        used.add(parts[0][0])
-        exprs[canonical] = parts[0][1] if len(parts) == 1 else pl.coalesce([e for _, e in parts])
-        # A lower-ranked field is consumed on the lines where it gave the value
-        # (every better field null there); elsewhere it stays in attrs.
-        for i, (name, _) in enumerate(parts[1:], start=1):
-            better_null = pl.all_horizontal([pl.col(n).is_null() for n, _ in parts[:i]])
-            masked[name] = pl.when(better_null).then(None).otherwise(pl.col(name)).alias(name)
-    for k, v in fixed.items():
-        exprs[k] = v
+    exprs, used, masked = _alias_exprs(raw, cols, options=options, fixed=fixed, skip=skip)
     leftovers = [c for c in cols if c not in used]
     attrs_src = raw.with_columns(masked[c] for c in leftovers if c in masked) if masked else raw
     out = raw.select(
@@ -277,6 +254,42 @@ def canonicalize(
         else:
             final.append(pl.lit(None, dtype=dtype).alias(name))
     return out.select(final)
+
+
+#: Canonical columns looked up by alias, in this order (a field answers for one at most).
+_CANONICAL = ("ts", "level", "component", "status", "user", "session", "request_id", "action", "key",
+              "latency_ms", "message")
+
+
+def _alias_exprs(raw: pl.DataFrame, cols: list[str], *, options: IngestOptions,
+                 fixed: dict[str, pl.Expr] | None, skip: tuple[str, ...]
+                 ) -> tuple[dict[str, pl.Expr], set[str], dict[str, pl.Expr]]:
+    """The expression of each canonical column (the format's own ``fixed``
+    ones win; else the first non-null of the fields that answer for it), the
+    fields used, and the lower-ranked fields masked on the lines where they
+    gave the value (elsewhere they stay in ``attrs``)."""
+    fixed = dict(fixed or {})
+    overrides = options.overrides()
+    used: set[str] = set()
+    masked: dict[str, pl.Expr] = {}
+    exprs: dict[str, pl.Expr] = {}
+    for canonical in _CANONICAL:
+        if canonical in fixed:
+            exprs[canonical] = fixed.pop(canonical)
+            continue
+        if canonical in skip:
+            continue
+        names = _pick_all([c for c in cols if c not in used], canonical, overrides)
+        parts = [(n, e) for n in names if (e := _field_expr(raw, canonical, n, options)) is not None]
+        if not parts:
+            continue
+        used.add(parts[0][0])
+        exprs[canonical] = parts[0][1] if len(parts) == 1 else pl.coalesce([e for _, e in parts])
+        for i, (name, _) in enumerate(parts[1:], start=1):
+            better_null = pl.all_horizontal([pl.col(n).is_null() for n, _ in parts[:i]])
+            masked[name] = pl.when(better_null).then(None).otherwise(pl.col(name)).alias(name)
+    exprs.update(fixed)
+    return exprs, used, masked
 
 
 def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
