@@ -106,6 +106,18 @@ def closest_link(p: Prepared, touches: OnsetTouches, rows: np.ndarray, j: int) -
     return k, (-1 if best is None else best)
 
 
+def link_u_one(deltas: np.ndarray, size: int, k: int, delta: int) -> float:
+    """``u`` of one occurrence: ``k`` touches, the closest ``delta`` (us) to
+    its resource's first error, in a window of ``size`` touches whose sorted
+    ``f_R - tau`` (``>= -slack``) are ``deltas``; ties count (super-uniform).
+
+    >>> round(link_u_one(np.array([0, 5, 9]), 10, 1, 5), 3)
+    0.2
+    """
+    x = int(np.searchsorted(deltas, delta, side="right"))
+    return float(prob_hit(size, np.array([x]), np.array([k]))[0])
+
+
 def link_u(p: Prepared, touches: OnsetTouches, codes: list[tuple[int, ...]], row: np.ndarray, *, max_gap: int,
            max_span_s: float) -> np.ndarray:
     """(C, m) linkage ``u_j`` of each candidate's closest completion (``row``,
