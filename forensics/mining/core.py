@@ -76,6 +76,8 @@ class Evidence:
     testable: np.ndarray
     effect: np.ndarray
     floor: float
+    #: prior weight per candidate for weighted BH (None: equal weights)
+    weight: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,8 @@ def multiple_testing(frame: pl.DataFrame, families: Sequence[Evidence], *, alpha
     cols: dict[str, Any] = {}
     ps, qs, effect_ok = [], [], []
     for ev in families:  # three families at most today
-        tested, q = stratified(ev.p, ev.pmin, ev.testable, level, alpha_s=alpha / strata, strata=strata)
+        tested, q = stratified(ev.p, ev.pmin, ev.testable, level, alpha_s=alpha / strata, strata=strata,
+                               weight=ev.weight)
         ps.append(np.where(tested, ev.p, 1.0))
         qs.append(q)
         effect_ok.append(ev.effect >= ev.floor)

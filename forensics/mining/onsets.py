@@ -118,6 +118,8 @@ class OnsetStrategy:
             lambda pmin, ok: tarone_strata(pmin, ok, level, alpha_s=alpha_s), min_ratio=options.min_rate_ratio,
             max_gap=options.max_gap, max_span_s=options.max_span_s)
         cols |= {"risk_ratio": enr.effect, "link_ratio": link.effect}
+        prior = rarity_weight(frame["completions"].to_numpy())
+        onset, link = replace(onset, weight=prior), replace(link, weight=prior)
         return EvidenceSet(families=(onset, enr, link), columns=cols, context=_Evidence(lead=lead, link_u=u))
 
     def rank(self, p: Prepared, cands: Candidates, scored: pl.DataFrame, ev: EvidenceSet, *, timeline,
@@ -154,6 +156,15 @@ class OnsetStrategy:
         return Description(burst_ids=tuple(bursts), leads=leads, resources=links, collapsed=tuple(collapsed),
                            explanation=explanation(s.sequence, links, leads, int(s.row["completions"]),
                                                    s.rate_per_hour))
+
+
+def rarity_weight(completions: np.ndarray) -> np.ndarray:
+    """Prior weight of a hypothesis in the onset and linkage families:
+    ``1 / N**2`` for ``N`` eligible completions (an Occam prior on rarity,
+    fixed before the test and a function of a conditioned count, so weighted
+    BH stays valid): a trigger is rare, and a sequence completed N times has
+    about N times the chances to fall close before an onset by chance."""
+    return 1.0 / np.maximum(np.asarray(completions, dtype=float), 1.0) ** 2
 
 
 def _keyed_errors(timeline) -> pl.DataFrame:

@@ -223,14 +223,18 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
 
 
 def stratified(p: np.ndarray, pmin: np.ndarray, testable: np.ndarray, level: np.ndarray, *, alpha_s: float,
-               strata: int) -> tuple[np.ndarray, np.ndarray]:
+               strata: int, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Tarone + BH inside each length stratum (docs/statistics.md, "Multiple testing").
 
     Each stratum (the hypotheses of one ``level`` with ``testable`` set) gets
     ``alpha_s``; inside it only Tarone-testable hypotheses (by ``pmin``) are
     tested and get BH q-values, multiplied by ``strata`` (the number of
     families ``alpha`` is split over) so that ``q <= alpha`` is the rule.
-    Returns the tested mask and the q-values (1 where untested).
+    Returns the tested mask and the q-values (1 where untested).  With
+    ``weight`` (a prior weight per hypothesis fixed before the test, e.g. a
+    function of conditioned counts), BH runs on ``p / w`` with the weights
+    normalised to mean 1 over each stratum's tested set (weighted BH,
+    Genovese, Roeder and Wasserman 2006).
 
     >>> t, q = stratified(np.array([1e-4, 0.5]), np.array([1e-6, 1e-6]), np.array([True, True]),
     ...                   np.array([2, 3]), alpha_s=0.025, strata=2)
@@ -241,7 +245,8 @@ def stratified(p: np.ndarray, pmin: np.ndarray, testable: np.ndarray, level: np.
     q = np.ones(len(p))
     for lv in np.unique(level[tested]):  # max_len strata at most
         idx = np.flatnonzero(tested & (level == lv))
-        q[idx] = np.minimum(1.0, strata * bh_qvalues(p[idx]))
+        w = np.ones(len(idx)) if weight is None else weight[idx] * len(idx) / max(weight[idx].sum(), 1e-300)
+        q[idx] = np.minimum(1.0, strata * bh_qvalues(p[idx] / np.maximum(w, 1e-300)))
     return tested, q
 
 
