@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 
 from forensics.mining import MiningOptions
 from forensics.mining.onsets import OnsetStrategy
-from forensics.mining.resource_evidence import link_pmin, link_u, link_u_one, onset_touches
+from forensics.mining.resource_evidence import (
+    link_pmin,
+    link_u,
+    link_u_one,
+    onset_touches,
+)
 from forensics.mining.stats import minp_order, prob_hit
 from tests.mining_fixtures import Spec, build_timeline
 from tests.mining_reference import link_u_reference

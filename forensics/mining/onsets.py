@@ -22,7 +22,15 @@ import polars as pl
 
 from .candidates import Counted, Prepared, dt_us, grow, prepare, us_dt
 from .closed import collapse
-from .core import Candidates, Description, EvidenceSet, Ranking, RUNNERS_UP, SuspectRow, enrichment_evidence
+from .core import (
+    RUNNERS_UP,
+    Candidates,
+    Description,
+    EvidenceSet,
+    Ranking,
+    SuspectRow,
+    enrichment_evidence,
+)
 from .credit import Attribution, attribute
 from .linkage import explanation, resource_links
 from .model import AffectedPath, MiningOptions, OnsetLead
