@@ -6,8 +6,10 @@ explains and which suspects survive (docs/statistics.md, "Credit, explaining
 away and ranking"):
 
 1. **Per-onset credit.**  Onset ``j`` can be credited to a suspect only when
-   its own precedence probability ``u_j <= alpha / m`` (Bonferroni over the
-   ``m`` onsets): every credited burst needs evidence of its own.
+   its own precedence probability ``u_j`` or its own linkage ``u_j``
+   (evidence (c), :mod:`.resource_evidence`) is ``<= alpha / (m K)``
+   (Bonferroni over the ``m`` onsets and ``K`` competing hypotheses): every
+   credited burst needs evidence of its own.
 2. **Super-sequences first.**  When ``P`` is a proper subsequence of a
    significant ``Q`` and, before every onset that carries ``Q``'s evidence,
    ``P``'s closest completion is in the same session as ``Q``'s (the same
@@ -15,14 +17,14 @@ away and ranking"):
 3. **One cause per onset (explaining away).**  Suspects are taken best
    first; each claims the onsets that carry its evidence, and what a lower
    suspect has left (unclaimed credited onsets) is re-tested: the
-   order-statistic p-value over those onsets only, its q-value scaled by the
-   same factor (``q' = q p' / p``), and the effect-size floor on the
-   credited onsets.  A suspect whose evidence all went to one higher suspect
+   order-statistic p-value over those onsets only (precedence or linkage,
+   the smaller q), its q-value scaled by the same factor (``q' = q p' / p``),
+   and the closeness-ratio floor on the onsets that carry it.  A suspect whose evidence all went to one higher suspect
    through the same sessions is listed under it (``collapsed``); one whose
    remaining evidence is not significant is dropped.
-4. **Order.**  ``p_value`` (the better of the two tests, after 1-3), then
-   the number of credited onsets whose occurrence touched a resource that
-   erred in that burst, then ``q_value``, then the longer sequence.  A
+4. **Order.**  The number of credited onsets whose occurrence touched a
+   resource that erred in that burst, then ``p_value`` (the best family times
+   the number of families, after 1-3), then ``q_value``, then the longer sequence.  A
    smaller test family (a shorter length stratum) buys a smaller q but no
    better rank.
 
