@@ -123,3 +123,43 @@ def test_onset_p_is_uniform_under_the_null_at_any_traffic(n):
     p = minp_order(u)
     for a in (0.01, 0.05, 0.25):
         assert (p <= a).mean() <= a + 3 * np.sqrt(a / runs) + 0.005
+
+
+def test_embeddings_many_is_embeddings_row_by_row():
+    from types import SimpleNamespace as NS
+
+    from forensics.mining.occurrences import embeddings, embeddings_many
+
+    rng = np.random.default_rng(3)
+    n = 400
+    p = NS(code=rng.integers(0, 3, size=n), sess=np.repeat(np.arange(20), 20),
+           ts=np.arange(n, dtype=np.int64) * 1_000_000)
+    for k in (1, 2, 3, 4):
+        codes = rng.integers(0, 3, size=(60, k))
+        ends = rng.integers(0, n, size=60)
+        many = embeddings_many(p, codes, ends, max_gap=2, max_span_s=8)
+        one = np.vstack([embeddings(p, tuple(c), np.array([e]), max_gap=2, max_span_s=8) for c, e in zip(codes, ends)])
+        assert (many == one).all()
+        assert (many[:, 0] >= 0).any()  # some embeddings exist
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_vectorized_linkage_u_is_the_one_occurrence_rule(seed):
+    from forensics.mining.occurrences import embeddings
+    from forensics.mining.resource_evidence import closest_link
+
+    spec, _ = _linked_log(seed)
+    p = OnsetStrategy().prepare(build_timeline(spec), MiningOptions(lookback_s=60))
+    touches = onset_touches(p)
+    rows = np.flatnonzero(p.ts >= p.window_lo[0])
+    pairs = [(int(a), int(b)) for a, b in zip(rows[:-1], rows[1:]) if p.sess[a] == p.sess[b]]
+    codes = [(int(p.code[a]), int(p.code[b])) for a, b in pairs]
+    u = link_u(p, touches, codes, np.array([[b] for _, b in pairs]), max_gap=2, max_span_s=1800)[:, 0]
+    linked = 0
+    for (a, b), c, got in zip(pairs, codes, u):
+        occ = embeddings(p, c, np.array([b]), max_gap=2, max_span_s=1800)[0]
+        k, delta = closest_link(p, touches, occ, 0)
+        want = 1.0 if delta < 0 else link_u_one(touches.deltas[0], int(touches.size[0]), k, delta)
+        assert got == pytest.approx(want)
+        linked += delta >= 0
+    assert linked >= 1

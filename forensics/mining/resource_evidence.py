@@ -34,8 +34,11 @@ import polars as pl
 
 from .candidates import Prepared
 from .core import Evidence
-from .occurrences import embeddings
+from .occurrences import embeddings_many
 from .stats import closeness_ratio, kstar_onsets, minp_order, prob_hit
+
+#: ``OnsetTouches.first`` of a resource without an error in that onset's burst.
+NONE = np.iinfo(np.int64).min
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,19 @@ class OnsetTouches:
     ``f_R - tau`` (us) of its touches whose resource erred in the burst,
     ``>= -slack``; ``first_error``: per onset, resource -> ``f_R`` (us);
     ``resources``: action row -> resources its request touched (window rows).
+    The same as arrays: ``start`` / ``count`` per action row into
+    ``resource_id`` (one entry per touch of a window row), and ``first``
+    (m, resources) ``f_R`` per onset (:data:`NONE`: no error).
     """
 
     size: np.ndarray
     deltas: tuple[np.ndarray, ...]
     first_error: tuple[dict[str, int], ...]
     resources: dict[int, list[str]]
+    start: np.ndarray
+    count: np.ndarray
+    resource_id: np.ndarray
+    first: np.ndarray
 
     @property
     def linkable(self) -> np.ndarray:
@@ -62,8 +72,10 @@ class OnsetTouches:
 def onset_touches(p: Prepared) -> OnsetTouches:
     """The :class:`OnsetTouches` of ``p`` (empty without keys, errors or onsets)."""
     m = len(p.onsets)
+    zeros = np.zeros(len(p.ts), dtype=np.int64)
     empty = OnsetTouches(size=np.zeros(m, dtype=np.int64), deltas=tuple(np.zeros(0) for _ in range(m)),
-                         first_error=tuple({} for _ in range(m)), resources={})
+                         first_error=tuple({} for _ in range(m)), resources={}, start=zeros, count=zeros,
+                         resource_id=np.zeros(0, dtype=np.int64), first=np.full((m, 0), NONE))
     if m == 0 or p.errors is None or p.errors.height == 0 or p.onset_end is None or "resources" not in p.rows.columns:
         return empty
     err = p.errors.select("key", pl.col("ts").dt.epoch("us").alias("t"))
@@ -72,7 +84,7 @@ def onset_touches(p: Prepared) -> OnsetTouches:
                       "resource": p.rows.get_column("resources")})
         .filter("elig").explode("resource").drop_nulls("resource").select("row", "ts", "resource")
     )
-    sizes, deltas, firsts, res = [], [], [], {}
+    sizes, deltas, firsts, res, windows = [], [], [], {}, []
     for j in range(m):  # a handful of onsets
         f = err.filter((pl.col("t") >= int(p.onsets[j])) & (pl.col("t") <= int(p.onset_end[j]))).group_by(
             "key").agg(pl.col("t").min().alias("f"))
@@ -84,8 +96,20 @@ def onset_touches(p: Prepared) -> OnsetTouches:
         firsts.append(dict(zip(f["key"].to_list(), f["f"].to_list())))
         for r, rs in w.group_by("row").agg("resource").iter_rows():  # window rows only
             res[int(r)] = rs
+        windows.append(w)
+    allw = pl.concat(windows).sort("row")  # windows are disjoint: each row once
+    names = sorted(set(allw["resource"].to_list()) | {k for f in firsts for k in f})
+    rid = {k: i for i, k in enumerate(names)}
+    first = np.full((m, len(names)), NONE, dtype=np.int64)
+    for j, f in enumerate(firsts):  # m onsets x a few erring resources
+        for k, t in f.items():
+            first[j, rid[k]] = t
+    rows = allw["row"].to_numpy()
+    count = np.bincount(rows, minlength=len(p.ts)).astype(np.int64)
     return OnsetTouches(size=np.array(sizes, dtype=np.int64), deltas=tuple(deltas), first_error=tuple(firsts),
-                        resources=res)
+                        resources=res, start=np.cumsum(count) - count, count=count,
+                        resource_id=np.array([rid[k] for k in allw["resource"].to_list()], dtype=np.int64),
+                        first=first)
 
 
 def closest_link(p: Prepared, touches: OnsetTouches, rows: np.ndarray, j: int) -> tuple[int, int]:
@@ -121,29 +145,53 @@ def link_u_one(deltas: np.ndarray, size: int, k: int, delta: int) -> float:
 def link_u(p: Prepared, touches: OnsetTouches, codes: list[tuple[int, ...]], row: np.ndarray, *, max_gap: int,
            max_span_s: float) -> np.ndarray:
     """(C, m) linkage ``u_j`` of each candidate's closest completion (``row``,
-    -1: none in the window) before each onset; 1 where nothing links."""
+    -1: none in the window) before each onset; 1 where nothing links.
+
+    Vectorized over all (candidate, onset) cells of one sequence length at a
+    time (:func:`.occurrences.embeddings_many`); :func:`closest_link` is the
+    same rule for one occurrence.
+    """
     C, m = row.shape
     u = np.ones((C, m))
-    cells, xs, ks, ws = [], [], [], []
-    for i in range(C):  # the Tarone-testable candidates only
-        js = np.flatnonzero((row[i] >= 0) & touches.linkable)
-        if len(js) == 0:
-            continue
-        emb = embeddings(p, codes[i], row[i, js], max_gap=max_gap, max_span_s=max_span_s)
-        for j, occ in zip(js, emb):  # m onsets at most
-            if occ[0] < 0:
-                continue
-            k, delta = closest_link(p, touches, occ, int(j))
-            if delta < 0:
-                continue
-            cells.append((i, j))
-            xs.append(np.searchsorted(touches.deltas[j], delta, side="right"))
-            ks.append(k)
-            ws.append(touches.size[j])
-    if cells:
-        ii, jj = np.array(cells).T
-        u[ii, jj] = prob_hit(np.array(ws), np.array(xs), np.array(ks))
+    if C == 0 or m == 0:
+        return u
+    length = np.array([len(c) for c in codes])
+    ci, cj = np.nonzero((row >= 0) & touches.linkable[None, :])
+    for L in np.unique(length[ci]):  # max_len lengths at most
+        sel = length[ci] == L
+        i, j = ci[sel], cj[sel]
+        cc = np.array([codes[x] for x in i], dtype=np.int64).reshape(len(i), L)
+        occ = embeddings_many(p, cc, row[i, j], max_gap=max_gap, max_span_s=max_span_s)
+        k, best = _closest_links(p, touches, occ, j)
+        ok = best > NONE
+        x = np.zeros(len(i), dtype=np.int64)
+        for jj in np.unique(j[ok]):  # m onsets at most
+            at = ok & (j == jj)
+            x[at] = np.searchsorted(touches.deltas[jj], best[at], side="right")
+        u[i[ok], j[ok]] = prob_hit(touches.size[j[ok]], x[ok], k[ok])
     return u
+
+
+def _closest_links(p: Prepared, touches: OnsetTouches, occ: np.ndarray,
+                   j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`closest_link` of many occurrences (``occ``: (n, L) rows, -1:
+    none; ``j``: their onsets): (k, Delta_obs), Delta_obs :data:`NONE` when
+    nothing links."""
+    n, L = occ.shape
+    rows = np.maximum(occ.reshape(-1), 0)
+    cell = np.repeat(np.arange(n), L)
+    jc = j[cell]
+    cnt = np.where((occ.reshape(-1) >= 0) & (p.ts[rows] >= p.window_lo[jc]), touches.count[rows], 0)
+    k = np.bincount(cell, weights=cnt, minlength=n).astype(np.int64)
+    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    t_cell, t_row = np.repeat(cell, cnt), np.repeat(rows, cnt)
+    res = touches.resource_id[np.repeat(touches.start[rows], cnt) + offs]
+    f = touches.first[j[t_cell], res]
+    d = f - p.ts[t_row]
+    valid = (f != NONE) & (d >= -p.onset_slack_us)
+    best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(best, t_cell[valid], d[valid])
+    return k, np.where(best == np.iinfo(np.int64).max, NONE, best)
 
 
 def link_pmin(hit: np.ndarray, touches: OnsetTouches) -> np.ndarray:
