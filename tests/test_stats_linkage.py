@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -152,7 +154,7 @@ def test_vectorized_linkage_u_is_the_one_occurrence_rule(seed):
     p = OnsetStrategy().prepare(build_timeline(spec), MiningOptions(lookback_s=60))
     touches = onset_touches(p)
     rows = np.flatnonzero(p.ts >= p.window_lo[0])
-    pairs = [(int(a), int(b)) for a, b in zip(rows[:-1], rows[1:]) if p.sess[a] == p.sess[b]]
+    pairs = [(int(a), int(b)) for a, b in pairwise(rows) if p.sess[a] == p.sess[b]]
     codes = [(int(p.code[a]), int(p.code[b])) for a, b in pairs]
     u = link_u(p, touches, codes, np.array([[b] for _, b in pairs]), max_gap=2, max_span_s=1800)[:, 0]
     linked = 0
