@@ -84,3 +84,23 @@ def failing_with(r: RefPattern, sessions: list[RefSession]) -> int:
 def control_with(r: RefPattern, sessions: list[RefSession]) -> int:
     ctrl = {s.key for s in sessions if s.cut == float("inf")}
     return len({k for k in r.sessions if k in ctrl})
+
+
+def link_u_reference(window: list[tuple[float, str]], first_error: dict[str, float], own: list[int],
+                     slack: float) -> float:
+    """Evidence (c) by brute force: the share of all ``len(own)``-subsets of
+    the window's touches ``(tau, R)`` whose closest link ``f_R - tau``
+    (``>= -slack``) is at most the candidate's (touches ``own``: indices
+    into ``window``); 1 when the candidate's touches link nothing."""
+    from itertools import combinations
+
+    def closest(idx) -> float:
+        ds = [first_error[window[i][1]] - window[i][0] for i in idx if window[i][1] in first_error]
+        ds = [d for d in ds if d >= -slack]
+        return min(ds) if ds else float("inf")
+
+    obs = closest(own)
+    if obs == float("inf"):
+        return 1.0
+    subsets = list(combinations(range(len(window)), len(own)))
+    return sum(closest(s) <= obs for s in subsets) / len(subsets)

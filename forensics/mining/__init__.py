@@ -72,6 +72,8 @@ def _suspect_json(s: Suspect) -> dict:
         "example_sessions": list(s.example_sessions),
         "p_onset": s.p_onset,
         "p_enrichment": s.p_enrichment,
+        "p_link": s.p_link,
+        "deciding": s.deciding,
         "rate_ratio": s.rate_ratio,
         "completions": s.completions,
         "failing_with": s.failing_with,

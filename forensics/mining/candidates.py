@@ -64,6 +64,11 @@ class Prepared:
     #: (timestamp precision, clock skew between logs): windows end at
     #: ``onset + onset_slack_us``
     onset_slack_us: int = 0
+    #: ``key`` and ``ts`` of the error events that carry a resource key, and
+    #: the end (us) of each onset's burst: evidence (c), resource linkage
+    #: (None: not prepared, the family is untestable)
+    errors: pl.DataFrame | None = None
+    onset_end: np.ndarray | None = None
 
     @property
     def horizon(self) -> np.ndarray:

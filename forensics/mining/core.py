@@ -76,6 +76,8 @@ class Evidence:
     testable: np.ndarray
     effect: np.ndarray
     floor: float
+    #: prior weight per candidate for weighted BH (None: equal weights)
+    weight: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,9 @@ def multiple_testing(frame: pl.DataFrame, families: Sequence[Evidence], *, alpha
     level = frame["level"].to_numpy()
     cols: dict[str, Any] = {}
     ps, qs, effect_ok = [], [], []
-    for ev in families:  # two families at most today
-        tested, q = stratified(ev.p, ev.pmin, ev.testable, level, alpha_s=alpha / strata, strata=strata)
+    for ev in families:  # three families at most today
+        tested, q = stratified(ev.p, ev.pmin, ev.testable, level, alpha_s=alpha / strata, strata=strata,
+                               weight=ev.weight)
         ps.append(np.where(tested, ev.p, 1.0))
         qs.append(q)
         effect_ok.append(ev.effect >= ev.floor)
@@ -279,6 +282,7 @@ def build_suspects(p: Prepared, frame: pl.DataFrame, strategy: EvidenceStrategy,
             users=len({u for u in p.users[sess_all] if u is not None}),
             completions=int(row["completions"]), baseline_rate_per_hour=float(s.rate_per_hour),
             p_onset=float(row.get("p_onset", 1.0)), p_enrichment=float(row["p_enrichment"]),
+            p_link=float(row.get("p_link", 1.0)), deciding=str(row.get("deciding") or "") if reported else "",
             p_value=float(row["p_value"]), q_value=float(row["q_value"]), risk_ratio=float(row["risk_ratio"]),
             rate_ratio=float(row.get("rate_ratio", 0.0)), failing_with=int(row["failing_with"]),
             control_with=int(row["control_with"]), significant=reported, resources=d.resources,

@@ -6,8 +6,10 @@ explains and which suspects survive (docs/statistics.md, "Credit, explaining
 away and ranking"):
 
 1. **Per-onset credit.**  Onset ``j`` can be credited to a suspect only when
-   its own precedence probability ``u_j <= alpha / m`` (Bonferroni over the
-   ``m`` onsets): every credited burst needs evidence of its own.
+   its own precedence probability ``u_j`` or its own linkage ``u_j``
+   (evidence (c), :mod:`.resource_evidence`) is ``<= alpha / (m K)``
+   (Bonferroni over the ``m`` onsets and ``K`` competing hypotheses): every
+   credited burst needs evidence of its own.
 2. **Super-sequences first.**  When ``P`` is a proper subsequence of a
    significant ``Q`` and, before every onset that carries ``Q``'s evidence,
    ``P``'s closest completion is in the same session as ``Q``'s (the same
@@ -15,14 +17,14 @@ away and ranking"):
 3. **One cause per onset (explaining away).**  Suspects are taken best
    first; each claims the onsets that carry its evidence, and what a lower
    suspect has left (unclaimed credited onsets) is re-tested: the
-   order-statistic p-value over those onsets only, its q-value scaled by the
-   same factor (``q' = q p' / p``), and the effect-size floor on the
-   credited onsets.  A suspect whose evidence all went to one higher suspect
+   order-statistic p-value over those onsets only (precedence or linkage,
+   the smaller q), its q-value scaled by the same factor (``q' = q p' / p``),
+   and the closeness-ratio floor on the onsets that carry it.  A suspect whose evidence all went to one higher suspect
    through the same sessions is listed under it (``collapsed``); one whose
    remaining evidence is not significant is dropped.
-4. **Order.**  ``p_value`` (the better of the two tests, after 1-3), then
-   the number of credited onsets whose occurrence touched a resource that
-   erred in that burst, then ``q_value``, then the longer sequence.  A
+4. **Order.**  The number of credited onsets whose occurrence touched a
+   resource that erred in that burst, then ``p_value`` (the best family times
+   the number of families, after 1-3), then ``q_value``, then the longer sequence.  A
    smaller test family (a shorter length stratum) buys a smaller q but no
    better rank.
 
@@ -42,7 +44,7 @@ from .closed import is_subsequence
 from .linkage import linked_evidence
 from .model import MiningOptions
 from .score import closest_completions
-from .stats import enrichment, kstar_onsets, minp_order, prob_hit
+from .stats import closeness_ratio, enrichment, kstar_onsets, minp_order, prob_hit
 
 #: At most this many significant candidates take part (best p first).
 MAX_COMPETING = 400
@@ -52,7 +54,7 @@ MAX_COMPETING = 400
 #: credits it too.
 MIN_BURST_SESSIONS = 2
 #: Columns of :attr:`Attribution.frame`.
-FRAME_SCHEMA = {"gid": pl.Int64, "p_onset": pl.Float64, "p_value": pl.Float64, "q_value": pl.Float64,
+FRAME_SCHEMA = {"gid": pl.Int64, "p_onset": pl.Float64, "p_link": pl.Float64, "p_value": pl.Float64, "q_value": pl.Float64,
                 "rate_ratio": pl.Float64, "linked": pl.Int64, "deciding": pl.String}
 
 
@@ -117,7 +119,8 @@ class _Stage:
     """The K competing candidates and m onsets that credit works on.
 
     (K, m) arrays: ``hit`` (a completion inside the onset's window), ``u``
-    (its precedence probability), ``sess`` / ``row`` / ``lead`` (session,
+    (its precedence probability), ``ul`` (its linkage ``u``, evidence (c);
+    1 where none), ``sess`` / ``row`` / ``lead`` (session,
     row and lead time of the closest completion); (K,) arrays of the
     stage-1 scored frame; ``enr_bursts``: the bursts enrichment credits to
     each gid on its own (filled by :func:`_enrichment_credit`).
@@ -128,6 +131,7 @@ class _Stage:
     codes: list[tuple[int, ...]]
     hit: np.ndarray
     u: np.ndarray
+    ul: np.ndarray
     sess: np.ndarray
     row: np.ndarray
     lead: np.ndarray
@@ -136,20 +140,35 @@ class _Stage:
     enr: _Enrichment
     options: MiningOptions
     enr_bursts: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    families: int = 2  # evidence families of stage 1 (the Bonferroni factor of ``p_value``)
 
-    def evaluate(self, mask: np.ndarray):
-        """Onset evidence over the onsets of ``mask`` only: (p, q, rate ratio, ok, contributing onsets)."""
+    def _family(self, u: np.ndarray, mask: np.ndarray, name: str):
+        """One onset-type family (``onset``: precedence, ``link``: linkage)
+        over the onsets of ``mask``: (p, q, closeness ratio, ok, contributing onsets)."""
         s, alpha = self.sig, self.options.alpha
-        uu = np.where(mask, self.u, 1.0)
-        pa = np.ones(len(self.gids))
+        uu = np.where(mask, u, 1.0)
+        pf = np.ones(len(self.gids))
         some = mask.any(axis=1)
         if some.any():
-            pa[some] = minp_order(uu[some])
+            pf[some] = minp_order(uu[some])
         contrib = (uu < 1) & kstar_onsets(uu) & mask
-        qa = np.where(s["p_onset"] > 0, np.minimum(1.0, s["q_onset"] * pa / np.maximum(s["p_onset"], 1e-300)), 1.0)
-        rr = np.where(s["expected_onsets"] > 0, mask.sum(axis=1) / np.maximum(s["expected_onsets"], 1e-300), 0.0)
-        ok_a = s["tested_onset"] & some & (qa <= alpha) & (rr >= self.options.min_rate_ratio)
-        return pa, qa, rr, ok_a, contrib
+        p1, q1 = s[f"p_{name}"], s[f"q_{name}"]
+        qf = np.where(p1 > 0, np.minimum(1.0, q1 * pf / np.maximum(p1, 1e-300)), 1.0)
+        rr = closeness_ratio(uu, contrib)
+        ok = s[f"tested_{name}"] & some & (qf <= alpha) & (rr >= self.options.min_rate_ratio)
+        return pf, qf, rr, ok, contrib
+
+    def evaluate(self, mask: np.ndarray):
+        """Onset evidence over the onsets of ``mask`` only, the better (smaller
+        q) of precedence and linkage: (p, q, closeness ratio, ok, contributing
+        onsets, (precedence p, linkage p, family))."""
+        a = self._family(self.u, mask, "onset")
+        c = self._family(self.ul, mask, "link")
+        use_c = c[3] & (~a[3] | (c[1] < a[1]))
+        pick = [np.where(use_c, y, x) for x, y in zip(a[:3], c[:3])]
+        contrib = np.where(use_c[:, None], c[4], a[4])
+        extra = (np.where(a[3], a[0], 1.0), np.where(c[3], c[0], 1.0), np.where(use_c, "link", "onset"))
+        return pick[0], pick[1], pick[2], a[3] | c[3], contrib, extra
 
     def evaluate_b(self, claimed: set[int], onset_ok: np.ndarray):
         """Enrichment left after the bursts other suspects explain: (ok, q, p, bursts).
@@ -179,21 +198,22 @@ class _Stage:
 
 
 def _stage(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: dict[int, object],
-           session_errors: pl.DataFrame, options: MiningOptions) -> _Stage:
+           session_errors: pl.DataFrame, link_u: np.ndarray, options: MiningOptions) -> _Stage:
     """The competing candidates (best p first, at most :data:`MAX_COMPETING`) and their onset numbers."""
-    sig = sig.sort("p_value", "gid").head(MAX_COMPETING).sort("gid")
+    sig = sig.with_row_index("_in").sort("p_value", "gid").head(MAX_COMPETING).sort("gid")
     K, m = sig.height, len(p.onsets)
     gids = sig["gid"].to_numpy()
     N = sig["completions"].to_numpy()
     r, lead, row = closest_completions(p, counted, gids)
     hit = r > 0
     u = np.where(hit, prob_hit(int(p.elig.sum()), np.maximum(r, 1), N[:, None]), 1.0) if m else np.ones((K, 0))
-    cols = ("tested_onset", "p_onset", "q_onset", "expected_onsets", "tested_enrichment", "p_enrichment",
-            "q_enrichment", "risk_ratio")
+    cols = ("tested_onset", "p_onset", "q_onset", "tested_enrichment", "p_enrichment", "q_enrichment",
+            "risk_ratio", "tested_link", "p_link", "q_link")
     arrays = {c: sig[c].to_numpy() for c in cols}
     arrays["p_enrichment"] = np.where(arrays["tested_enrichment"], arrays["p_enrichment"], 1.0)
     return _Stage(
         p=p, gids=gids, codes=[tuple(c) for c in sig["codes"].to_list()], hit=hit, u=u,
+        ul=np.where(hit, link_u[sig["_in"].to_numpy()], 1.0) if m else np.ones((K, 0)),
         sess=np.where(hit, p.sess[np.maximum(row, 0)], -1), row=row, lead=lead,
         ends=np.array([dt_us(burst_end[int(b)]) for b in p.onset_burst], dtype=np.int64), sig=arrays,
         enr=_burst_enrichment(p, counted, gids, session_errors), options=options)
@@ -220,7 +240,8 @@ def _enrichment_credit(st: _Stage, competing: int) -> dict[int, tuple[int, ...]]
 
 
 def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: dict[int, object],
-              session_errors: pl.DataFrame, errors: pl.DataFrame, options: MiningOptions) -> Attribution:
+              session_errors: pl.DataFrame, errors: pl.DataFrame, link_u: np.ndarray | None = None,
+              options: MiningOptions) -> Attribution:
     """Credit onsets and bursts, explain away and rank the significant candidates.
 
     Parameters
@@ -235,6 +256,8 @@ def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: di
         The timeline's ``session_errors`` (session_key, burst_id, first_error).
     errors
         ``key`` and ``ts`` of the error events that carry a resource key.
+    link_u
+        (rows of ``sig``, m) linkage ``u`` of evidence (c) (None: no linkage family).
     options
         Mining settings (``alpha``, floors, ``top``).
 
@@ -244,15 +267,24 @@ def attribute(p: Prepared, counted: Counted, sig: pl.DataFrame, *, burst_end: di
     """
     if sig.height == 0:
         return Attribution(frame=pl.DataFrame(schema=FRAME_SCHEMA))
-    st = _stage(p, counted, sig, burst_end=burst_end, session_errors=session_errors, options=options)
-    m, alpha, ta = len(p.onsets), options.alpha, st.sig["tested_onset"]
-    loose = st.hit & (st.u <= alpha / max(m, 1)) & ta[:, None]
+    m = len(p.onsets)
+    families = sum(1 for c in sig.columns if c.startswith("tested_"))
+    if link_u is None:
+        link_u = np.ones((sig.height, m))
+        sig = sig.with_columns(tested_link=False, p_link=1.0, q_link=1.0)
+    st = _stage(p, counted, sig, burst_end=burst_end, session_errors=session_errors, link_u=link_u, options=options)
+    alpha, ta, tl = options.alpha, st.sig["tested_onset"][:, None], st.sig["tested_link"][:, None]
+
+    def below(thr: float) -> np.ndarray:  # onsets with their own precedence or linkage evidence
+        return st.hit & (((st.u <= thr) & ta) | ((st.ul <= thr) & tl))
+
+    loose = below(alpha / max(m, 1))
     # 2. super-sequences first (on the onsets each could claim at all)
-    dominated_by = _dominance(st.codes, loose, st.sess, *st.evaluate(loose)[3:])
+    dominated_by = _dominance(st.codes, loose, st.sess, *st.evaluate(loose)[3:5])
     # 1. per-onset credit: Bonferroni over the onsets and the competing hypotheses
     competing = max(int((dominated_by < 0).sum()), 1)
-    credit = st.hit & (st.u <= alpha / (max(m, 1) * competing)) & ta[:, None]
-    st = replace(st, enr_bursts=_enrichment_credit(st, competing))
+    credit = below(alpha / (max(m, 1) * competing))
+    st = replace(st, enr_bursts=_enrichment_credit(st, competing), families=families)
     contrib0 = st.evaluate(credit)[4]
     mask = credit.copy()
     for i in np.flatnonzero(dominated_by >= 0):
@@ -277,7 +309,7 @@ def _explain_away(st: _Stage, mask: np.ndarray, linked: np.ndarray, contrib0: np
     length = np.array([len(c) for c in st.codes])
     ever_b = np.zeros(K, dtype=bool)
     while alive.any() and len(ranked) < st.options.top:
-        pa, qa, rr, ok_a, contrib = st.evaluate(mask & (claimed_by < 0)[None, :])
+        pa, qa, rr, ok_a, contrib, (p_on, p_ln, fam) = st.evaluate(mask & (claimed_by < 0)[None, :])
         ok_b, qb, pb, left = st.evaluate_b(claimed_bursts, mask & (claimed_by < 0)[None, :])
         ever_b |= ok_b
         for i in np.flatnonzero(alive & ~(ok_a | ok_b)):
@@ -286,7 +318,7 @@ def _explain_away(st: _Stage, mask: np.ndarray, linked: np.ndarray, contrib0: np
         cand = np.flatnonzero(alive)
         if len(cand) == 0:
             break
-        pv = np.minimum(1.0, 2 * np.minimum(np.where(ok_a, pa, 1.0), np.where(ok_b, pb, 1.0)))
+        pv = np.minimum(1.0, st.families * np.minimum(np.where(ok_a, pa, 1.0), np.where(ok_b, pb, 1.0)))
         qv = np.minimum(np.where(ok_a, qa, 1.0), np.where(ok_b, qb, 1.0))
         nlink = (linked & contrib & ok_a[:, None]).sum(axis=1)
         best = min(cand, key=lambda i: (-nlink[i], pv[i], qv[i], -length[i], st.gids[i]))
@@ -297,8 +329,8 @@ def _explain_away(st: _Stage, mask: np.ndarray, linked: np.ndarray, contrib0: np
         if ok_b[best]:
             bursts |= set(left[int(st.gids[best])])
         claimed_bursts |= bursts
-        deciding = "onset" if ok_a[best] and (not ok_b[best] or qa[best] <= qb[best]) else "enrichment"
-        ranked.append((best, pa[best] if ok_a[best] else 1.0, pv[best], qv[best], rr[best], int(nlink[best]),
+        deciding = str(fam[best]) if ok_a[best] and (not ok_b[best] or qa[best] <= qb[best]) else "enrichment"
+        ranked.append((best, p_on[best], p_ln[best], pv[best], qv[best], rr[best], int(nlink[best]),
                        deciding, ev, tuple(sorted(bursts))))
     return ranked, dropped, ever_b
 
@@ -320,9 +352,9 @@ def _attribution(st: _Stage, ranked: list[tuple], dropped: dict[int, int], ever_
             away += 1
     frame = pl.DataFrame(
         {"gid": [int(gids[i]) for i, *_ in ranked], "p_onset": [float(x[1]) for x in ranked],
-         "p_value": [float(x[2]) for x in ranked], "q_value": [float(x[3]) for x in ranked],
-         "rate_ratio": [float(x[4]) for x in ranked], "linked": [x[5] for x in ranked],
-         "deciding": [x[6] for x in ranked]},
+         "p_link": [float(x[2]) for x in ranked], "p_value": [float(x[3]) for x in ranked],
+         "q_value": [float(x[4]) for x in ranked], "rate_ratio": [float(x[5]) for x in ranked],
+         "linked": [x[6] for x in ranked], "deciding": [x[7] for x in ranked]},
         schema=FRAME_SCHEMA,
     )
     lead_of, bursts_of, until_of = {}, {}, {}

@@ -115,6 +115,10 @@ class Suspect:
     resources: tuple[ResourceLink, ...]
     explanation: str
     example_sessions: tuple[str, ...]
+    #: evidence (c), resource linkage (docs/statistics.md); 1 when untested
+    p_link: float = 1.0
+    #: the family that decided significance: onset, link or enrichment ("" for runners-up)
+    deciding: str = ""
     #: sub-sequences with the same supporting sessions, then the candidates
     #: dropped in stage 2 because their evidence is this suspect's occurrences
     collapsed: tuple[tuple[str, ...], ...] = ()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["occurrences", "embeddings", "embedding", "sessions_with"]
+__all__ = ["occurrences", "embeddings", "embeddings_many", "embedding", "sessions_with"]
 
 
 def occurrences(p, codes: tuple[int, ...], *, max_gap: int, max_span_s: float) -> np.ndarray:
@@ -84,7 +84,43 @@ def embeddings(p, codes: tuple[int, ...], ends: np.ndarray, *, max_gap: int,
         paths, idx = np.vstack(ext), np.concatenate(owner)
         if len(paths) == 0:
             return out
+    if len(paths) == 0:  # k == 1 and no end row carries the code
+        return out
     # per end: the lexicographically latest (start, step k-1, ..., step 2)
+    keys = [paths[:, j] for j in range(1, k - 1)] + [paths[:, 0], idx]
+    order = np.lexsort(keys)
+    last = np.r_[idx[order][1:] != idx[order][:-1], True]
+    best, who = paths[order][last], idx[order][last]
+    ok = p.ts[best[:, -1]] - p.ts[best[:, 0]] <= int(max_span_s * 1e6)
+    out[who[ok]] = best[ok]
+    return out
+
+
+def embeddings_many(p, codes: np.ndarray, ends: np.ndarray, *, max_gap: int, max_span_s: float) -> np.ndarray:
+    """As :func:`embeddings`, for many sequences of one length at once: row
+    ``i`` is the latest-start embedding of ``codes[i]`` ((n, k) array) ending
+    at ``ends[i]`` (-1 where none satisfies the gap and span rules)."""
+    ends = np.asarray(ends, dtype=np.int64)
+    n, k = codes.shape
+    out = np.full((n, k), -1, dtype=np.int64)
+    if n == 0:
+        return out
+    idx = np.flatnonzero(p.code[ends] == codes[:, -1])
+    paths = ends[idx][:, None]
+    for s in range(k - 2, -1, -1):  # backwards, one step at a time
+        ext, owner = [], []
+        for g in range(max_gap + 1):
+            prev = paths[:, 0] - 1 - g
+            ok = prev >= 0
+            pv = np.where(ok, prev, 0)
+            ok &= (p.sess[pv] == p.sess[paths[:, 0]]) & (p.code[pv] == codes[idx, s])
+            ext.append(np.hstack([pv[ok, None], paths[ok]]))
+            owner.append(idx[ok])
+        paths, idx = np.vstack(ext), np.concatenate(owner)
+        if len(paths) == 0:
+            return out
+    if len(paths) == 0:
+        return out
     keys = [paths[:, j] for j in range(1, k - 1)] + [paths[:, 0], idx]
     order = np.lexsort(keys)
     last = np.r_[idx[order][1:] != idx[order][:-1], True]

@@ -3,11 +3,12 @@
 Candidates are grown from the pre-onset and pre-error windows (``--lookback``)
 and counted over the whole log (:mod:`.candidates`); those rarer than
 ``max_support`` are collapsed to closed patterns (:mod:`.closed`), each in
-the length stratum of the shortest member with the same completions.  Two
+the length stratum of the shortest member with the same completions.  Three
 evidence families: (a) onset precedence (:mod:`.score`, docs/statistics.md,
-"Evidence (a): onset precedence") and (b) session enrichment of the
+"Evidence (a): onset precedence"), (b) session enrichment of the
 sessions that erred in a burst against the never-erring ones
-(docs/statistics.md, "Evidence (b): session enrichment").  The significant
+(docs/statistics.md, "Evidence (b): session enrichment") and (c) resource
+linkage (:mod:`.resource_evidence`).  The significant
 ones are credited with onsets and bursts, explained away and ranked by
 :mod:`.credit`.
 """
@@ -19,13 +20,27 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from .candidates import Counted, Prepared, grow, prepare, us_dt
+from .candidates import Counted, Prepared, dt_us, grow, prepare, us_dt
 from .closed import collapse
-from .core import Candidates, Description, EvidenceSet, Ranking, RUNNERS_UP, SuspectRow, enrichment_evidence
+from .core import (
+    RUNNERS_UP,
+    Candidates,
+    Description,
+    EvidenceSet,
+    Ranking,
+    SuspectRow,
+    enrichment_evidence,
+)
 from .credit import Attribution, attribute
 from .linkage import explanation, resource_links
 from .model import AffectedPath, MiningOptions, OnsetLead
-from .score import onset_precedence
+from .resource_evidence import link_evidence, onset_touches
+from .score import closest_completions, onset_precedence
+from .stats import tarone_strata
+
+#: Evidence families of this strategy: (a) onset precedence, (b) session
+#: enrichment, (c) resource linkage (``alpha`` is split over them x length strata).
+FAMILIES = 3
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,15 @@ class _Grown:
 
     counted: Counted
     members: dict[int, list]  # closed gid -> codes collapsed into it (longest first)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """Per-candidate (C, m) arrays the ranking needs: lead times of the onsets
+    carrying evidence (a), and the linkage ``u`` of evidence (c)."""
+
+    lead: np.ndarray
+    link_u: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -58,7 +82,11 @@ class OnsetStrategy:
         return max(options.max_len - 1, 1)
 
     def prepare(self, timeline, options: MiningOptions) -> Prepared:
-        return prepare(timeline, options=options)
+        """Integer-coded actions, plus the keyed errors and each onset's burst end (evidence (c))."""
+        p = prepare(timeline, options=options)
+        end = {b.id: dt_us(b.end) for b in timeline.bursts}
+        return replace(p, errors=_keyed_errors(timeline),
+                       onset_end=np.array([end[int(b)] for b in p.onset_burst], dtype=np.int64))
 
     def candidates(self, p: Prepared, options: MiningOptions) -> Candidates:
         """Rare closed candidates (sorted by gid) with their length stratum."""
@@ -80,24 +108,42 @@ class OnsetStrategy:
             affected=_affected(pats, thr, counted.n_failing, p.vocab, options.top))
 
     def evidence(self, p: Prepared, cands: Candidates, options: MiningOptions) -> EvidenceSet:
-        counted = cands.context.counted
-        onset, cols, lead = onset_precedence(p, counted, cands.frame, options=options)
-        enr = enrichment_evidence(cands.frame["failing_with"].to_numpy(), cands.frame["control_with"].to_numpy(),
+        """(a) onset precedence, (b) session enrichment, (c) resource linkage.
+
+        p-values of (a) and (c) are computed only for the hypotheses Tarone's
+        rule will test (it depends on ``pmin`` alone), at ``alpha`` split over
+        :data:`FAMILIES` x length strata as :func:`.core.run` does.
+        """
+        counted, frame = cands.context.counted, cands.frame
+        alpha_s = options.alpha / (FAMILIES * self.levels(options) + self.extra_families)
+        level = frame["level"].to_numpy()
+        closest = closest_completions(p, counted, frame["gid"].to_numpy())
+        onset, cols, lead = onset_precedence(p, frame, closest, alpha_s=alpha_s, options=options)
+        enr = enrichment_evidence(frame["failing_with"].to_numpy(), frame["control_with"].to_numpy(),
                                   counted.n_failing, counted.n_control, min_risk_ratio=options.min_risk_ratio)
-        return EvidenceSet(families=(onset, enr), columns={**cols, "risk_ratio": enr.effect}, context=lead)
+        link, u = link_evidence(
+            p, onset_touches(p), [tuple(c) for c in frame["codes"].to_list()], closest[2], onset.testable,
+            lambda pmin, ok: tarone_strata(pmin, ok, level, alpha_s=alpha_s), min_ratio=options.min_rate_ratio,
+            max_gap=options.max_gap, max_span_s=options.max_span_s)
+        cols |= {"risk_ratio": enr.effect, "link_ratio": link.effect}
+        prior = rarity_weight(frame["completions"].to_numpy())
+        onset, link = replace(onset, weight=prior), replace(link, weight=prior)
+        return EvidenceSet(families=(onset, enr, link), columns=cols, context=_Evidence(lead=lead, link_u=u))
 
     def rank(self, p: Prepared, cands: Candidates, scored: pl.DataFrame, ev: EvidenceSet, *, timeline,
              strata: int, options: MiningOptions) -> Ranking:
         """Credit, explaining away and order (:func:`.credit.attribute`); runners-up by q then p."""
-        errors = timeline.events.filter(pl.col("is_error") & pl.col("key").is_not_null()).select("key", "ts")
-        att = attribute(p, cands.context.counted, scored.filter("significant"),
-                        burst_end={b.id: b.end for b in timeline.bursts},
-                        session_errors=timeline.session_errors, errors=errors, options=options)
-        override = ["p_onset", "p_value", "q_value", "rate_ratio", "deciding"]
+        errors = p.errors if p.errors is not None else _keyed_errors(timeline)
+        sig = scored.filter("significant")
+        at = np.searchsorted(scored["gid"].to_numpy(), sig["gid"].to_numpy())
+        att = attribute(p, cands.context.counted, sig, burst_end={b.id: b.end for b in timeline.bursts},
+                        session_errors=timeline.session_errors, errors=errors, link_u=ev.context.link_u[at],
+                        options=options)
+        override = ["p_onset", "p_link", "p_value", "q_value", "rate_ratio", "deciding"]
         reported = att.frame.join(scored.drop(override), on="gid", how="left", maintain_order="left")
         near = scored.filter(pl.col("tested") & ~pl.col("significant")).sort("q_value", "p_value").head(RUNNERS_UP)
         gids = scored["gid"].to_list()
-        ctx = _Ranked(attribution=att, lead_of={g: ev.context[i] for i, g in enumerate(gids)},
+        ctx = _Ranked(attribution=att, lead_of={g: ev.context.lead[i] for i, g in enumerate(gids)},
                       codes_of=dict(zip(gids, scored["codes"].to_list())), members=cands.context.members,
                       errors=errors)
         return Ranking(reported=reported, runners_up=near, explained_away=att.explained_away, context=ctx)
@@ -118,6 +164,20 @@ class OnsetStrategy:
         return Description(burst_ids=tuple(bursts), leads=leads, resources=links, collapsed=tuple(collapsed),
                            explanation=explanation(s.sequence, links, leads, int(s.row["completions"]),
                                                    s.rate_per_hour))
+
+
+def rarity_weight(completions: np.ndarray) -> np.ndarray:
+    """Prior weight of a hypothesis in the onset and linkage families:
+    ``1 / N**2`` for ``N`` eligible completions (an Occam prior on rarity,
+    fixed before the test and a function of a conditioned count, so weighted
+    BH stays valid): a trigger is rare, and a sequence completed N times has
+    about N times the chances to fall close before an onset by chance."""
+    return 1.0 / np.maximum(np.asarray(completions, dtype=float), 1.0) ** 2
+
+
+def _keyed_errors(timeline) -> pl.DataFrame:
+    """``key`` and ``ts`` of the error events that carry a resource key."""
+    return timeline.events.filter(pl.col("is_error") & pl.col("key").is_not_null()).select("key", "ts")
 
 
 def _levels(rare: pl.DataFrame) -> pl.DataFrame:

@@ -3,8 +3,9 @@
 docs/statistics.md, "Evidence (a): onset precedence": per onset, the
 closest eligible completion inside its pre-onset window and its operational
 distance ``r``; the order-statistic combination over the onsets
-(:func:`.stats.onset_evidence`); testable only where the best case could
-pass the rate-ratio floor.
+(:func:`.stats.onset_evidence`).  Every onset-window candidate is testable;
+Tarone's smallest attainable p is the only testability rule, and the
+effect size (the closeness ratio) is computed on the observed leads.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import polars as pl
 from .candidates import Counted, Prepared
 from .core import Evidence
 from .model import MiningOptions
-from .stats import onset_evidence, prob_hit
+from .stats import onset_evidence, onset_pmin, tarone_strata
 
 
 def onset_distances(p: Prepared, counted: Counted, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,38 +68,38 @@ def window_sizes(p: Prepared) -> np.ndarray:
     return np.searchsorted(elig_ts, p.horizon, side="left") - np.searchsorted(elig_ts, p.window_lo, side="left")
 
 
-def onset_precedence(p: Prepared, counted: Counted, cands: pl.DataFrame, *,
-                     options: MiningOptions) -> tuple[Evidence, dict[str, np.ndarray], np.ndarray]:
+def onset_precedence(p: Prepared, cands: pl.DataFrame, closest: tuple[np.ndarray, np.ndarray, np.ndarray], *,
+                     alpha_s: float, options: MiningOptions) -> tuple[Evidence, dict[str, np.ndarray], np.ndarray]:
     """Evidence (a) for ``cands`` (rare closed candidates sorted by gid).
 
-    Returns the :class:`~.core.Evidence` (effect: the rate ratio, floor
-    ``min_rate_ratio``), extra columns (``rate_ratio``, ``expected_onsets``,
+    ``closest`` is :func:`closest_completions` of every candidate.  Testable:
+    every candidate with a completion in some onset window; p-values are
+    computed only for those Tarone's rule tests at ``alpha_s`` in their length
+    stratum (:func:`.stats.tarone_strata`: the same set the core tests, so
+    this changes no result).
+
+    Returns the :class:`~.core.Evidence` (effect: the closeness ratio on the
+    observed leads, floor ``min_rate_ratio``), extra columns
+    (``rate_ratio``, ``expected_onsets``: sum of the carrying ``u``,
     ``onsets_preceded``) and the (C, m) lead times in seconds of the onsets
     that carry the evidence (the k* closest in the order-statistic
-    combination; nan elsewhere).  Only onset-window candidates whose best
-    case could pass the rate-ratio floor are computed (the others are
-    untestable).
+    combination; nan elsewhere).
     """
     C = cands.height
-    gids = cands["gid"].to_numpy()
     n = int(p.elig.sum())
     N = cands["completions"].to_numpy()
     m = len(p.onsets)
-    win = window_sizes(p)
-    kmax = np.minimum(N, m)
-    expected = (prob_hit(n, win[None, :], N[:, None]).sum(axis=1) if m else np.zeros(C))
-    rr_max = np.where(expected > 0, kmax / np.maximum(expected, 1e-300), 0.0)
-    ta = cands["onset_window"].to_numpy() & (N >= 1) & (m > 0) & (rr_max >= options.min_rate_ratio)
-    ia = np.flatnonzero(ta)
-    pa, pmin = np.ones(C), np.ones(C)
-    rate_ratio = np.zeros(C)
-    preceded = np.zeros(C, dtype=np.int64)
+    r, lead_all, _ = closest
+    ta = cands["onset_window"].to_numpy() & (N >= 1) & (m > 0)
+    pmin = np.where(ta, onset_pmin(N, n, m), 1.0)
+    ia = np.flatnonzero(tarone_strata(pmin, ta, cands["level"].to_numpy(), alpha_s=alpha_s))
+    pa = np.ones(C)
+    rate_ratio, expected = np.zeros(C), np.zeros(C)
     lead = np.full((C, m), np.nan)
     if len(ia):
-        r, lead_a = onset_distances(p, counted, gids[ia])
-        a = onset_evidence(r, N[ia], n, win)
-        pa[ia], pmin[ia], rate_ratio[ia] = a["p"], a["pmin"], a["rate_ratio"]
-        preceded[ia] = (r > 0).sum(axis=1)
-        lead[ia] = np.where(a["contrib"], lead_a, np.nan)  # only onsets that carry the evidence
+        a = onset_evidence(r[ia], N[ia], n)
+        pa[ia], rate_ratio[ia], expected[ia] = a["p"], a["rate_ratio"], a["expected"]
+        lead[ia] = np.where(a["contrib"], lead_all[ia], np.nan)  # only onsets that carry the evidence
     ev = Evidence(name="onset", p=pa, pmin=pmin, testable=ta, effect=rate_ratio, floor=options.min_rate_ratio)
+    preceded = (r > 0).sum(axis=1) if m else np.zeros(C, dtype=np.int64)
     return ev, {"rate_ratio": rate_ratio, "expected_onsets": expected, "onsets_preceded": preceded}, lead

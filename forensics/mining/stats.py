@@ -96,7 +96,38 @@ def kstar_onsets(u: np.ndarray) -> np.ndarray:
     return u <= us[np.arange(len(u)), kstar][:, None]
 
 
-def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> dict[str, np.ndarray]:
+def onset_pmin(N: np.ndarray, n: int, m: int) -> np.ndarray:
+    """Smallest attainable evidence (a) p-value of sequences with ``N``
+    eligible completions (Tarone): each of ``min(N, m)`` onsets preceded at
+    operational distance 1.  Computed once per distinct ``N``.
+
+    >>> bool(onset_pmin(np.array([2]), 1000, 4)[0] < 1e-4)
+    True
+    """
+    N = np.asarray(N, dtype=np.int64)
+    if m == 0 or len(N) == 0:
+        return np.ones(len(N))
+    uN, inv = np.unique(N, return_inverse=True)
+    best = np.where(np.arange(m)[None, :] < np.minimum(uN, m)[:, None],
+                    prob_hit(n, np.ones((1, 1)), uN[:, None]), 1.0)
+    return minp_order(best)[inv.reshape(-1)]
+
+
+def closeness_ratio(u: np.ndarray, contrib: np.ndarray) -> np.ndarray:
+    """Effect size on the observed lead: the onsets that carry the evidence
+    (``contrib``, the k* of the order statistic) over the number expected to
+    have a completion (or a link) at least that close, ``sum u_j`` over them;
+    0 where none carries evidence.
+
+    >>> closeness_ratio(np.array([[0.01, 0.04, 1.0]]), np.array([[True, True, False]])).round(1).tolist()
+    [40.0]
+    """
+    k = contrib.sum(axis=1)
+    expected = np.where(contrib, u, 0.0).sum(axis=1)
+    return np.where(k > 0, k / np.maximum(expected, 1e-300), 0.0)
+
+
+def onset_evidence(r: np.ndarray, N: np.ndarray, n: int) -> dict[str, np.ndarray]:
     """Evidence (a) for C candidates and m onsets.
 
     Parameters
@@ -109,26 +140,21 @@ def onset_evidence(r: np.ndarray, N: np.ndarray, n: int, window: np.ndarray) -> 
         (C,) eligible completions over the whole log.
     n
         Eligible actions in the log.
-    window
-        (m,) eligible actions inside each onset's window.
+
+    Returns ``u`` (per onset), ``p`` (order-statistic combination),
+    ``contrib`` (the onsets that carry the evidence), ``expected`` (sum of
+    their ``u``), ``rate_ratio`` (:func:`closeness_ratio`) and ``pmin``.
     """
     N = np.asarray(N, dtype=float)
+    m = r.shape[1]
     hit = r > 0
     u = np.where(hit, prob_hit(n, np.maximum(r, 1), N[:, None]), 1.0)
-    p = minp_order(u) if r.shape[1] else np.ones(len(N))
+    p = minp_order(u) if m else np.ones(len(N))
     # the onsets that carry the evidence: the k* smallest u, k* the rank
     # that attains the order-statistic minimum
     contrib = hit & kstar_onsets(u)
-    expected = prob_hit(n, window[None, :], N[:, None]).sum(axis=1) if r.shape[1] else np.zeros(len(N))
-    k_obs = hit.sum(axis=1)
-    rate_ratio = np.where(expected > 0, k_obs / np.maximum(expected, 1e-300), 0.0)
-    m = r.shape[1]
-    kmax = np.minimum(N, m)
-    best = np.where(np.arange(m)[None, :] < kmax[:, None], prob_hit(n, np.ones((1, 1)), N[:, None]), 1.0)
-    pmin = minp_order(best) if m else np.ones(len(N))
-    rr_max = np.where(expected > 0, kmax / np.maximum(expected, 1e-300), 0.0)
-    return {"u": u, "p": p, "contrib": contrib, "rate_ratio": rate_ratio, "expected": expected, "pmin": pmin,
-            "testable": (N >= 1) & (rr_max >= 0) & (m > 0), "rr_max": rr_max}
+    return {"u": u, "p": p, "contrib": contrib, "expected": np.where(contrib, u, 0.0).sum(axis=1),
+            "rate_ratio": closeness_ratio(u, contrib), "pmin": onset_pmin(N.astype(np.int64), n, m)}
 
 
 def _hyper_sf(a: np.ndarray, s: np.ndarray, total: int, n1: int) -> np.ndarray:
@@ -197,25 +223,43 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
 
 
 def stratified(p: np.ndarray, pmin: np.ndarray, testable: np.ndarray, level: np.ndarray, *, alpha_s: float,
-               strata: int) -> tuple[np.ndarray, np.ndarray]:
+               strata: int, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Tarone + BH inside each length stratum (docs/statistics.md, "Multiple testing").
 
     Each stratum (the hypotheses of one ``level`` with ``testable`` set) gets
     ``alpha_s``; inside it only Tarone-testable hypotheses (by ``pmin``) are
     tested and get BH q-values, multiplied by ``strata`` (the number of
     families ``alpha`` is split over) so that ``q <= alpha`` is the rule.
-    Returns the tested mask and the q-values (1 where untested).
+    Returns the tested mask and the q-values (1 where untested).  With
+    ``weight`` (a prior weight per hypothesis fixed before the test, e.g. a
+    function of conditioned counts), BH runs on ``p / w`` with the weights
+    normalised to mean 1 over each stratum's tested set (weighted BH,
+    Genovese, Roeder and Wasserman 2006).
 
     >>> t, q = stratified(np.array([1e-4, 0.5]), np.array([1e-6, 1e-6]), np.array([True, True]),
     ...                   np.array([2, 3]), alpha_s=0.025, strata=2)
     >>> t.tolist(), q.round(4).tolist()
     ([True, True], [0.0002, 1.0])
     """
-    tested = np.zeros(len(p), dtype=bool)
+    tested = tarone_strata(pmin, testable, level, alpha_s=alpha_s)
     q = np.ones(len(p))
+    for lv in np.unique(level[tested]):  # max_len strata at most
+        idx = np.flatnonzero(tested & (level == lv))
+        w = np.ones(len(idx)) if weight is None else weight[idx] * len(idx) / max(weight[idx].sum(), 1e-300)
+        q[idx] = np.minimum(1.0, strata * bh_qvalues(p[idx] / np.maximum(w, 1e-300)))
+    return tested, q
+
+
+def tarone_strata(pmin: np.ndarray, testable: np.ndarray, level: np.ndarray, *, alpha_s: float) -> np.ndarray:
+    """The hypotheses Tarone's rule tests in each length stratum at
+    ``alpha_s`` (depends on ``pmin`` only: a strategy may compute p-values
+    for these alone).
+
+    >>> tarone_strata(np.array([1e-6, 0.5]), np.array([True, True]), np.array([2, 2]), alpha_s=0.01).tolist()
+    [True, False]
+    """
+    tested = np.zeros(len(pmin), dtype=bool)
     for lv in np.unique(level[testable]):  # max_len strata at most
         idx = np.flatnonzero(testable & (level == lv))
-        idx = idx[tarone_family(pmin[idx], alpha_s)]
-        tested[idx] = True
-        q[idx] = np.minimum(1.0, strata * bh_qvalues(p[idx]))
-    return tested, q
+        tested[idx[tarone_family(pmin[idx], alpha_s)]] = True
+    return tested
