@@ -45,6 +45,7 @@ EXPECTED = {
         "rate_ratio": F64, "failing_with": INT64, "control_with": INT64, "significant": BOOL,
         "resources": _list_of(pa.types.is_struct), "linked_resources": _list_of(_s), "explanation": _s,
         "example_sessions": _list_of(_s), "collapsed": _list_of(_s),
+        "p_link": F64, "deciding": _s,
     },
     "evidence": {
         "rank": INT32, "session": _s, "user": _s, "ts": TIME, "action": _s, "component": _s, "source": _s,

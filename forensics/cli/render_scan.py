@@ -131,7 +131,7 @@ def render_suspects(result: ScanResult, console: Console) -> None:
             bursts = ", ".join(str(b) for b in s.burst_ids) or "-"
             stats = (f"[dim]bursts[/] {bursts}  [dim]sessions[/] {s.sessions}  [dim]users[/] {s.users}  "
                      f"[dim]p[/] {fmt_p(s.p_value)}  [dim]q[/] {fmt_p(s.q_value)}  "
-                     f"[dim]risk ratio[/] {fmt_risk(s)}  [dim]rate ratio[/] {fmt_ratio(s.rate_ratio)}")
+                     f"[dim]risk ratio[/] {fmt_risk(s)}  [dim]closeness[/] {fmt_ratio(s.rate_ratio)}")
         print_line(console, stats, 5)
         print_line(console, safe(short_explanation(s), 600), 5)
         if s.example_sessions:
@@ -142,7 +142,7 @@ def render_suspects(result: ScanResult, console: Console) -> None:
     if mined.runners_up:
         console.print("[dim]Runners-up (below the significance or effect-size bar, shown for transparency):[/]")
         for s in mined.runners_up[:MAX_RUNNERS_UP]:
-            rate = "" if labeled is not None else f"  rate ratio {fmt_ratio(s.rate_ratio)}"
+            rate = "" if labeled is not None else f"  closeness {fmt_ratio(s.rate_ratio)}"
             print_line(console, f"[dim]{seq_text(s.sequence, 30)}  q {fmt_p(s.q_value)}  "
                           f"risk ratio {fmt_risk(s)}{rate}[/]")
 

@@ -57,6 +57,8 @@ SUSPECT_SCHEMA: dict[str, pl.DataType] = {
     "failing_with": pl.Int64, "control_with": pl.Int64, "significant": pl.Boolean,
     "resources": pl.List(RESOURCE_TYPE), "linked_resources": pl.List(pl.String),
     "explanation": pl.String, "example_sessions": pl.List(pl.String), "collapsed": pl.List(pl.String),
+    # added in 0.2 (issue 14), at the end: evidence (c) and the deciding family
+    "p_link": pl.Float64, "deciding": pl.String,
 }
 
 EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
@@ -103,6 +105,7 @@ def suspects_frame(result) -> pl.DataFrame:
             "p_enrichment": s.p_enrichment, "p_value": s.p_value, "q_value": s.q_value,
             "risk_ratio": s.risk_ratio, "rate_ratio": s.rate_ratio, "failing_with": s.failing_with,
             "control_with": s.control_with, "significant": s.significant,
+            "p_link": s.p_link, "deciding": s.deciding,
             "resources": [{"resource": r.resource, "touched_at": r.touched_at, "step": r.step,
                            "step_index": r.step_index, "errors_after": r.errors_after,
                            "first_error_after": r.first_error_after} for r in s.resources],

@@ -178,7 +178,7 @@ def _suspects(result, page: _Page) -> None:
         return
     page.add("<table><tr><th>#</th><th>sequence and explanation</th><th>bursts</th><th>lead</th>"
              "<th>sessions</th><th>users</th><th>baseline /h</th><th>p</th><th>q</th><th>risk ratio</th>"
-             "<th>rate ratio</th></tr>")
+             "<th>closeness</th></tr>")
     for s in mined.suspects:
         lead = ", ".join(fmt_lead(x.lead_s) for x in s.lead_time_s) or "-"
         page.add(f"<tr><td>{s.rank}</td><td>{_seq(s.sequence)}"
