@@ -22,8 +22,8 @@ Method (README, "Bursts"):
    ``min_burst_errors`` errors.
 4. **Onsets.**  A Page CUSUM over the component's errors from the bin before
    the run to its first hot bin, in baseline-exposure time ``L`` (expected
-   baseline errors): ``C_i = i log r - (r - 1) L_i``, ``r`` = the first hot
-   bin's rate ratio.  The onset is the error after ``C``'s last minimum
+   baseline errors): ``C_i = i log r - (r - 1) L_i``, ``r`` = the highest rate
+   ratio of the run's first three hot bins.  The onset is the error after ``C``'s last minimum
    before its maximum: where the error *rate relative to exposure* changes.
    Baseline errors only drift ``C`` down, so a steady trickle never starts
    an onset however dense it is; a stray one becomes the onset only when it
@@ -125,8 +125,8 @@ def _merge_intervals(frame: pl.DataFrame, gap: int, by: list[str]) -> pl.DataFra
 
 def component_runs(rates: pl.DataFrame, *, merge_gap_bins: int) -> pl.DataFrame:
     """Per component: ``b0``, ``b1`` of warm stretches holding a hot bin, merged,
-    with ``h0``, ``h1`` (first and last hot bin) and ``r`` (the rate ratio of
-    the first hot bin)."""
+    with ``h0``, ``h1`` (first and last hot bin) and ``r`` (the highest rate
+    ratio of its first three hot bins: the CUSUM's post-change rate)."""
     warm = rates.filter(pl.col("warm")).select("_comp", pl.col("_bin").alias("b0"), pl.col("_bin").alias("b1"))
     if warm.height == 0:
         return warm
@@ -137,7 +137,7 @@ def component_runs(rates: pl.DataFrame, *, merge_gap_bins: int) -> pl.DataFrame:
                       check_sortedness=False)
         .filter(pl.col("_bin") <= pl.col("b1"))
         .group_by("_comp", "b0").agg(pl.col("_bin").min().alias("h0"), pl.col("_bin").max().alias("h1"),
-                                     pl.col("ratio").sort_by("_bin").first().alias("r"))
+                                     pl.col("ratio").sort_by("_bin").head(3).max().alias("r"))
     )
     return runs.join(has_hot, on=["_comp", "b0"], how="inner").sort("_comp", "b0")
 

@@ -21,8 +21,8 @@ Method (documented in the burst stage, :mod:`forensics.timeline.bursts`):
   run) when ``P <= WARM_P`` and ``e >= WARM_RATIO * e0``.
 * **Onsets.**  A Page CUSUM on the component's errors in baseline-exposure
   time ``L`` (expected baseline errors: ``p0`` times events, or seconds):
-  ``C_i = i log r - (r - 1) L_i`` with ``r`` the rate ratio of the run's first
-  hot bin; the onset is the error after which ``C`` last hit its minimum
+  ``C_i = i log r - (r - 1) L_i`` with ``r`` the highest rate ratio of the
+  run's first three hot bins; the onset is the error after which ``C`` last hit its minimum
   before its maximum in the first hot bin.  A trickle at the baseline rate
   only drifts ``C`` down, so it never starts an onset at any traffic level.
   Ends: the same in reverse time from the last hot bin.
@@ -140,7 +140,12 @@ def component_rates(timed: pl.DataFrame, *, b_lo: int, b_hi: int, bin_s: float, 
 
     ``timed`` has ``_comp``, ``_bin``, ``is_error``, ``_has_exp`` (:func:`with_exposure`).
     """
-    grid = _grid(timed, b_lo, b_hi, bin_s)
+    return rate_table(_grid(timed, b_lo, b_hi, bin_s), bin_s=bin_s, alpha=alpha)
+
+
+def rate_table(grid: pl.DataFrame, *, bin_s: float, alpha: float) -> pl.DataFrame:
+    """:func:`component_rates` from a dense grid of counts: ``_comp``, ``_bin``
+    (consecutive per component, sorted), ``e`` (errors), ``n`` (exposure)."""
     w = max(31, int(round(BASELINE_WINDOW_S / bin_s)))
     w += 1 - w % 2
     sus = pl.Series("_sus", np.zeros(grid.height, dtype=bool))
