@@ -10,8 +10,10 @@ Method (documented in the burst stage, :mod:`forensics.timeline.bursts`):
   exposure ``N`` in the *quiet* bins of a rolling :data:`BASELINE_WINDOW_S`
   window centred on the bin (the bin itself excluded), so the rate follows
   the time of day.  Quiet bins: not suspect in the previous of
-  :data:`PASSES` passes (suspect: ``P <= SUSPECT_P`` and ``e >= 2 e0``), nor a
-  neighbour of one.
+  :data:`PASSES` passes.  Suspect: a bin with ``P <= SUSPECT_P`` and ``e >=
+  2 e0`` (and its neighbours), or the centre of a block of 5, 15 or 60 bins
+  that passes the same test (a long, moderate rise must not raise its own
+  baseline).
 * **Test.**  Given ``e`` errors on exposure ``n`` in the bin and ``E`` on
   ``N`` in the reference, the exact conditional test of two Poisson rates:
   ``P = P(X >= e)`` for ``X ~ Binomial(e + E, n / (n + N))``.  Hot when
@@ -116,21 +118,17 @@ def _scale_test(grid: pl.DataFrame, w: int, s: int) -> pl.DataFrame:
 
 def _suspects(grid: pl.DataFrame, w: int) -> pl.Series:
     """Suspect bins: a bin with ``P <= SUSPECT_P`` and twice its expected
-    errors, and its neighbours; or, for the larger blocks of :data:`SCALES`,
-    a bin with more errors than expected inside such a block."""
+    errors, and its neighbours; or the centre of a block of 5, 15 or 60 bins
+    (:data:`SCALES`) that passes the same test (whatever the centre's own
+    count, so that the cleaning does not select bins by their count)."""
     flags = []
-    one = None
     for k in (k for k in SCALES if k < w):
         t = _scale_test(grid, w, k)
-        f = ((t["p"] <= SUSPECT_P) & (t["es"] >= 2 * t["e0"]) & (t["es"] >= 2)).cast(pl.Float64)
-        near = f.to_frame("_f").with_columns(grid["_comp"]).select(
-            pl.col("_f").rolling_max(window_size=2 * (k // 2) + 1 + (2 if k == 1 else 0), center=True, min_samples=1)
-            .over("_comp") > 0).to_series().to_numpy()
-        if one is None:
-            one = t
-        else:
-            near = near & (grid["e"].to_numpy() > np.maximum(one["e0"].to_numpy(), 0.5))
-        flags.append(near)
+        f = (t["p"] <= SUSPECT_P) & (t["es"] >= 2 * t["e0"]) & (t["es"] >= 2)
+        if k == 1:
+            f = f.cast(pl.Float64).to_frame("_f").with_columns(grid["_comp"]).select(
+                pl.col("_f").rolling_max(window_size=3, center=True, min_samples=1).over("_comp") > 0).to_series()
+        flags.append(f.to_numpy())
     return pl.Series("_sus", np.logical_or.reduce(flags))
 
 
@@ -218,8 +216,8 @@ def run_edges(errors: pl.DataFrame, runs: pl.DataFrame, rates: pl.DataFrame, *, 
     en = _cusum(j.filter(pl.col("_bin") >= pl.col("h1")).with_columns((pl.col("_bin") >= pl.col("h1")).alias("_lim")),
                 key, forward=False)
     # The burst's own kind (recurring, never logged outside runs) marks the onset even when sparse.
-    own = (j.filter(~pl.col("_trickle") & (pl.col("_bin") <= pl.col("h0")))
-           .filter(pl.len().over([*key, "error_kind"]) > 2).group_by(key).agg(pl.col("ts").min().alias("_own")))
+    own = (j.filter(~pl.col("_trickle") & (pl.len().over([*key, "error_kind"]) > 2))
+           .filter(pl.col("_bin") <= pl.col("h0")).group_by(key).agg(pl.col("ts").min().alias("_own")))
     edges = (on.join(en.rename({"edge": "end"}), on=key, how="full", coalesce=True)
              .join(own, on=key, how="left")
              .select(*key, pl.min_horizontal("edge", "_own").alias("onset"), "end"))
