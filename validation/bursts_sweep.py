@@ -3,7 +3,7 @@
 Runs ``forensics simulate`` (both scenarios) at multiples of the default
 number of users and several seeds, runs only the timeline stage (ingest +
 :func:`forensics.timeline.build_timeline`) and prints, per run: true bursts
-and onsets, bursts found, the onset error in seconds of each true onset
+and onsets, the bursts expected (true bursts chained by ``reonset_gap_s``), bursts found, the onset error in seconds of each true onset
 (nearest detected onset; ``miss`` beyond 120 s), noise bursts (detected
 bursts matching no true burst) and extra onsets, and the time taken.
 
@@ -63,6 +63,12 @@ def evaluate(folder: Path, scenario: str) -> dict:
     tl = build_timeline(events)
     t2 = time.perf_counter()
     true_on = [_t(b["onset"]) for b in truth["bursts"] if b.get("onset")]
+    spans = sorted((_t(b["onset"]), _t(b["end"])) for b in truth["bursts"] if b.get("onset") and b.get("end"))
+    expect, last_end = 0, None
+    for on, end in spans:  # true bursts chained as the detector should (reonset_gap_s)
+        if last_end is None or (on - last_end).total_seconds() >= tl.options.reonset_gap_s:
+            expect += 1
+        last_end = end if last_end is None else max(last_end, end)
     found = [o for b in tl.bursts for o in b.onsets]
     errs = []
     for t in true_on:
@@ -70,7 +76,7 @@ def evaluate(folder: Path, scenario: str) -> dict:
         errs.append(None if d is None or d > MATCH_S else (min(found, key=lambda o: abs((o - t).total_seconds())) - t).total_seconds())
     extra = [o for o in found if all(abs((o - t).total_seconds()) > MATCH_S for t in true_on)]
     noise = [b for b in tl.bursts if all(abs((o - t).total_seconds()) > MATCH_S for o in b.onsets for t in true_on)]
-    return {"events": events.height, "true": len(truth["bursts"]), "found": len(tl.bursts), "onset_err": errs,
+    return {"events": events.height, "true": len(truth["bursts"]), "expect": expect, "found": len(tl.bursts), "onset_err": errs,
             "noise": len(noise), "extra": len(extra), "extra_at": [o.strftime("%H:%M:%S") for o in extra],
             "ingest_s": t1 - t0, "timeline_s": t2 - t1}
 
@@ -83,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, help="keep simulated folders here (reused when present)")
     args = ap.parse_args(argv)
     root = args.keep or Path(tempfile.mkdtemp(prefix="bursts_sweep_"))
-    print(f"{'scenario':<10} {'x':>4} {'seed':>4} {'events':>9} {'true':>4} {'found':>5} {'noise':>5} {'extra':>5}  "
+    print(f"{'scenario':<10} {'x':>4} {'seed':>4} {'events':>9} {'true':>4} {'expect':>6} {'found':>5} {'noise':>5} {'extra':>5}  "
           f"{'onset error s (per true onset)':<34} {'timeline s':>10}")
     bad = 0
     for scenario in args.scenarios.split(","):
@@ -94,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                     simulate(folder, scenario, DEFAULT_USERS[scenario] * scale, seed)
                 r = evaluate(folder, scenario)
                 errs = " ".join("miss" if e is None else f"{e:+.1f}" for e in r["onset_err"])
-                bad += r["noise"] + r["extra"] + sum(e is None or abs(e) > 5 for e in r["onset_err"])
-                print(f"{scenario:<10} {scale:>4} {seed:>4} {r['events']:>9} {r['true']:>4} {r['found']:>5} {r['noise']:>5} "
+                bad += abs(r["found"] - r["expect"]) + r["noise"] + r["extra"] + sum(e is None or abs(e) > 5 for e in r["onset_err"])
+                print(f"{scenario:<10} {scale:>4} {seed:>4} {r['events']:>9} {r['true']:>4} {r['expect']:>6} {r['found']:>5} {r['noise']:>5} "
                       f"{r['extra']:>5}  {errs:<34} {r['timeline_s']:>10.1f}  {' '.join(r['extra_at'])}", flush=True)
                 if not args.keep:
                     shutil.rmtree(folder, ignore_errors=True)
-    print(f"problems (noise bursts + extra onsets + onsets missed or off by > 5 s): {bad}")
+    print(f"problems (burst count off + noise bursts + extra onsets + onsets missed or off by > 5 s): {bad}")
     return 0
 
 

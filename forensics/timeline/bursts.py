@@ -1,4 +1,4 @@
-"""Error bursts: error counts per bin, a robust baseline, hot bins, bursts.
+"""Error bursts: error rates against traffic per bin, hot bins, onsets, bursts.
 
 Method (README, "Bursts"):
 
@@ -22,14 +22,16 @@ Method (README, "Bursts"):
    ``min_burst_errors`` errors.
 4. **Onsets.**  A Page CUSUM over the component's errors from the bin before
    the run to its first hot bin, in baseline-exposure time ``L`` (expected
-   baseline errors): ``C_i = i log r - (r - 1) L_i``, ``r`` = the highest rate
-   ratio of the run's first three hot bins.  The onset is the error after ``C``'s last minimum
-   before its maximum: where the error *rate relative to exposure* changes.
-   Baseline errors only drift ``C`` down, so a steady trickle never starts
-   an onset however dense it is; a stray one becomes the onset only when it
-   falls within ``log r / (r - 1)`` baseline gaps of the burst.  An error
-   also starts the run when its kind recurs in the run and is no *trickle
-   kind* (a kind its component also logs outside its runs).  A segment's
+   baseline errors): ``C_i = i log r - (r - 1) L_i``, ``r`` = the highest
+   rate ratio of the run's first three hot bins.  The onset is the error
+   after ``C``'s last minimum before its maximum: where the error *rate
+   relative to exposure* changes.  Baseline errors only drift ``C`` down, so
+   a steady trickle never starts an onset however dense it is; a stray one
+   becomes the onset only when it falls within ``log r / (r - 1)`` baseline
+   gaps of the burst, and never when the run holds errors of kinds that are
+   no *trickle kind* (a kind its component also logs outside its runs).
+   An error also starts the run when its kind recurs in the run and is no
+   trickle kind: the burst's own signature.  A segment's
    onset is the earliest onset of its runs; its end, symmetrically (CUSUM
    in reverse time from the last hot bin).
 5. **Bursts.**  Segments closer than ``fade_gap_s`` are merged (a short
