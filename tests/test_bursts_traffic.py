@@ -203,3 +203,17 @@ def test_per_test_false_alarm_rate_is_at_most_alpha():
 
 def test_alpha_is_an_option():
     assert TimelineOptions().burst_alpha == 0.01
+
+
+@pytest.mark.parametrize("scale", [1, 10, 100])
+def test_a_small_cluster_before_the_episode_does_not_become_its_onset(scale):
+    """Three background-kind errors 2.5 min before the episode make the bin
+    before it warm (one run); the onset is still the episode's first error
+    (Page's statistic peaks at the burst, not at the small cluster)."""
+    start = DAY + timedelta(hours=10, minutes=2, seconds=8)
+    extra, first = episode(scale, 6, start, 12)
+    t = np.array([int((start - DAY).total_seconds() * 1e6) - s * 1_000_000 for s in (176, 165, 156)])
+    cluster = _frame(t, np.full(3, "db"), np.ones(3, bool))
+    tl = build_timeline(assemble(noise_day(scale, 6), cluster, extra))
+    assert [len(b.onsets) for b in tl.bursts] == [1]
+    assert abs((tl.bursts[0].onsets[0] - first).total_seconds()) <= 3.0

@@ -189,7 +189,7 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
             bursts.append(_burst(1, [seg], timed, errs, user_given=True))
         elif runs.height:
             runs = run_edges(errs, runs, rates)
-            groups = chain_segments(segments(runs, merge_gap_bins=options.merge_gap_bins), errs["ts"],
+            groups = chain_segments(segments(runs, merge_gap_bins=options.merge_gap_bins), errs.select("ts", "_comp"),
                                     min_errors=options.min_burst_errors, fade_gap_s=options.fade_gap_s,
                                     reonset_gap_s=options.reonset_gap_s)
             # Burst kinds for the cascade: kinds a component logs only inside bursts.

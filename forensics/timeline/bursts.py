@@ -19,12 +19,12 @@ Method (README, "Bursts"):
 3. **Runs.**  Per component, a run is a stretch of warm bins (merged across
    ``<= merge_gap_bins`` quiet bins) that holds a hot bin (hysteresis).  Runs of
    all components merged the same way are *segments*; a segment needs
-   ``min_burst_errors`` errors.
+   ``min_burst_errors`` errors of its own components.
 4. **Onsets.**  A Page CUSUM over the component's errors from the bin before
    the run to its first hot bin, in baseline-exposure time ``L`` (expected
    baseline errors): ``C_i = i log r - (r - 1) L_i``, ``r`` = the highest
    rate ratio of the run's first three hot bins.  The onset is the error
-   after ``C``'s last minimum before its maximum: where the error *rate
+   after ``C``'s last minimum before ``C - min C`` peaks: where the error *rate
    relative to exposure* changes.  Baseline errors only drift ``C`` down, so
    a steady trickle never starts an onset however dense it is; a stray one
    becomes the onset only when it falls within ``log r / (r - 1)`` baseline
@@ -179,11 +179,22 @@ def count_between(sorted_ts: pl.Series, start: datetime, end: datetime) -> int:
     return int(hi - lo)
 
 
-def chain_segments(segs: list[Segment], error_ts: pl.Series, *, min_errors: int, fade_gap_s: float,
+def _segment_errors(errors: pl.Series | pl.DataFrame, seg: Segment) -> int:
+    """Errors of the segment's own components (``errors``: ``ts``, ``_comp``)
+    between its onset and end; with a plain series of times, all errors."""
+    if isinstance(errors, pl.Series):
+        return count_between(errors, seg.onset, seg.end)
+    comps = sorted({r.component for r in seg.runs})
+    return errors.filter(pl.col("_comp").is_in(comps) & pl.col("ts").is_between(seg.onset, seg.end)).height
+
+
+def chain_segments(segs: list[Segment], errors: pl.Series | pl.DataFrame, *, min_errors: int, fade_gap_s: float,
                    reonset_gap_s: float) -> list[list[Segment]]:
     """Merge segments closer than ``fade_gap_s`` (no fade: no new onset), drop
-    those with fewer than ``min_errors`` errors and chain the rest into
-    bursts (a quiet gap shorter than ``reonset_gap_s`` keeps one burst)."""
+    those with fewer than ``min_errors`` errors of their own components (so
+    that other components' background errors, many at high traffic, do not
+    count) and chain the rest into bursts (a quiet gap shorter than
+    ``reonset_gap_s`` keeps one burst)."""
     merged: list[Segment] = []
     for s in sorted(segs, key=lambda s: s.onset):  # a handful of segments
         if merged and (s.onset - merged[-1].end).total_seconds() < fade_gap_s:
@@ -191,7 +202,7 @@ def chain_segments(segs: list[Segment], error_ts: pl.Series, *, min_errors: int,
             merged[-1] = Segment(onset=min(m.onset, s.onset), end=max(m.end, s.end), runs=m.runs + s.runs)
         else:
             merged.append(s)
-    kept = [s for s in merged if count_between(error_ts, s.onset, s.end) >= min_errors]
+    kept = [s for s in merged if _segment_errors(errors, s) >= min_errors]
     bursts: list[list[Segment]] = []
     for s in kept:
         if bursts and (s.onset - max(x.end for x in bursts[-1])).total_seconds() < reonset_gap_s:

@@ -24,8 +24,9 @@ Method (documented in the burst stage, :mod:`forensics.timeline.bursts`):
 * **Onsets.**  A Page CUSUM on the component's errors in baseline-exposure
   time ``L`` (expected baseline errors: ``p0`` times events, or seconds):
   ``C_i = i log r - (r - 1) L_i`` with ``r`` the highest rate ratio of the
-  run's first three hot bins; the onset is the error after which ``C`` last hit its minimum
-  before its maximum in the first hot bin.  A trickle at the baseline rate
+  run's first three hot bins; the onset is the error after which ``C`` last
+  hit its running minimum before Page's statistic ``S = C - min C`` peaks in
+  the first hot bin.  A trickle at the baseline rate
   only drifts ``C`` down, so it never starts an onset at any traffic level.
   Ends: the same in reverse time from the last hot bin.
 """
@@ -171,19 +172,21 @@ def _cusum(j: pl.DataFrame, key: list[str], *, forward: bool) -> pl.DataFrame:
     forward (onsets) or backward (ends) over the errors in ``j``; ``_lim``
     marks the errors where the CUSUM's maximum is sought."""
     j = j.sort([*key, "ts"], descending=[False] * len(key) + [not forward])
-    dx = pl.col("_x").diff().abs().fill_null(0.0).over(key)
     logr = pl.col("_r").log()
-    j = j.with_columns((pl.col("_p0") * dx).cum_sum().over(key).alias("_lam"),
+    j = j.with_columns(pl.col("_x").diff().abs().over(key).fill_null(0.0).alias("_dx"),
                        pl.int_range(1, pl.len() + 1).over(key).alias("_i"))
+    j = j.with_columns((pl.col("_p0") * pl.col("_dx")).cum_sum().over(key).alias("_lam"))
     j = j.with_columns((pl.col("_i") * logr - (pl.col("_r") - 1) * pl.col("_lam")).alias("_C"))
+    # Page's statistic: C above its running minimum (just before each error).
+    j = j.with_columns((pl.col("_C") - (pl.col("_C") - logr).cum_min().over(key)).alias("_S"))
     top = j.group_by(key).agg(
-        pl.col("_i").get(pl.when(pl.col("_lim")).then(pl.col("_C")).otherwise(-math.inf).arg_max()).alias("_top"))
+        pl.col("_i").get(pl.when(pl.col("_lim")).then(pl.col("_S")).otherwise(-math.inf).arg_max()).alias("_top"))
     j = j.join(top, on=key, how="left")
     # A trickle-kind error is no candidate when the run holds errors of its own kinds.
     cand = (pl.col("_i") <= pl.col("_top")) & (~pl.col("_trickle") | pl.col("_trickle").all().over(key))
-    pre = pl.when(cand).then(pl.col("_C") - logr).otherwise(math.inf)
+    j = j.with_columns(pl.when(cand).then(pl.col("_C") - logr).otherwise(math.inf).alias("_pre"))
     # The last minimum: reversed order so arg_min's first hit is the latest error.
-    return j.group_by(key).agg(pl.col("ts").reverse().get(pre.reverse().arg_min()).alias("edge"))
+    return j.group_by(key).agg(pl.col("ts").reverse().get(pl.col("_pre").reverse().arg_min()).alias("edge"))
 
 
 def run_edges(errors: pl.DataFrame, runs: pl.DataFrame, rates: pl.DataFrame, *, clip=None) -> pl.DataFrame:
