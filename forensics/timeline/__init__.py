@@ -17,7 +17,8 @@ from ..errors import UsageError
 from ..schema import EVENT_SCHEMA, TS_TYPE, conform
 from .bursts import (
     MAX_BINS, MIN_HOT_ERRORS, RUN_FOLLOWERS, Segment, bin_index, bin_of, bin_start, build_window_runs,
-    chain_segments, choose_bin, component_rates, component_runs, mark_trickle, run_edges, segments, with_exposure,
+    chain_segments, choose_bin, component_rates, component_runs, lead_in, mark_trickle, run_edges, segments,
+    with_exposure,
 )
 from .cascade import build_cascade
 from .errors import ATTRS_READ, mark_errors
@@ -189,7 +190,8 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
             bursts.append(_burst(1, [seg], timed, errs, user_given=True))
         elif runs.height:
             runs = run_edges(errs, runs, rates)
-            groups = chain_segments(segments(runs, merge_gap_bins=options.merge_gap_bins), errs.select("ts", "_comp"),
+            segs = lead_in(segments(runs, merge_gap_bins=options.merge_gap_bins), errs, bin_s=bin_s)
+            groups = chain_segments(segs, errs.select("ts", "_comp"),
                                     min_errors=options.min_burst_errors, fade_gap_s=options.fade_gap_s,
                                     reonset_gap_s=options.reonset_gap_s)
             # Burst kinds for the cascade: kinds a component logs only inside bursts.

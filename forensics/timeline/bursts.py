@@ -11,11 +11,13 @@ Method (README, "Bursts"):
    component that logs mostly errors) against its own baseline rate ``E /
    N`` in the quiet bins of a rolling 6 h window (time of day).  Exact
    conditional test ``P = P(X >= e), X ~ Binomial(e + E, n / (n + N))``;
-   **hot** when ``P <= alpha / T`` (Bonferroni over the ``T``
-   component-bin tests, ``alpha`` = ``TimelineOptions.burst_alpha``, default
-   0.01: at most 0.01 expected false hot bins per noise-only data set) and
-   ``e >= 3 e0``, ``e - e0 >= 3`` (``e0 = n E / N``); **warm** when ``P <=
-   0.02`` and ``e >= 1.5 e0``.  Nothing depends on the traffic level.
+   **hot** when, for the bin or a block of 5 or 15 bins centred on it, ``P
+   <= alpha / (3 T)`` (Bonferroni over the ``T`` component-bin tests and the
+   3 block sizes, ``alpha`` = ``TimelineOptions.burst_alpha``, default 0.01:
+   at most 0.01 expected false hot bins per noise-only data set) and ``e >=
+   3 e0``, ``e - e0 >= 3`` (``e0 = n E / N``) on the block (a bin hot by its
+   block only needs 2 errors at ``P <= 0.001`` itself); **warm** when ``P <= 0.02`` and ``e >= 1.5 e0``.
+   Nothing depends on the traffic level.
 3. **Runs.**  Per component, a run is a stretch of warm bins (merged across
    ``<= merge_gap_bins`` quiet bins) that holds a hot bin (hysteresis).  Runs of
    all components merged the same way are *segments*; a segment needs
@@ -31,7 +33,8 @@ Method (README, "Bursts"):
    gaps of the burst, and never when the run holds errors of kinds that are
    no *trickle kind* (a kind its component also logs outside its runs).
    An error also starts the run when its kind recurs in the run and is no
-   trickle kind: the burst's own signature.  A segment's
+   trickle kind: the burst's own signature (for a segment, such an error of
+   any component from the bin before it on).  A segment's
    onset is the earliest onset of its runs; its end, symmetrically (CUSUM
    in reverse time from the last hot bin).
 5. **Bursts.**  Segments closer than ``fade_gap_s`` are merged (a short
@@ -169,6 +172,27 @@ def segments(runs: pl.DataFrame, *, merge_gap_bins: int) -> list[Segment]:
     for part in f.partition_by("_s", maintain_order=True):  # a handful of segments
         rs = tuple(Run(c, b0, b1, on, en) for c, b0, b1, on, en in part.select("_comp", "b0", "b1", "onset", "end").iter_rows())
         out.append(Segment(onset=min(r.onset for r in rs), end=max(r.end for r in rs), runs=rs))
+    return out
+
+
+def lead_in(segs: list[Segment], errors: pl.DataFrame, *, bin_s: float) -> list[Segment]:
+    """Pull each segment's onset back to the first error of a *burst kind*
+    (recurring more than :data:`RUN_FOLLOWERS` times in the segment, no
+    trickle kind) of any component, from the bin before the segment's first
+    run on: a component too sparse to be hot on its own (a crashing worker
+    logging every 20 s) can still be the first to fail.
+
+    ``errors``: ``ts``, ``error_kind``, ``_trickle``, sorted by ``ts``.
+    """
+    out = []
+    for seg in segs:  # a handful of segments
+        lo = bin_start(pl.lit(min(r.b0 for r in seg.runs) - 1), bin_s)
+        own = (
+            errors.filter(pl.col("ts").is_between(lo, pl.lit(seg.end)) & ~pl.col("_trickle"))
+            .filter(pl.len().over("error_kind") > RUN_FOLLOWERS)
+            .select(pl.col("ts").min()).item()
+        )
+        out.append(Segment(onset=min(seg.onset, own), end=seg.end, runs=seg.runs) if own is not None else seg)
     return out
 
 

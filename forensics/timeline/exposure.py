@@ -16,11 +16,14 @@ Method (documented in the burst stage, :mod:`forensics.timeline.bursts`):
   baseline).
 * **Test.**  Given ``e`` errors on exposure ``n`` in the bin and ``E`` on
   ``N`` in the reference, the exact conditional test of two Poisson rates:
-  ``P = P(X >= e)`` for ``X ~ Binomial(e + E, n / (n + N))``.  Hot when
-  ``P <= alpha / T`` (Bonferroni over the ``T`` component-bin tests of the
-  data) **and** the effect is one a human calls a burst: ``e >= RATE_RATIO *
-  e0`` and ``e - e0 >= MIN_EXCESS`` with ``e0 = n E / N``.  Warm (extends a
-  run) when ``P <= WARM_P`` and ``e >= WARM_RATIO * e0``.
+  ``P = P(X >= e)`` for ``X ~ Binomial(e + E, n / (n + N))``.  Hot when,
+  for the bin or a block of 5 or 15 bins centred on it (:data:`HOT_SCALES`),
+  ``P <= alpha / (3 T)`` (Bonferroni over the ``T`` component-bin tests of
+  the data and the 3 block sizes) **and** the effect is one a human calls a
+  burst: ``e >= RATE_RATIO * e0`` and ``e - e0 >= MIN_EXCESS`` with ``e0 = n
+  E / N`` (on the block); a bin hot by its block only must itself hold two
+  errors or more at ``P <= SUSPECT_P``.  Warm (extends a run) when ``P <= WARM_P`` and ``e >=
+  WARM_RATIO * e0`` (the bin).
 * **Onsets.**  A Page CUSUM on the component's errors in baseline-exposure
   time ``L`` (expected baseline errors: ``p0`` times events, or seconds):
   ``C_i = i log r - (r - 1) L_i`` with ``r`` the highest rate ratio of the
@@ -50,6 +53,8 @@ RATE_RATIO = 3.0
 MIN_EXCESS = 3.0
 #: Block sizes (bins) tested when cleaning the baseline: a long, moderate rise is suspect too.
 SCALES = (1, 5, 15, 60)
+#: Block sizes (bins, centred on the bin) of the hot test: a sustained moderate rise is a burst too.
+HOT_SCALES = (1, 5, 15)
 WARM_P = 0.02
 WARM_RATIO = 1.5
 #: Bounds of the CUSUM's post-change rate ratio.
@@ -153,17 +158,25 @@ def rate_table(grid: pl.DataFrame, *, bin_s: float, alpha: float) -> pl.DataFram
         if step < PASSES:
             sus = _suspects(grid, w)
     t = _scale_test(grid, w, 1)
-    level = alpha / max(grid.height, 1)
+    scales = [k for k in HOT_SCALES if k < w]
+    level = alpha / max(grid.height * len(scales), 1)
+    hot = np.zeros(grid.height, dtype=bool)
+    # A bin inside a hot block is hot only when itself suspect: two errors or more at P <= SUSPECT_P.
+    own = ((t["p"] <= SUSPECT_P) & (t["es"] >= 2)).to_numpy()
+    for k in scales:
+        b = t if k == 1 else _scale_test(grid, w, k)
+        ok = ((b["p"] <= level) & (b["ratio"] >= RATE_RATIO) & (b["es"] - b["e0"] >= MIN_EXCESS)).to_numpy()
+        hot |= ok if k == 1 else ok & own
+    warm = ((t["p"] <= WARM_P) & (t["ratio"] >= WARM_RATIO) & (t["es"] >= 1)).to_numpy()
     mu = t["e0"].to_numpy()
     thr = np.maximum.reduce([stats.poisson.isf(level, mu) + 1, RATE_RATIO * mu, mu + MIN_EXCESS])
     g = grid.select("_comp", "_bin", "e", "n").with_columns(t.select("p", "e0", "ratio", "E", "N"))
-    effect = (pl.col("ratio") >= RATE_RATIO) & (pl.col("e") - pl.col("e0") >= MIN_EXCESS)
     return g.select(
         "_comp", "_bin", pl.col("e").alias("n"), pl.col("n").alias("exposure"),
         (pl.col("E") / pl.col("N")).fill_nan(0.0).fill_null(0.0).alias("p0"),
         pl.col("e0").alias("baseline"), pl.Series("threshold", thr), "p", "ratio",
-        ((pl.col("p") <= level) & effect).alias("hot"),
-        ((pl.col("p") <= WARM_P) & (pl.col("ratio") >= WARM_RATIO) & (pl.col("e") >= 1)).alias("warm"),
+        pl.Series("hot", hot),
+        pl.Series("warm", warm),
     )
 
 
