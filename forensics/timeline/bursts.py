@@ -16,7 +16,8 @@ Method (README, "Bursts"):
    3 block sizes, ``alpha`` = ``TimelineOptions.burst_alpha``, default 0.01:
    at most 0.01 expected false hot bins per noise-only data set) and ``e >=
    3 e0``, ``e - e0 >= 3`` (``e0 = n E / N``) on the block (a bin hot by its
-   block only needs 2 errors at ``P <= 0.001`` itself); **warm** when ``P <= 0.02`` and ``e >= 1.5 e0``.
+   block only needs 2 errors at ``P <= 0.001`` itself, half the block's bins
+   warm and no hot single bin in the block); **warm** when ``P <= 0.02`` and ``e >= 1.5 e0``.
    Nothing depends on the traffic level.
 3. **Runs.**  Per component, a run is a stretch of warm bins (merged across
    ``<= merge_gap_bins`` quiet bins) that holds a hot bin (hysteresis).  Runs of

@@ -22,7 +22,10 @@ Method (documented in the burst stage, :mod:`forensics.timeline.bursts`):
   the data and the 3 block sizes) **and** the effect is one a human calls a
   burst: ``e >= RATE_RATIO * e0`` and ``e - e0 >= MIN_EXCESS`` with ``e0 = n
   E / N`` (on the block); a bin hot by its block only must itself hold two
-  errors or more at ``P <= SUSPECT_P``.  Warm (extends a run) when ``P <= WARM_P`` and ``e >=
+  errors or more at ``P <= SUSPECT_P``, in a block with half its bins warm
+  and no hot single bin (blocks find sustained moderate rises, not a
+  strong burst's fringe).
+  Warm (extends a run) when ``P <= WARM_P`` and ``e >=
   WARM_RATIO * e0`` (the bin).
 * **Onsets.**  A Page CUSUM on the component's errors in baseline-exposure
   time ``L`` (expected baseline errors: ``p0`` times events, or seconds):
@@ -163,11 +166,22 @@ def rate_table(grid: pl.DataFrame, *, bin_s: float, alpha: float) -> pl.DataFram
     hot = np.zeros(grid.height, dtype=bool)
     # A bin inside a hot block is hot only when itself suspect: two errors or more at P <= SUSPECT_P.
     own = ((t["p"] <= SUSPECT_P) & (t["es"] >= 2)).to_numpy()
+    warm = ((t["p"] <= WARM_P) & (t["ratio"] >= WARM_RATIO) & (t["es"] >= 1)).to_numpy()
+    single = None
     for k in scales:
         b = t if k == 1 else _scale_test(grid, w, k)
         ok = ((b["p"] <= level) & (b["ratio"] >= RATE_RATIO) & (b["es"] - b["e0"] >= MIN_EXCESS)).to_numpy()
-        hot |= ok if k == 1 else ok & own
-    warm = ((t["p"] <= WARM_P) & (t["ratio"] >= WARM_RATIO) & (t["es"] >= 1)).to_numpy()
+        if single is None:
+            single = ok
+            hot |= ok
+            continue
+        # A block counts when the rise is sustained (half its bins warm) and holds no single hot
+        # bin: the fringe of a strong burst is no burst.
+        f = pl.DataFrame({"_h": single.astype(float), "_w": warm.astype(float), "_comp": grid["_comp"]}).select(
+            pl.col("_h").rolling_max(window_size=k, center=True, min_samples=1).over("_comp").alias("_near"),
+            pl.col("_w").rolling_sum(window_size=k, center=True, min_samples=1).over("_comp").alias("_warm"))
+        hot |= ok & own & (f["_near"].to_numpy() == 0) & (f["_warm"].to_numpy() >= k / 2)
+
     mu = t["e0"].to_numpy()
     thr = np.maximum.reduce([stats.poisson.isf(level, mu) + 1, RATE_RATIO * mu, mu + MIN_EXCESS])
     g = grid.select("_comp", "_bin", "e", "n").with_columns(t.select("p", "e0", "ratio", "E", "N"))
