@@ -20,7 +20,8 @@ from ..ingest.projection import thin_attrs
 from ..schema import TS_TYPE, conform
 from .bursts import (
     MAX_BINS, MIN_HOT_ERRORS, RUN_FOLLOWERS, Segment, bin_index, bin_of, bin_start, build_window_runs,
-    chain_segments, choose_bin, component_rates, component_runs, mark_trickle, run_edges, segments,
+    chain_segments, choose_bin, component_rates, component_runs, lead_in, mark_trickle, run_edges, segments,
+    with_exposure,
 )
 from .cascade import build_cascade
 from .errors import ATTRS_READ, mark_errors
@@ -169,14 +170,14 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
     else:
         t0 = t1 = None
         bin_s = choose_bin(0.0, options.bin_s)
-    timed = timed.with_columns(bin_index(bin_s).alias("_bin"))
-    errs = timed.filter(pl.col("is_error")).with_columns(pl.col("component").fill_null("?").alias("_comp"))
+    timed = with_exposure(timed.with_columns(bin_index(bin_s).alias("_bin")))
+    errs = timed.filter(pl.col("is_error"))
     bursts: list[Burst] = []
     if timed.height:
         b_lo, b_hi = int(timed["_bin"][0]), int(timed["_bin"][-1])
         if b_hi - b_lo + 1 > MAX_BINS:
             raise UsageError(f"--bin {bin_s} s makes {b_hi - b_lo + 1} bins; choose a wider bin")
-        rates = (component_rates(errs, b_lo=b_lo, b_hi=b_hi, bin_s=bin_s, threshold_sigma=options.threshold_sigma)
+        rates = (component_rates(timed, b_lo=b_lo, b_hi=b_hi, bin_s=bin_s, alpha=options.burst_alpha)
                  if errs.height else pl.DataFrame())
         runs = component_runs(rates, merge_gap_bins=options.merge_gap_bins) if errs.height else pl.DataFrame()
         if errs.height:
@@ -189,8 +190,9 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
             seg = Segment(onset=min(ons, default=a), end=max(ends, default=b), runs=wruns)
             bursts.append(_burst(1, [seg], timed, errs, user_given=True))
         elif runs.height:
-            runs = run_edges(errs, runs, bin_s=bin_s)
-            groups = chain_segments(segments(runs, merge_gap_bins=options.merge_gap_bins), errs["ts"],
+            runs = run_edges(errs, runs, rates)
+            segs = lead_in(segments(runs, merge_gap_bins=options.merge_gap_bins), errs, bin_s=bin_s)
+            groups = chain_segments(segs, errs.select("ts", "_comp"),
                                     min_errors=options.min_burst_errors, fade_gap_s=options.fade_gap_s,
                                     reonset_gap_s=options.reonset_gap_s)
             # Burst kinds for the cascade: kinds a component logs only inside bursts.

@@ -1,37 +1,43 @@
-"""Error bursts: error counts per bin, a robust baseline, hot bins, bursts.
+"""Error bursts: error rates against traffic per bin, hot bins, onsets, bursts.
 
 Method (README, "Bursts"):
 
 1. **Bins.**  ``bin_s`` = the data's span / 1440 rounded up to 10 s, 30 s,
    1, 2, 5, 10, 30 min, 1, 2, 6 h, 1 day (``--bin`` overrides).  Bins are
    aligned on the epoch.
-2. **Baseline, per component.**  Each component's error count per bin is
-   compared with its own baseline, so a service that errs at a constant high
-   rate all day is never hot and does not hide a burst elsewhere.  Pass 1: a
-   rolling 25 % quantile over a 6 h centred window, Poisson spread, marks
-   suspect bins (and their neighbours).  Pass 2: rolling median and MAD over
-   the *other* (quiet) bins give ``baseline`` and the spread
-   ``max(1.4826 MAD, sqrt(baseline), 0.5)``.  A bin is **hot** for a
-   component when its count reaches ``baseline + threshold_sigma * spread``
-   and at least :data:`MIN_HOT_ERRORS`; **warm** at ``baseline +
-   threshold_sigma / 3 * spread`` (at least one error).
+2. **Rates against traffic, per component** (:mod:`forensics.timeline.exposure`).
+   Each component's errors ``e`` in a bin are judged as a rate per unit of
+   its exposure ``n`` (its events in the bin, all levels; seconds for a
+   component that logs mostly errors) against its own baseline rate ``E /
+   N`` in the quiet bins of a rolling 6 h window (time of day).  Exact
+   conditional test ``P = P(X >= e), X ~ Binomial(e + E, n / (n + N))``;
+   **hot** when, for the bin or a block of 5 or 15 bins centred on it, ``P
+   <= alpha / (3 T)`` (Bonferroni over the ``T`` component-bin tests and the
+   3 block sizes, ``alpha`` = ``TimelineOptions.burst_alpha``, default 0.01:
+   at most 0.01 expected false hot bins per noise-only data set) and ``e >=
+   3 e0``, ``e - e0 >= 3`` (``e0 = n E / N``) on the block (a bin hot by its
+   block only needs 2 errors at ``P <= 0.001`` itself, half the block's bins
+   warm and no hot single bin in the block); **warm** when ``P <= 0.02`` and ``e >= 1.5 e0``.
+   Nothing depends on the traffic level.
 3. **Runs.**  Per component, a run is a stretch of warm bins (merged across
    ``<= merge_gap_bins`` quiet bins) that holds a hot bin (hysteresis).  Runs of
    all components merged the same way are *segments*; a segment needs
-   ``min_burst_errors`` errors.
-4. **Onsets.**  A run's onset is its component's first error, from the bin
-   before the run on, that *starts a dense run*: two more errors of the
-   component follow within 12 median gaps between its errors in the run's
-   first three bins (clamped to 2 s .. ``2 bin_s``; a Poisson burst misses
-   this at its true onset with probability ~0.2 %), and at most the time in
-   which the component's baseline would log 0.05 errors.  So a stray baseline
-   error that lands before the onset does not become the onset unless it is
-   closer to the burst than about ten of the burst's own gaps.  An error
-   also starts the run when its kind recurs in the run and is no *trickle
-   kind* (a kind its component also logs outside its runs): the burst's own
-   signature, while stray baseline errors are of trickle kinds.  A segment's
-   onset is the earliest onset of its runs; its end, symmetrically, the last
-   error that ends a dense run.
+   ``min_burst_errors`` errors of its own components.
+4. **Onsets.**  A Page CUSUM over the component's errors from the bin before
+   the run to its first hot bin, in baseline-exposure time ``L`` (expected
+   baseline errors): ``C_i = i log r - (r - 1) L_i``, ``r`` = the highest
+   rate ratio of the run's first three hot bins.  The onset is the error
+   after ``C``'s last minimum before ``C - min C`` peaks: where the error *rate
+   relative to exposure* changes.  Baseline errors only drift ``C`` down, so
+   a steady trickle never starts an onset however dense it is; a stray one
+   becomes the onset only when it falls within ``log r / (r - 1)`` baseline
+   gaps of the burst, and never when the run holds errors of kinds that are
+   no *trickle kind* (a kind its component also logs outside its runs).
+   An error also starts the run when its kind recurs in the run and is no
+   trickle kind: the burst's own signature (for a segment, such an error of
+   any component from the bin before it on).  A segment's
+   onset is the earliest onset of its runs; its end, symmetrically (CUSUM
+   in reverse time from the last hot bin).
 5. **Bursts.**  Segments closer than ``fade_gap_s`` are merged (a short
    lull is no fade).  Segments closer than ``reonset_gap_s`` (quiet gap from one
    segment's end to the next's onset) are one burst with several onsets; a
@@ -48,21 +54,18 @@ import polars as pl
 
 from ..errors import UsageError
 from ..schema import TS_TYPE
+from .exposure import component_rates, run_edges, with_exposure
+
+__all__ = ["choose_bin", "component_rates", "component_runs", "run_edges", "with_exposure", "segments",
+           "chain_segments", "build_window_runs", "mark_trickle"]
 
 BIN_LADDER = (10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400)
 BINS_PER_SPAN = 1440
-BASELINE_WINDOW_S = 6 * 3600.0
+#: Smallest hot-bin threshold shown in the error-rate table of bins without errors.
 MIN_HOT_ERRORS = 3
 MAX_BINS = 5_000_000
-#: An error starts (ends) a dense run when RUN_FOLLOWERS more errors of its
-#: component follow (precede) it within RUN_SPAN_GAPS median gaps of the run.
+#: A burst kind must recur more than this often in a run to mark its onset.
 RUN_FOLLOWERS = 2
-RUN_SPAN_GAPS = 12
-#: ... median gaps measured in the first (last) EDGE_BINS bins of the run.
-EDGE_BINS = 3
-#: ... and at most the time in which the component's baseline rate expects
-#: this many errors (so a dense baseline trickle cannot pass for a burst).
-BASELINE_RUN_LAMBDA = 0.05
 _US = 1_000_000
 _timedelta_us = timedelta(microseconds=1)
 
@@ -116,49 +119,6 @@ def bin_start(index: pl.Expr, bin_s: float) -> pl.Expr:
     return (index * int(round(bin_s * _US))).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").cast(TS_TYPE)
 
 
-def component_rates(errors: pl.DataFrame, *, b_lo: int, b_hi: int, bin_s: float,
-                    threshold_sigma: float) -> pl.DataFrame:
-    """Per component and bin: ``n``, ``baseline``, ``threshold``, ``hot``, ``warm``.
-
-    ``errors`` has ``_comp`` and ``_bin``.  The grid is dense: every component
-    with an error times every bin from ``b_lo`` to ``b_hi``.
-    """
-    counts = errors.group_by("_comp", "_bin").agg(pl.len().cast(pl.Float64).alias("n"))
-    comps = counts.select("_comp").unique()
-    bins = pl.DataFrame({"_bin": pl.int_range(b_lo, b_hi + 1, eager=True, dtype=pl.Int64)})
-    grid = (
-        comps.join(bins, how="cross")
-        .join(counts, on=["_comp", "_bin"], how="left")
-        .with_columns(pl.col("n").fill_null(0.0))
-        .sort("_comp", "_bin")
-    )
-    w = max(31, int(round(BASELINE_WINDOW_S / bin_s)))
-    w += 1 - w % 2
-    k = threshold_sigma
-    x = pl.col("n")
-    q = x.rolling_quantile(0.25, window_size=w, center=True, min_samples=1, interpolation="linear").over("_comp")
-    grid = grid.with_columns(q.alias("_q"))
-    thr1 = pl.max_horizontal(pl.col("_q") + k * pl.max_horizontal(pl.col("_q").sqrt(), pl.lit(0.5)), pl.lit(MIN_HOT_ERRORS))
-    grid = grid.with_columns((x >= thr1).alias("_sus"))
-    sus = (pl.col("_sus") | pl.col("_sus").shift(1).fill_null(False) | pl.col("_sus").shift(-1).fill_null(False)).over("_comp")
-    grid = grid.with_columns(pl.when(~sus).then(x).alias("_quiet"))
-    med = pl.col("_quiet").rolling_median(window_size=w, center=True, min_samples=1).over("_comp")
-    grid = grid.with_columns(
-        med.fill_null(pl.col("_quiet").median().over("_comp")).fill_null(pl.col("_q")).fill_null(0.0).alias("baseline")
-    )
-    dev = (pl.col("_quiet") - pl.col("baseline")).abs()
-    mad = dev.rolling_median(window_size=w, center=True, min_samples=1).over("_comp").fill_null(0.0)
-    spread = pl.max_horizontal(1.4826 * mad, pl.col("baseline").sqrt(), pl.lit(0.5))
-    grid = grid.with_columns(spread.alias("_spread"))
-    b, s = pl.col("baseline"), pl.col("_spread")
-    return grid.select(
-        "_comp", "_bin", "n", "baseline",
-        pl.max_horizontal(b + k * s, pl.lit(float(MIN_HOT_ERRORS))).alias("threshold"),
-        (x >= pl.max_horizontal(b + k * s, pl.lit(float(MIN_HOT_ERRORS)))).alias("hot"),
-        (x >= pl.max_horizontal(b + (k / 3) * s, pl.lit(1.0))).alias("warm"),
-    )
-
-
 def _merge_intervals(frame: pl.DataFrame, gap: int, by: list[str]) -> pl.DataFrame:
     """Merge ``[b0, b1]`` intervals (per ``by``) separated by <= ``gap`` bins."""
     over = by or None
@@ -170,22 +130,22 @@ def _merge_intervals(frame: pl.DataFrame, gap: int, by: list[str]) -> pl.DataFra
 
 
 def component_runs(rates: pl.DataFrame, *, merge_gap_bins: int) -> pl.DataFrame:
-    """Per component: ``b0``, ``b1`` of warm stretches holding a hot bin, merged."""
+    """Per component: ``b0``, ``b1`` of warm stretches holding a hot bin, merged,
+    with ``h0``, ``h1`` (first and last hot bin) and ``r`` (the highest rate
+    ratio of its first three hot bins: the CUSUM's post-change rate)."""
     warm = rates.filter(pl.col("warm")).select("_comp", pl.col("_bin").alias("b0"), pl.col("_bin").alias("b1"))
     if warm.height == 0:
         return warm
     runs = _merge_intervals(warm, merge_gap_bins, ["_comp"])
-    hot = rates.filter(pl.col("hot")).select("_comp", "_bin").sort("_bin")
+    hot = rates.filter(pl.col("hot")).select("_comp", "_bin", "ratio").sort("_bin")
     has_hot = (
         hot.join_asof(runs.sort("b0"), left_on="_bin", right_on="b0", by="_comp", strategy="backward",
                       check_sortedness=False)
         .filter(pl.col("_bin") <= pl.col("b1"))
-        .select("_comp", "b0").unique()
+        .group_by("_comp", "b0").agg(pl.col("_bin").min().alias("h0"), pl.col("_bin").max().alias("h1"),
+                                     pl.col("ratio").sort_by("_bin").head(3).max().alias("r"))
     )
-    runs = runs.join(has_hot, on=["_comp", "b0"], how="semi")
-    # The component's baseline where the run starts (caps the dense-run span).
-    base = rates.select("_comp", pl.col("_bin").alias("b0"), pl.col("baseline").alias("base"))
-    return runs.join(base, on=["_comp", "b0"], how="left").sort("_comp", "b0")
+    return runs.join(has_hot, on=["_comp", "b0"], how="inner").sort("_comp", "b0")
 
 
 def mark_trickle(errors: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
@@ -202,68 +162,6 @@ def mark_trickle(errors: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
     return errors.with_columns(j["_trickle"])
 
 
-def run_edges(errors: pl.DataFrame, runs: pl.DataFrame, *, bin_s: float,
-              clip: tuple[datetime, datetime] | None = None) -> pl.DataFrame:
-    """Onset and end of each component run (see module docstring, step 4).
-
-    ``errors``: ``ts``, ``_comp``, ``_bin``; ``runs``: ``_comp``, ``b0``, ``b1``.
-    Returns ``runs`` plus ``onset`` and ``end``.  With ``clip``, only errors
-    inside that window can be onsets and ends.
-    """
-    if "_trickle" not in errors.columns:
-        errors = mark_trickle(errors, runs)
-    runs = runs.with_columns((pl.col("b0") - 1).alias("_lo")).sort("_lo")
-    e = errors.select("ts", "_comp", "_bin", "error_kind", "_trickle").sort("_bin")
-    j = e.join_asof(runs, left_on="_bin", right_on="_lo", by="_comp", strategy="backward", check_sortedness=False)
-    inside = pl.col("_lo").is_not_null() & (pl.col("_bin") <= pl.col("b1") + 1)
-    if clip is not None:
-        inside = inside & pl.col("ts").is_between(*clip)
-    j = j.filter(inside).sort("_comp", "_lo", "ts")
-    key = ["_comp", "_lo"]
-    gap_us = pl.col("ts").diff().dt.total_microseconds().over(key)
-    j = j.with_columns(gap_us.alias("_gap"))
-    # Density near each edge: median gap in the run's first (last) EDGE_BINS bins.
-    gap = pl.col("_gap")
-    whole = gap.median().over(key)
-    near_on = gap.filter(pl.col("_bin") < pl.col("b0") + EDGE_BINS).median().over(key)
-    near_end = gap.filter(pl.col("_bin") > pl.col("b1") - EDGE_BINS).median().over(key)
-    default = float(bin_s * _US)
-
-    # ... and short enough that the baseline rate alone would rarely fill it.
-    if "base" in j.columns:
-        cap = BASELINE_RUN_LAMBDA * bin_s * _US / pl.col("base").fill_null(0.0).clip(lower_bound=1e-9)
-    else:
-        cap = pl.lit(float("inf"))
-
-    def span(med: pl.Expr) -> pl.Expr:
-        return pl.min_horizontal(
-            (RUN_SPAN_GAPS * med.fill_null(whole).fill_null(default)).clip(2 * _US, 2 * bin_s * _US), cap
-        )
-
-    nxt = (pl.col("ts").shift(-RUN_FOLLOWERS).over(key) - pl.col("ts")).dt.total_microseconds()
-    prv = (pl.col("ts") - pl.col("ts").shift(RUN_FOLLOWERS).over(key)).dt.total_microseconds()
-    # A new kind of error that recurs in the run marks the onset even when
-    # the burst's first seconds are sparse.
-    recurs = pl.len().over([*key, "error_kind"]) > RUN_FOLLOWERS
-    # A baseline (trickle) kind only starts a run when the run holds nothing else.
-    own_kind = ~pl.col("_trickle") | ~(~pl.col("_trickle")).any().over(key)
-    j = j.with_columns(
-        (((nxt <= span(near_on)).fill_null(False) & own_kind) | (~pl.col("_trickle") & recurs)).alias("_starts"),
-        (prv <= span(near_end)).fill_null(False).alias("_ends"),
-    )
-    edges = j.group_by(key).agg(
-        pl.coalesce(
-            pl.col("ts").filter(pl.col("_starts")).min(),
-            pl.col("ts").filter(pl.col("_bin") >= pl.col("b0")).min(),
-        ).alias("onset"),
-        pl.coalesce(
-            pl.col("ts").filter(pl.col("_ends")).max(),
-            pl.col("ts").filter(pl.col("_bin") <= pl.col("b1")).max(),
-        ).alias("end"),
-    )
-    return runs.join(edges, on=key, how="left").drop("_lo").sort("b0", "_comp")
-
-
 def segments(runs: pl.DataFrame, *, merge_gap_bins: int) -> list[Segment]:
     """Group component runs into segments (runs overlapping or close in bins)."""
     if runs.height == 0:
@@ -278,6 +176,27 @@ def segments(runs: pl.DataFrame, *, merge_gap_bins: int) -> list[Segment]:
     return out
 
 
+def lead_in(segs: list[Segment], errors: pl.DataFrame, *, bin_s: float) -> list[Segment]:
+    """Pull each segment's onset back to the first error of a *burst kind*
+    (recurring more than :data:`RUN_FOLLOWERS` times in the segment, no
+    trickle kind) of any component, from the bin before the segment's first
+    run on: a component too sparse to be hot on its own (a crashing worker
+    logging every 20 s) can still be the first to fail.
+
+    ``errors``: ``ts``, ``error_kind``, ``_trickle``, sorted by ``ts``.
+    """
+    out = []
+    for seg in segs:  # a handful of segments
+        lo = bin_start(pl.lit(min(r.b0 for r in seg.runs) - 1), bin_s)
+        own = (
+            errors.filter(pl.col("ts").is_between(lo, pl.lit(seg.end)) & ~pl.col("_trickle"))
+            .filter(pl.len().over("error_kind") > RUN_FOLLOWERS)
+            .select(pl.col("ts").min()).item()
+        )
+        out.append(Segment(onset=min(seg.onset, own), end=seg.end, runs=seg.runs) if own is not None else seg)
+    return out
+
+
 def count_between(sorted_ts: pl.Series, start: datetime, end: datetime) -> int:
     """Number of values of ``sorted_ts`` in ``[start, end]``."""
     lo = sorted_ts.search_sorted(start, side="left")
@@ -285,11 +204,22 @@ def count_between(sorted_ts: pl.Series, start: datetime, end: datetime) -> int:
     return int(hi - lo)
 
 
-def chain_segments(segs: list[Segment], error_ts: pl.Series, *, min_errors: int, fade_gap_s: float,
+def _segment_errors(errors: pl.Series | pl.DataFrame, seg: Segment) -> int:
+    """Errors of the segment's own components (``errors``: ``ts``, ``_comp``)
+    between its onset and end; with a plain series of times, all errors."""
+    if isinstance(errors, pl.Series):
+        return count_between(errors, seg.onset, seg.end)
+    comps = sorted({r.component for r in seg.runs})
+    return errors.filter(pl.col("_comp").is_in(comps) & pl.col("ts").is_between(seg.onset, seg.end)).height
+
+
+def chain_segments(segs: list[Segment], errors: pl.Series | pl.DataFrame, *, min_errors: int, fade_gap_s: float,
                    reonset_gap_s: float) -> list[list[Segment]]:
     """Merge segments closer than ``fade_gap_s`` (no fade: no new onset), drop
-    those with fewer than ``min_errors`` errors and chain the rest into
-    bursts (a quiet gap shorter than ``reonset_gap_s`` keeps one burst)."""
+    those with fewer than ``min_errors`` errors of their own components (so
+    that other components' background errors, many at high traffic, do not
+    count) and chain the rest into bursts (a quiet gap shorter than
+    ``reonset_gap_s`` keeps one burst)."""
     merged: list[Segment] = []
     for s in sorted(segs, key=lambda s: s.onset):  # a handful of segments
         if merged and (s.onset - merged[-1].end).total_seconds() < fade_gap_s:
@@ -297,7 +227,7 @@ def chain_segments(segs: list[Segment], error_ts: pl.Series, *, min_errors: int,
             merged[-1] = Segment(onset=min(m.onset, s.onset), end=max(m.end, s.end), runs=m.runs + s.runs)
         else:
             merged.append(s)
-    kept = [s for s in merged if count_between(error_ts, s.onset, s.end) >= min_errors]
+    kept = [s for s in merged if _segment_errors(errors, s) >= min_errors]
     bursts: list[list[Segment]] = []
     for s in kept:
         if bursts and (s.onset - max(x.end for x in bursts[-1])).total_seconds() < reonset_gap_s:
@@ -325,5 +255,5 @@ def build_window_runs(errors: pl.DataFrame, rates: pl.DataFrame, start: datetime
     hot = rates.filter(pl.col("_bin").is_between(b0, b1) & pl.col("hot"))["_comp"].unique()
     comps = hot if hot.len() else inside["_comp"].unique()
     runs = pl.DataFrame({"_comp": comps}).with_columns(pl.lit(b0).alias("b0"), pl.lit(b1).alias("b1"))
-    edges = run_edges(errors, runs, bin_s=bin_s, clip=(start, end))
+    edges = run_edges(errors, runs, rates, clip=(start, end))
     return tuple(Run(c, b0, b1, on, en) for c, on, en in edges.select("_comp", "onset", "end").iter_rows())

@@ -47,6 +47,10 @@ class TimelineOptions:
     template_actions
         Session rows of sources without any action field take their
         message template as action (:mod:`forensics.timeline.templates`).
+    burst_alpha
+        False-alarm budget of burst detection: the expected number of hot
+        bins in data without any burst (Bonferroni over all component-bin
+        tests; :mod:`forensics.timeline.exposure`).
     """
 
     session_gap_s: float = 1800.0
@@ -60,6 +64,7 @@ class TimelineOptions:
     reonset_gap_s: float = 3600.0
     session_pattern: str | None = None
     template_actions: bool = True
+    burst_alpha: float = 0.01
 
 
 @dataclass(frozen=True)
