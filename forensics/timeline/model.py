@@ -31,7 +31,9 @@ class TimelineOptions:
     merge_gap_bins
         Quiet bins allowed inside a burst before it splits.
     threshold_sigma
-        Robust z-score (median/MAD) a bin must reach to be hot.
+        Unused since bursts are judged as rates against traffic (see
+        ``burst_alpha``); kept because it is part of the ``parameters``
+        document of ``scan --json`` and the export metadata.
     min_burst_errors
         A burst needs at least this many errors.
     fade_gap_s
