@@ -4,7 +4,7 @@
 >>> from forensics.timeline import build_timeline, TimelineOptions
 >>> tl = build_timeline(ingest(["sample_logs/"]).events, options=TimelineOptions())
 >>> [(f"{b.start:%H:%M}", [s.component for s in b.cascade][:2]) for b in tl.bursts]
-[('10:45', ['nginx', 'web']), ('16:15', ['content-cache', 'db'])]
+[('10:45', ['nginx']), ('16:15', ['content-cache', 'db'])]
 """
 
 from __future__ import annotations
@@ -181,7 +181,8 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
                  if errs.height else pl.DataFrame())
         runs = component_runs(rates, merge_gap_bins=options.merge_gap_bins) if errs.height else pl.DataFrame()
         if errs.height:
-            errs = mark_trickle(errs, runs)
+            errs = mark_trickle(errs, runs, gap_bins=int(options.fade_gap_s // bin_s),
+                                lead_bins=options.merge_gap_bins + 1)
         if options.incident:
             a, b = options.incident
             wruns = build_window_runs(errs, rates, a, b, bin_s=bin_s)
@@ -191,7 +192,8 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
             bursts.append(_burst(1, [seg], timed, errs, user_given=True))
         elif runs.height:
             runs = run_edges(errs, runs, rates)
-            segs = lead_in(segments(runs, merge_gap_bins=options.merge_gap_bins), errs, bin_s=bin_s)
+            segs = lead_in(segments(runs, merge_gap_bins=options.merge_gap_bins), errs, bin_s=bin_s,
+                           lead_bins=options.merge_gap_bins + 1)
             groups = chain_segments(segs, errs.select("ts", "_comp"),
                                     min_errors=options.min_burst_errors, fade_gap_s=options.fade_gap_s,
                                     reonset_gap_s=options.reonset_gap_s)

@@ -148,14 +148,19 @@ def component_runs(rates: pl.DataFrame, *, merge_gap_bins: int) -> pl.DataFrame:
     return runs.join(has_hot, on=["_comp", "b0"], how="inner").sort("_comp", "b0")
 
 
-def mark_trickle(errors: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+def mark_trickle(errors: pl.DataFrame, runs: pl.DataFrame, *, gap_bins: int = 0, lead_bins: int = 1) -> pl.DataFrame:
     """Add ``_trickle``: the error's kind is one its component also logs
-    outside every run of every component (runs widened by a bin on both
-    sides): a baseline kind, not a burst kind."""
+    outside every run of every component: a baseline kind, not a burst kind.
+
+    Runs are widened by ``lead_bins`` before (the leading edge: a component
+    too sparse to be hot may err first, see :func:`lead_in`) and a bin after,
+    and runs at most ``gap_bins`` apart are one stretch (a lull shorter than
+    the fade gap is no fade, so a sparse component's errors in it are still
+    the incident's)."""
     if runs.height == 0:
         return errors.with_columns(pl.lit(True).alias("_trickle"))
-    r = _merge_intervals(runs.select("b0", "b1"), 0, [])
-    r = r.select((pl.col("b0") - 1).alias("_lo"), (pl.col("b1") + 1).alias("_hi")).sort("_lo")
+    r = _merge_intervals(runs.select("b0", "b1"), gap_bins, [])
+    r = r.select((pl.col("b0") - lead_bins).alias("_lo"), (pl.col("b1") + 1).alias("_hi")).sort("_lo")
     j = errors.with_row_index("_i").sort("_bin").join_asof(r, left_on="_bin", right_on="_lo", strategy="backward")
     outside = pl.col("_lo").is_null() | (pl.col("_bin") > pl.col("_hi"))
     j = j.with_columns(outside.any().over("_comp", "error_kind").alias("_trickle")).sort("_i")
@@ -176,18 +181,18 @@ def segments(runs: pl.DataFrame, *, merge_gap_bins: int) -> list[Segment]:
     return out
 
 
-def lead_in(segs: list[Segment], errors: pl.DataFrame, *, bin_s: float) -> list[Segment]:
+def lead_in(segs: list[Segment], errors: pl.DataFrame, *, bin_s: float, lead_bins: int = 1) -> list[Segment]:
     """Pull each segment's onset back to the first error of a *burst kind*
     (recurring more than :data:`RUN_FOLLOWERS` times in the segment, no
-    trickle kind) of any component, from the bin before the segment's first
-    run on: a component too sparse to be hot on its own (a crashing worker
+    trickle kind) of any component, from ``lead_bins`` bins before the
+    segment's first run on (the gap that merges runs, plus one): a component too sparse to be hot on its own (a crashing worker
     logging every 20 s) can still be the first to fail.
 
     ``errors``: ``ts``, ``error_kind``, ``_trickle``, sorted by ``ts``.
     """
     out = []
     for seg in segs:  # a handful of segments
-        lo = bin_start(pl.lit(min(r.b0 for r in seg.runs) - 1), bin_s)
+        lo = bin_start(pl.lit(min(r.b0 for r in seg.runs) - lead_bins), bin_s)
         own = (
             errors.filter(pl.col("ts").is_between(lo, pl.lit(seg.end)) & ~pl.col("_trickle"))
             .filter(pl.len().over("error_kind") > RUN_FOLLOWERS)
