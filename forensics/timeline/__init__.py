@@ -99,6 +99,50 @@ def _burst(bid: int, segs: list[Segment], ev: pl.DataFrame, errs: pl.DataFrame, 
     )
 
 
+
+def detect_bursts(timed: pl.DataFrame, *, bin_s: float, options: TimelineOptions) -> tuple[list[Burst], pl.DataFrame]:
+    """The burst stage: per-component rates against traffic, runs, onsets,
+    segments chained into bursts (or the user's ``--incident`` window), and the
+    error-rate frame by bin (docs/timeline.md, "Bursts").
+
+    ``timed``: events with a time, ``_bin`` and exposure columns, sorted by ``ts``.
+    """
+    errs = timed.filter(pl.col("is_error"))
+    bursts: list[Burst] = []
+    b_lo, b_hi = int(timed["_bin"][0]), int(timed["_bin"][-1])
+    if b_hi - b_lo + 1 > MAX_BINS:
+        raise UsageError(f"--bin {bin_s} s makes {b_hi - b_lo + 1} bins; choose a wider bin")
+    rates = (component_rates(timed, b_lo=b_lo, b_hi=b_hi, bin_s=bin_s, alpha=options.burst_alpha)
+             if errs.height else pl.DataFrame())
+    runs = component_runs(rates, merge_gap_bins=options.merge_gap_bins) if errs.height else pl.DataFrame()
+    if errs.height:
+        errs = mark_trickle(errs, runs, gap_bins=int(options.fade_gap_s // bin_s),
+                            lead_bins=options.merge_gap_bins + 1)
+    if options.incident:
+        a, b = options.incident
+        wruns = build_window_runs(errs, rates, a, b, bin_s=bin_s)
+        ons = [r.onset for r in wruns if r.onset is not None]
+        ends = [r.end for r in wruns if r.end is not None]
+        seg = Segment(onset=min(ons, default=a), end=max(ends, default=b), runs=wruns)
+        bursts.append(_burst(1, [seg], timed, errs, user_given=True))
+    elif runs.height:
+        runs = run_edges(errs, runs, rates)
+        segs = lead_in(segments(runs, merge_gap_bins=options.merge_gap_bins), errs, bin_s=bin_s,
+                       lead_bins=options.merge_gap_bins + 1)
+        groups = chain_segments(segs, errs.select("ts", "_comp"),
+                                min_errors=options.min_burst_errors, fade_gap_s=options.fade_gap_s,
+                                reonset_gap_s=options.reonset_gap_s)
+        # Burst kinds for the cascade: kinds a component logs only inside bursts.
+        in_burst = pl.lit(False)
+        for g in groups:  # a handful of bursts
+            in_burst = in_burst | pl.col("ts").is_between(min(x.onset for x in g) - timedelta(seconds=bin_s),
+                                                          max(x.end for x in g) + timedelta(seconds=bin_s))
+        errs = errs.with_columns((~in_burst).any().over("_comp", "error_kind").alias("_trickle"))
+        bursts = [_burst(i + 1, g, timed, errs) for i, g in enumerate(groups)]
+    rate = _error_rate(timed, rates, b_lo, b_hi, bin_s)
+    return bursts, rate
+
+
 def _in_time_order(ev: pl.DataFrame) -> bool:
     """Whether ``ev`` is already sorted by ``ts, source, line`` (no nulls)."""
     if ev.height < 2 or any(ev.get_column(c).null_count() for c in ("ts", "source", "line")):
@@ -171,42 +215,10 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
         t0 = t1 = None
         bin_s = choose_bin(0.0, options.bin_s)
     timed = with_exposure(timed.with_columns(bin_index(bin_s).alias("_bin")))
-    errs = timed.filter(pl.col("is_error"))
-    bursts: list[Burst] = []
     if timed.height:
-        b_lo, b_hi = int(timed["_bin"][0]), int(timed["_bin"][-1])
-        if b_hi - b_lo + 1 > MAX_BINS:
-            raise UsageError(f"--bin {bin_s} s makes {b_hi - b_lo + 1} bins; choose a wider bin")
-        rates = (component_rates(timed, b_lo=b_lo, b_hi=b_hi, bin_s=bin_s, alpha=options.burst_alpha)
-                 if errs.height else pl.DataFrame())
-        runs = component_runs(rates, merge_gap_bins=options.merge_gap_bins) if errs.height else pl.DataFrame()
-        if errs.height:
-            errs = mark_trickle(errs, runs, gap_bins=int(options.fade_gap_s // bin_s),
-                                lead_bins=options.merge_gap_bins + 1)
-        if options.incident:
-            a, b = options.incident
-            wruns = build_window_runs(errs, rates, a, b, bin_s=bin_s)
-            ons = [r.onset for r in wruns if r.onset is not None]
-            ends = [r.end for r in wruns if r.end is not None]
-            seg = Segment(onset=min(ons, default=a), end=max(ends, default=b), runs=wruns)
-            bursts.append(_burst(1, [seg], timed, errs, user_given=True))
-        elif runs.height:
-            runs = run_edges(errs, runs, rates)
-            segs = lead_in(segments(runs, merge_gap_bins=options.merge_gap_bins), errs, bin_s=bin_s,
-                           lead_bins=options.merge_gap_bins + 1)
-            groups = chain_segments(segs, errs.select("ts", "_comp"),
-                                    min_errors=options.min_burst_errors, fade_gap_s=options.fade_gap_s,
-                                    reonset_gap_s=options.reonset_gap_s)
-            # Burst kinds for the cascade: kinds a component logs only inside bursts.
-            in_burst = pl.lit(False)
-            for g in groups:  # a handful of bursts
-                in_burst = in_burst | pl.col("ts").is_between(min(x.onset for x in g) - timedelta(seconds=bin_s),
-                                                              max(x.end for x in g) + timedelta(seconds=bin_s))
-            errs = errs.with_columns((~in_burst).any().over("_comp", "error_kind").alias("_trickle"))
-            bursts = [_burst(i + 1, g, timed, errs) for i, g in enumerate(groups)]
-        rate = _error_rate(timed, rates, b_lo, b_hi, bin_s)
+        bursts, rate = detect_bursts(timed, bin_s=bin_s, options=options)
     else:
-        rate = pl.DataFrame(schema={**_RATE_SCHEMA, "_bin": pl.Int64()})
+        bursts, rate = [], pl.DataFrame(schema={**_RATE_SCHEMA, "_bin": pl.Int64()})
     burst_id = pl.lit(None, dtype=pl.Int32)
     bin_burst = pl.lit(None, dtype=pl.Int32)
     for bu in reversed(bursts):  # a handful of bursts
