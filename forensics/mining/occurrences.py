@@ -66,34 +66,8 @@ def embeddings(p, codes: tuple[int, ...], ends: np.ndarray, *, max_gap: int,
     completions of a large log.
     """
     ends = np.asarray(ends, dtype=np.int64)
-    k = len(codes)
-    out = np.full((len(ends), k), -1, dtype=np.int64)
-    if len(ends) == 0:
-        return out
-    idx = np.flatnonzero(p.code[ends] == codes[-1])
-    paths = ends[idx][:, None]
-    for c in codes[-2::-1]:  # backwards, one step at a time
-        ext, owner = [], []
-        for g in range(max_gap + 1):
-            prev = paths[:, 0] - 1 - g
-            ok = prev >= 0
-            pv = np.where(ok, prev, 0)
-            ok &= (p.sess[pv] == p.sess[paths[:, 0]]) & (p.code[pv] == c)
-            ext.append(np.hstack([pv[ok, None], paths[ok]]))
-            owner.append(idx[ok])
-        paths, idx = np.vstack(ext), np.concatenate(owner)
-        if len(paths) == 0:
-            return out
-    if len(paths) == 0:  # k == 1 and no end row carries the code
-        return out
-    # per end: the lexicographically latest (start, step k-1, ..., step 2)
-    keys = [paths[:, j] for j in range(1, k - 1)] + [paths[:, 0], idx]
-    order = np.lexsort(keys)
-    last = np.r_[idx[order][1:] != idx[order][:-1], True]
-    best, who = paths[order][last], idx[order][last]
-    ok = p.ts[best[:, -1]] - p.ts[best[:, 0]] <= int(max_span_s * 1e6)
-    out[who[ok]] = best[ok]
-    return out
+    tiled = np.broadcast_to(np.asarray(codes, dtype=np.int64), (len(ends), len(codes)))
+    return embeddings_many(p, tiled, ends, max_gap=max_gap, max_span_s=max_span_s)
 
 
 def embeddings_many(p, codes: np.ndarray, ends: np.ndarray, *, max_gap: int, max_span_s: float) -> np.ndarray:
