@@ -37,7 +37,7 @@ TZ = {"elearning": "UTC", "shop": "Europe/Berlin"}
 MATCH_S = 120.0
 
 
-def _t(text: str) -> datetime:
+def parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
@@ -56,29 +56,38 @@ def simulate(out: Path, scenario: str, users: int, seed: int) -> None:
 
 
 def evaluate(folder: Path, scenario: str) -> dict:
+    """Ingest and build the timeline of one simulated day, and match its bursts against truth."""
     truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
     t0 = time.perf_counter()
     events = ingest([folder], options=IngestOptions(tz=TZ[scenario], cache_dir=None)).events
     t1 = time.perf_counter()
     tl = build_timeline(events)
     t2 = time.perf_counter()
-    true_on = [_t(b["onset"]) for b in truth["bursts"] if b.get("onset")]
-    spans = sorted((_t(b["onset"]), _t(b["end"])) for b in truth["bursts"] if b.get("onset") and b.get("end"))
+    found = [list(b.onsets) for b in tl.bursts]
+    return {"events": events.height, **match(truth, found, reonset_gap_s=tl.options.reonset_gap_s),
+            "ingest_s": t1 - t0, "timeline_s": t2 - t1}
+
+
+def match(truth: dict, found: list[list[datetime]], *, reonset_gap_s: float) -> dict:
+    """Detected bursts (their onsets, one list per burst) against ``truth.json``:
+    true and expected burst counts, the error of each true onset (None when
+    missed), noise bursts and extra onsets."""
+    true_on = [parse_ts(b["onset"]) for b in truth["bursts"] if b.get("onset")]
+    spans = sorted((parse_ts(b["onset"]), parse_ts(b["end"])) for b in truth["bursts"] if b.get("onset") and b.get("end"))
     expect, last_end = 0, None
     for on, end in spans:  # true bursts chained as the detector should (reonset_gap_s)
-        if last_end is None or (on - last_end).total_seconds() >= tl.options.reonset_gap_s:
+        if last_end is None or (on - last_end).total_seconds() >= reonset_gap_s:
             expect += 1
         last_end = end if last_end is None else max(last_end, end)
-    found = [o for b in tl.bursts for o in b.onsets]
+    onsets = [o for b in found for o in b]
     errs = []
     for t in true_on:
-        d = min((abs((o - t).total_seconds()) for o in found), default=None)
-        errs.append(None if d is None or d > MATCH_S else (min(found, key=lambda o: abs((o - t).total_seconds())) - t).total_seconds())
-    extra = [o for o in found if all(abs((o - t).total_seconds()) > MATCH_S for t in true_on)]
-    noise = [b for b in tl.bursts if all(abs((o - t).total_seconds()) > MATCH_S for o in b.onsets for t in true_on)]
-    return {"events": events.height, "true": len(truth["bursts"]), "expect": expect, "found": len(tl.bursts), "onset_err": errs,
-            "noise": len(noise), "extra": len(extra), "extra_at": [o.strftime("%H:%M:%S") for o in extra],
-            "ingest_s": t1 - t0, "timeline_s": t2 - t1}
+        d = min((abs((o - t).total_seconds()) for o in onsets), default=None)
+        errs.append(None if d is None or d > MATCH_S else (min(onsets, key=lambda o: abs((o - t).total_seconds())) - t).total_seconds())
+    extra = [o for o in onsets if all(abs((o - t).total_seconds()) > MATCH_S for t in true_on)]
+    noise = [b for b in found if all(abs((o - t).total_seconds()) > MATCH_S for o in b for t in true_on)]
+    return {"true": len(truth["bursts"]), "expect": expect, "found": len(found), "onset_err": errs,
+            "noise": len(noise), "extra": len(extra), "extra_at": [o.strftime("%H:%M:%S") for o in extra]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,14 +32,13 @@ Columns (per run):
 * ``cands`` candidates tested; ``wall s`` / ``cpu s`` / ``RSS MB`` of the scan subprocess.
 
 The burst matching (true onsets, chaining by ``reonset_gap_s``, expected count, onset
-errors, noise) is :func:`bursts_sweep.evaluate`, fed with the bursts of the scan JSON
+errors, noise) is :func:`bursts_sweep.match`, fed with the bursts of the scan JSON
 instead of an in-process timeline.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import shutil
@@ -48,30 +47,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bursts_sweep as bs  # noqa: E402  (same folder: truth matching, simulate, defaults)
 
 SCALES = "1,3,10,30,100"
 TIME = "/usr/bin/time"
-
-
-@contextlib.contextmanager
-def _scan_as_timeline(scan: dict):
-    """Make :func:`bursts_sweep.evaluate` read the scan JSON's bursts instead of ingesting."""
-    tl = SimpleNamespace(
-        options=SimpleNamespace(reonset_gap_s=scan["parameters"]["timeline"]["reonset_gap_s"]),
-        bursts=[SimpleNamespace(onsets=[bs._t(o) for o in b["onsets"]]) for b in _bursts(scan)],
-    )
-    events = SimpleNamespace(height=scan["ingest"]["events"])
-    saved = bs.ingest, bs.build_timeline
-    bs.ingest = lambda *a, **k: SimpleNamespace(events=events)
-    bs.build_timeline = lambda *a, **k: tl
-    try:
-        yield
-    finally:
-        bs.ingest, bs.build_timeline = saved
 
 
 def _bursts(scan: dict) -> list[dict]:
@@ -105,12 +86,13 @@ def scan(folder: Path, scenario: str) -> tuple[dict, float, float, int]:
 
 def score(folder: Path, scenario: str, result: dict) -> dict:
     truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
-    with _scan_as_timeline(result):
-        r = bs.evaluate(folder, scenario)
+    found = [[bs.parse_ts(o) for o in b["onsets"]] for b in _bursts(result)]
+    r = {"events": result["ingest"]["events"],
+         **bs.match(truth, found, reonset_gap_s=result["parameters"]["timeline"]["reonset_gap_s"])}
     # Which true burst(s) each detected burst stands for (an onset within MATCH_S).
-    true_on = [(b["kind"], bs._t(b["onset"])) for b in truth["bursts"] if b.get("onset")]
+    true_on = [(b["kind"], bs.parse_ts(b["onset"])) for b in truth["bursts"] if b.get("onset")]
     kinds = {b["id"]: {k for k, t in true_on for o in b["onsets"]
-                       if abs((bs._t(o) - t).total_seconds()) <= bs.MATCH_S} for b in _bursts(result)}
+                       if abs((bs.parse_ts(o) - t).total_seconds()) <= bs.MATCH_S} for b in _bursts(result)}
     incident = {i for i, k in kinds.items() if "incident" in k}
     unrelated = {i for i, k in kinds.items() if k and "incident" not in k}
     trig = tuple(truth["trigger"]["sequence"])
