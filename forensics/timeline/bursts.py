@@ -47,7 +47,7 @@ Method (README, "Bursts"):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -66,6 +66,11 @@ MIN_HOT_ERRORS = 3
 MAX_BINS = 5_000_000
 #: A burst kind must recur more than this often in a run to mark its onset.
 RUN_FOLLOWERS = 2
+#: Likelihood ratio a run's error before the segment's first burst-kind error
+#: must carry to be its component's first error of the episode rather than a
+#: stray background error (:func:`confirmed_onset`): 20, "strong evidence" on
+#: the Kass-Raftery scale, whatever the traffic.
+ONSET_LR = 20.0
 _US = 1_000_000
 _timedelta_us = timedelta(microseconds=1)
 
@@ -98,6 +103,9 @@ class Run:
     b1: int
     onset: datetime
     end: datetime
+    #: the CUSUM's post-change rate ratio and the baseline error rate per unit of exposure
+    r: float = 10.0
+    p0: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -176,7 +184,8 @@ def segments(runs: pl.DataFrame, *, merge_gap_bins: int) -> list[Segment]:
     f = f.with_columns((pl.col("b0") > prev_end + merge_gap_bins + 1).fill_null(True).cum_sum().alias("_s"))
     out = []
     for part in f.partition_by("_s", maintain_order=True):  # a handful of segments
-        rs = tuple(Run(c, b0, b1, on, en) for c, b0, b1, on, en in part.select("_comp", "b0", "b1", "onset", "end").iter_rows())
+        extra = [c for c in ("r", "p0") if c in part.columns]
+        rs = tuple(Run(*row) for row in part.select("_comp", "b0", "b1", "onset", "end", *extra).iter_rows())
         out.append(Segment(onset=min(r.onset for r in rs), end=max(r.end for r in rs), runs=rs))
     return out
 
@@ -188,7 +197,11 @@ def lead_in(segs: list[Segment], errors: pl.DataFrame, *, bin_s: float, lead_bin
     segment's first run on (the gap that merges runs, plus one): a component too sparse to be hot on its own (a crashing worker
     logging every 20 s) can still be the first to fail.
 
-    ``errors``: ``ts``, ``error_kind``, ``_trickle``, sorted by ``ts``.
+    A run whose onset comes before that signature keeps it only when its
+    first error is no stray (:func:`confirmed_onset`).
+
+    ``errors``: ``ts``, ``error_kind``, ``_trickle`` (and ``_comp``, ``_x``
+    for the strays), sorted by ``ts``.
     """
     out = []
     for seg in segs:  # a handful of segments
@@ -198,8 +211,34 @@ def lead_in(segs: list[Segment], errors: pl.DataFrame, *, bin_s: float, lead_bin
             .filter(pl.len().over("error_kind") > RUN_FOLLOWERS)
             .select(pl.col("ts").min()).item()
         )
-        out.append(Segment(onset=min(seg.onset, own), end=seg.end, runs=seg.runs) if own is not None else seg)
+        if own is None:
+            out.append(seg)
+            continue
+        runs = tuple(replace(r, onset=confirmed_onset(r, errors, own)) if r.onset < own else r for r in seg.runs)
+        out.append(Segment(onset=min(own, *(r.onset for r in runs)), end=seg.end, runs=runs))
     return out
+
+
+def confirmed_onset(run: Run, errors: pl.DataFrame, own: datetime) -> datetime:
+    """The run's onset, moved past stray errors that come before the
+    segment's signature ``own`` (its first error of a burst kind).
+
+    Before ``own``, an error of the run starts its component's episode only
+    on strong evidence: it adds at least ``log ONSET_LR`` to the run's CUSUM
+    up to the component's next error, ``log r - (r - 1) p0 dx`` (``dx`` the
+    exposure between the two).  A background error that happened to fall
+    seconds before the burst (likelier the more traffic there is) does not,
+    unless the component's baseline is so low that it could not be one.
+    """
+    if "_x" not in errors.columns:
+        return run.onset
+    mine = errors.filter((pl.col("_comp") == run.component) & pl.col("ts").is_between(run.onset, run.end))
+    ts, x = mine["ts"].to_list(), mine["_x"].to_list()
+    need = math.log(ONSET_LR)
+    for i in range(len(ts) - 1):  # the few errors before the signature
+        if ts[i] >= own or math.log(run.r) - (run.r - 1) * run.p0 * (x[i + 1] - x[i]) >= need:
+            return ts[i]
+    return ts[-1] if ts else run.onset
 
 
 def count_between(sorted_ts: pl.Series, start: datetime, end: datetime) -> int:
@@ -218,16 +257,24 @@ def _segment_errors(errors: pl.Series | pl.DataFrame, seg: Segment) -> int:
     return errors.filter(pl.col("_comp").is_in(comps) & pl.col("ts").is_between(seg.onset, seg.end)).height
 
 
+def _shared(a: Segment, b: Segment) -> bool:
+    """Whether two segments have a component in common (a lull of the same
+    components, not a new episode of others)."""
+    return bool({r.component for r in a.runs} & {r.component for r in b.runs})
+
+
 def chain_segments(segs: list[Segment], errors: pl.Series | pl.DataFrame, *, min_errors: int, fade_gap_s: float,
                    reonset_gap_s: float) -> list[list[Segment]]:
-    """Merge segments closer than ``fade_gap_s`` (no fade: no new onset), drop
+    """Merge segments closer than ``fade_gap_s`` that share a component (a
+    lull, no fade: no new onset; other components erring next is a new
+    onset), drop
     those with fewer than ``min_errors`` errors of their own components (so
     that other components' background errors, many at high traffic, do not
     count) and chain the rest into bursts (a quiet gap shorter than
     ``reonset_gap_s`` keeps one burst)."""
     merged: list[Segment] = []
     for s in sorted(segs, key=lambda s: s.onset):  # a handful of segments
-        if merged and (s.onset - merged[-1].end).total_seconds() < fade_gap_s:
+        if merged and (s.onset - merged[-1].end).total_seconds() < fade_gap_s and _shared(merged[-1], s):
             m = merged[-1]
             merged[-1] = Segment(onset=min(m.onset, s.onset), end=max(m.end, s.end), runs=m.runs + s.runs)
         else:

@@ -222,7 +222,8 @@ def run_edges(errors: pl.DataFrame, runs: pl.DataFrame, rates: pl.DataFrame, *, 
     ``errors``: ``ts``, ``_comp``, ``_bin``, ``_x``, ``error_kind``, ``_trickle``;
     ``runs``: ``_comp``, ``b0``, ``b1`` and optionally ``h0``, ``h1`` (first
     and last hot bin) and ``r`` (rate ratio).  With ``clip``, only errors
-    inside that window can be onsets and ends.  Returns ``runs`` plus ``onset``, ``end``.
+    inside that window can be onsets and ends.  Returns ``runs`` plus ``onset``, ``end``
+    and ``p0`` (the baseline rate at the run's first bin).
     """
     for c, src in (("h0", "b1"), ("h1", "b0")):
         if c not in runs.columns:
@@ -251,4 +252,7 @@ def run_edges(errors: pl.DataFrame, runs: pl.DataFrame, rates: pl.DataFrame, *, 
     edges = (on.join(en.rename({"edge": "end"}), on=key, how="full", coalesce=True)
              .join(own, on=key, how="left")
              .select(*key, pl.min_horizontal("edge", "_own").alias("onset"), "end"))
-    return runs.join(edges, on=key, how="left").drop("_lo").sort("b0", "_comp")
+    p0 = rates.select("_comp", pl.col("_bin").alias("b0"), "p0")
+    return (runs.join(edges, on=key, how="left").drop("_lo")
+            .join(p0, on=["_comp", "b0"], how="left").with_columns(pl.col("p0").fill_null(0.0))
+            .sort("b0", "_comp"))
