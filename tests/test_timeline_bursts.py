@@ -206,3 +206,46 @@ def test_no_events_and_no_errors_give_no_bursts():
     assert build_timeline(empty_events()).bursts == ()
     tl = build_timeline(traffic(at("10:00:00"), at("11:00:00")))
     assert tl.bursts == () and tl.error_rate["errors"].sum() == 0
+
+
+def _edge(extra: list) -> pl.DataFrame:
+    """The incident day plus an edge proxy whose 500s have one kind, in the
+    trickle (one per 5 min) and in the burst alike, so only the rate tells
+    them apart; ``extra``: more edge errors."""
+    day = DAY + timedelta(days=1)
+    return combine(
+        incident_day(recur=False),
+        stream("edge", DAY, day, per_min=30, level="info", message="GET /course 200", seed=51),
+        stream("edge", DAY, at("16:10:00"), per_min=0.2, message="upstream returned 500", seed=52),
+        stream("edge", at("16:14:59"), at("16:20:00"), per_min=20, message="upstream returned 500", seed=53),
+        stream("edge", at("16:25:00"), day, per_min=0.2, message="upstream returned 500", seed=54),
+        *extra,
+    )
+
+
+def test_a_stray_error_seconds_before_the_burst_signature_is_not_its_onset():
+    # One more edge 500 of the trickle's kind, 11 s before the cache's poisoned entries (the
+    # burst's own kind): alone in its component's run it would be the run's onset.
+    stray = events(ts=[at("16:14:47")], source=["edge.log"], component=["edge"], level=["error"],
+                   message=["upstream returned 500"])
+    b = build_timeline(_edge([stray])).bursts[0]
+    assert b.start == at("16:14:58")
+    assert _order(b)[0] == "cache"
+    assert build_timeline(_edge([])).bursts[0].start == at("16:14:58")
+
+
+def test_other_components_erring_after_a_short_lull_start_a_new_onset():
+    ev = combine(
+        traffic(*FULL_DAY),
+        stream("payments", at("12:10:00"), at("12:14:00"), per_min=4, message="provider 502", seed=61),
+        stream("mail", at("12:18:00"), at("12:30:00"), per_min=20, message="relay certificate expired", seed=62),
+    )
+    tl = build_timeline(ev)
+    assert [b.onsets for b in tl.bursts] == [(at("12:10:00"), at("12:18:00"))]
+    # the same component resuming after the lull is no new onset
+    same = combine(
+        traffic(*FULL_DAY),
+        stream("mail", at("12:10:00"), at("12:14:00"), per_min=4, message="relay certificate expired", seed=61),
+        stream("mail", at("12:18:00"), at("12:30:00"), per_min=20, message="relay certificate expired", seed=62),
+    )
+    assert [b.onsets for b in build_timeline(same).bursts] == [(at("12:10:00"),)]

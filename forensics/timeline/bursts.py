@@ -35,11 +35,13 @@ Method (README, "Bursts"):
    no *trickle kind* (a kind its component also logs outside its runs).
    An error also starts the run when its kind recurs in the run and is no
    trickle kind: the burst's own signature (for a segment, such an error of
-   any component from the bin before it on).  A segment's
+   any component from the bin before it on).  Before that signature, a run's
+   errors must each carry a likelihood ratio of :data:`ONSET_LR` to start it
+   (:func:`confirmed_onset`; else they are strays).  A segment's
    onset is the earliest onset of its runs; its end, symmetrically (CUSUM
    in reverse time from the last hot bin).
-5. **Bursts.**  Segments closer than ``fade_gap_s`` are merged (a short
-   lull is no fade).  Segments closer than ``reonset_gap_s`` (quiet gap from one
+5. **Bursts.**  Segments closer than ``fade_gap_s`` that share a component
+   are merged (a short lull is no fade).  Segments closer than ``reonset_gap_s`` (quiet gap from one
    segment's end to the next's onset) are one burst with several onsets; a
    longer gap starts a new burst.
 """
@@ -224,11 +226,18 @@ def confirmed_onset(run: Run, errors: pl.DataFrame, own: datetime) -> datetime:
     segment's signature ``own`` (its first error of a burst kind).
 
     Before ``own``, an error of the run starts its component's episode only
-    on strong evidence: it adds at least ``log ONSET_LR`` to the run's CUSUM
-    up to the component's next error, ``log r - (r - 1) p0 dx`` (``dx`` the
-    exposure between the two).  A background error that happened to fall
-    seconds before the burst (likelier the more traffic there is) does not,
-    unless the component's baseline is so low that it could not be one.
+    on strong evidence: starting the episode there rather than at the
+    component's next error must raise the likelihood at least ``ONSET_LR``
+    times, whatever the episode's rate ``r``: ``max_r log r - (r - 1) L =
+    -log L - 1 + L >= log ONSET_LR``, with ``L = p0 dx`` the baseline errors
+    expected between the two (``dx`` their exposure).  That is, the next
+    error must follow within about 1/55 of a baseline gap.  A background error
+    that happened to fall seconds before the burst (likelier the more traffic
+    there is) does not qualify; the first errors of a sparse ramp (one every
+    11 s where the baseline has one every 5 min) do.
+
+    >>> round(_stray_gain(0.04), 2), round(_stray_gain(0.011), 2), round(math.log(ONSET_LR), 2)
+    (2.26, 3.52, 3.0)
     """
     if "_x" not in errors.columns:
         return run.onset
@@ -236,9 +245,15 @@ def confirmed_onset(run: Run, errors: pl.DataFrame, own: datetime) -> datetime:
     ts, x = mine["ts"].to_list(), mine["_x"].to_list()
     need = math.log(ONSET_LR)
     for i in range(len(ts) - 1):  # the few errors before the signature
-        if ts[i] >= own or math.log(run.r) - (run.r - 1) * run.p0 * (x[i + 1] - x[i]) >= need:
+        if ts[i] >= own or _stray_gain(run.p0 * (x[i + 1] - x[i])) >= need:
             return ts[i]
     return ts[-1] if ts else run.onset
+
+
+def _stray_gain(expected: float) -> float:
+    """Profile log-likelihood ratio of one error starting an episode when
+    ``expected`` baseline errors fall before the next one (see :func:`confirmed_onset`)."""
+    return math.inf if expected <= 0 else -math.log(expected) - 1 + expected
 
 
 def count_between(sorted_ts: pl.Series, start: datetime, end: datetime) -> int:
