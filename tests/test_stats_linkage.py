@@ -53,6 +53,9 @@ def test_linkage_u_is_the_brute_force_share_of_touch_subsets(seed):
     lo, hi = 100 + opts.onset_slack_s - opts.lookback_s, 100 + opts.onset_slack_s  # the onset's window
     window = [(a[2], r) for a in sorted(spec.actions, key=lambda a: (a[0], a[2])) for r in a[5] if lo <= a[2] < hi]
     assert touches.size[0] == len(window)
+    # only the resources that erred first (within the slack of the first keyed error) link
+    lead = {k: f for k, f in first.items() if f <= min(first.values()) + opts.onset_slack_s}
+    assert set(touches.first_error[0]) == set(lead)
     # each action row alone as a one-step "occurrence" (k = its touches)
     checked = 0
     for row in range(len(p.ts)):
@@ -61,7 +64,7 @@ def test_linkage_u_is_the_brute_force_share_of_touch_subsets(seed):
             continue
         tau = 1e-6 * float(p.ts[row]) - t0
         own = [i for i, (t, r) in enumerate(window) if abs(t - tau) < 1e-5 and r in res]
-        expected = link_u_reference(window, first, own, slack=opts.onset_slack_s)
+        expected = link_u_reference(window, lead, own, slack=opts.onset_slack_s)
         u = link_u(p, touches, [(int(p.code[row]),)], np.array([[row]]), max_gap=2, max_span_s=1800)[0, 0]
         assert u == pytest.approx(expected, abs=1e-9)
         checked += 1

@@ -7,7 +7,9 @@ resource linkage").
 For onset ``j`` let ``W_j`` be every touch ``(tau, R)`` in its pre-onset
 window: an eligible action row at ``tau`` in ``[window_lo_j, onset_j +
 slack)`` whose request touched ``R`` (``actions.resources``), and ``f_R`` the
-first error with key ``R`` in ``[onset_j, end of its burst]``.  The
+first error with key ``R`` in ``[onset_j, end of its burst]`` for the
+resources that erred first (:func:`leading`: within ``slack`` of the first
+keyed error; a resource that only erred later in the cascade links nothing).  The
 candidate's closest completion before onset ``j`` (the occurrence evidence
 (a) uses) has ``k`` touches inside the window; ``Delta_obs`` is the smallest
 ``f_R - tau >= -slack`` over them (the same slack as the windows: an action
@@ -86,8 +88,8 @@ def onset_touches(p: Prepared) -> OnsetTouches:
     )
     sizes, deltas, firsts, res, windows = [], [], [], {}, []
     for j in range(m):  # a handful of onsets
-        f = err.filter((pl.col("t") >= int(p.onsets[j])) & (pl.col("t") <= int(p.onset_end[j]))).group_by(
-            "key").agg(pl.col("t").min().alias("f"))
+        f = leading(err.filter((pl.col("t") >= int(p.onsets[j])) & (pl.col("t") <= int(p.onset_end[j]))),
+                    slack_us=p.onset_slack_us)
         w = touch.filter((pl.col("ts") >= int(p.window_lo[j])) & (pl.col("ts") < int(p.horizon[j])))
         d = w.join(f, left_on="resource", right_on="key", how="inner").select(pl.col("f") - pl.col("ts"))
         d = np.sort(d.to_series().to_numpy())
@@ -110,6 +112,19 @@ def onset_touches(p: Prepared) -> OnsetTouches:
                         resources=res, start=np.cumsum(count) - count, count=count,
                         resource_id=np.array([rid[k] for k in allw["resource"].to_list()], dtype=np.int64),
                         first=first)
+
+
+def leading(errors: pl.DataFrame, *, slack_us: int) -> pl.DataFrame:
+    """``key``, ``f``: the resources that erred first in a burst (``errors``:
+    ``key``, ``t`` in us) and their first error: those whose first error is
+    within ``slack_us`` of the burst's first keyed error.
+
+    >>> e = pl.DataFrame({"key": ["a", "b", "a", "c"], "t": [5, 5_400_000, 9, 800_000]})
+    >>> leading(e, slack_us=1_000_000).sort("key").rows()
+    [('a', 5), ('c', 800000)]
+    """
+    f = errors.group_by("key").agg(pl.col("t").min().alias("f"))
+    return f.filter(pl.col("f") <= pl.col("f").min() + slack_us)
 
 
 def closest_link(p: Prepared, touches: OnsetTouches, rows: np.ndarray, j: int) -> tuple[int, int]:
