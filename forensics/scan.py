@@ -141,6 +141,7 @@ class ScanResult:
             "affected_paths": mined["affected_paths"],
             "burst_verdicts": mined.get("burst_verdicts", []),
             "candidates_tested": mined.get("candidates_tested"),
+            "error_control": mined.get("error_control"),
             "bin_s": bursts.get("bin_s"),
             "parameters": self.settings.to_json(),
             "labels": _labels_summary(self.labeled) if self.labeled is not None else None,

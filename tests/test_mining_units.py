@@ -14,7 +14,7 @@ from forensics.mining.candidates import grow, prepare
 from forensics.mining.core import steps_frame
 from forensics.mining.linkage import explanation, resource_links
 from forensics.mining.occurrences import embedding, embeddings
-from forensics.mining.stats import bh_qvalues, enrichment, minp_order, prob_hit, tarone_family
+from forensics.mining.stats import bh_qvalues, enrichment, holm_adjusted, minp_order, prob_hit, tarone_family
 from tests.mining_fixtures import Spec, build_timeline
 
 
@@ -55,6 +55,38 @@ def test_bh_qvalues_are_monotone_and_scaled():
     p = np.array([0.001, 0.01, 0.02, 0.5])
     q = bh_qvalues(p)
     assert q.tolist() == pytest.approx([0.004, 0.02, 0.02 * 4 / 3, 0.5])
+
+
+def _holm_rejects(p: np.ndarray, w: np.ndarray, alpha: float) -> np.ndarray:
+    """Weighted Holm by its definition: step down in increasing p / w while
+    p <= alpha w / (sum of the weights not yet rejected)."""
+    left = list(np.lexsort((np.arange(len(p)), p / w)))
+    out = np.zeros(len(p), dtype=bool)
+    while left and p[left[0]] <= alpha * w[left[0]] / w[left].sum():
+        out[left.pop(0)] = True
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_holm_adjusted_p_values_reject_exactly_what_the_step_down_rejects(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 12))
+    p = np.where(rng.random(n) < 0.5, rng.random(n) * 1e-3, rng.random(n))
+    w = rng.uniform(0.1, 5.0, n) if seed % 2 else np.ones(n)
+    adj = holm_adjusted(p, w)
+    for alpha in (1e-4, 1e-3, 0.01, 0.05, 0.2):
+        assert ((adj <= alpha) == _holm_rejects(p, w, alpha)).all()
+    assert (adj >= p - 1e-15).all() and (adj <= 1).all()
+
+
+def test_weighted_holm_controls_the_family_wise_error_under_the_null():
+    rng = np.random.default_rng(3)
+    w = 1.0 / rng.integers(1, 8, size=50) ** 2  # the rarity prior's shape
+    w = w * len(w) / w.sum()
+    runs = 20000
+    any_false = sum(bool((holm_adjusted(rng.random(50), w) <= 0.05).any()) for _ in range(runs))
+    assert any_false / runs <= 0.05 + 3 * (0.05 * 0.95 / runs) ** 0.5
+    assert any_false / runs >= 0.03  # not vacuous: close to the level with independent nulls
 
 
 def test_tarone_drops_hypotheses_that_can_never_be_significant():

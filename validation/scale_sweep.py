@@ -29,6 +29,9 @@ Columns (per run):
   a noise burst), or - when not the trigger row - whose sequence is unrelated to the
   trigger (neither is an ordered subsequence of the other).
 * ``unrel`` significant suspects credited to the unrelated (deploy / mail-relay) burst.
+* ``dec`` the family that decided the trigger's q (``onset``, ``link``, ``enric``; aggregated:
+  runs decided by linkage), ``effM`` its effective multiplicity: q / (strata x the deciding
+  p), the number of equally weighted hypotheses it competed with (aggregated: median).
 * ``cands`` candidates tested; ``wall s`` / ``cpu s`` / ``RSS MB`` of the scan subprocess.
 
 The burst matching (true onsets, chaining by ``reonset_gap_s``, expected count, onset
@@ -97,12 +100,13 @@ def score(folder: Path, scenario: str, result: dict) -> dict:
     unrelated = {i for i, k in kinds.items() if k and "incident" not in k}
     trig = tuple(truth["trigger"]["sequence"])
     rank = q = None
+    trow: dict = {}
     wrong = unrel = 0
     for s in result.get("suspects", []):
         seq = _seq(s["sequence"])
         is_trig = seq == trig or trig in {_seq(c) for c in s.get("collapsed") or []}
         if is_trig and (rank is None or s["rank"] < rank):
-            rank, q = s["rank"], s["q_value"]
+            rank, q, trow = s["rank"], s["q_value"], s
         if not s.get("significant"):
             continue
         ids = set(s.get("burst_ids") or [])
@@ -112,7 +116,22 @@ def score(folder: Path, scenario: str, result: dict) -> dict:
     return {"events": r["events"], "true": r["true"], "expect": r["expect"], "found": r["found"],
             "onset_err": errs, "onset_max": None if None in errs else max((abs(e) for e in errs), default=0.0),
             "noise": r["noise"], "extra": r["extra"], "trigger": list(trig), "trigger_rank": rank, "trigger_q": q,
-            "wrong_sig": wrong, "unrelated_sig": unrel, "candidates": result.get("candidates_tested")}
+            "wrong_sig": wrong, "unrelated_sig": unrel, "candidates": result.get("candidates_tested"),
+            "trigger_deciding": trow.get("deciding"), "trigger_p_onset": trow.get("p_onset"),
+            "trigger_p_link": trow.get("p_link"), "trigger_eff_m": _eff_m(trow, result["parameters"]["mining"])}
+
+
+def _eff_m(s: dict, mining: dict) -> float | None:
+    """The trigger's effective multiplicity: its q over (strata x the deciding
+    family's p): the number of equally weighted hypotheses it competed with."""
+    p = s.get(f"p_{s.get('deciding')}") if s else None
+    if not p or s.get("q_value") is None or s["q_value"] >= 1:
+        return None
+    return s["q_value"] / (3 * max(mining["max_len"] - 1, 1) * p)
+
+
+def _fmt_m(m) -> str:
+    return "-" if m is None else f"{m:.0f}"
 
 
 def _fmt_q(q) -> str:
@@ -120,13 +139,15 @@ def _fmt_q(q) -> str:
 
 
 HEAD = (f"{'scenario':<10} {'x':>4} {'seed':>5} {'events':>9} {'bursts f/e':>10} {'onset err':>9} {'noise':>5} "
-        f"{'trig':>5} {'q':>14} {'wrong':>5} {'unrel':>5} {'cands':>7} {'wall s':>10} {'cpu s':>7} {'RSS MB':>7}")
+        f"{'trig':>5} {'q':>14} {'dec':>5} {'effM':>7} {'wrong':>5} {'unrel':>5} {'cands':>7} {'wall s':>10} {'cpu s':>7} "
+        f"{'RSS MB':>7}")
 
 
 def run_row(r: dict) -> str:
     on = "miss" if r["onset_max"] is None else f"{r['onset_max']:.1f}"
     return (f"{r['scenario']:<10} {r['scale']:>4} {r['seed']:>5} {r['events']:>9} {r['found']:>5}/{r['expect']:<4} {on:>9} "
-            f"{r['noise']:>5} {r['trigger_rank'] or '-':>5} {_fmt_q(r['trigger_q']):>14} {r['wrong_sig']:>5} "
+            f"{r['noise']:>5} {r['trigger_rank'] or '-':>5} {_fmt_q(r['trigger_q']):>14} "
+            f"{(r.get('trigger_deciding') or '-')[:5]:>5} {_fmt_m(r.get('trigger_eff_m')):>7} {r['wrong_sig']:>5} "
             f"{r['unrelated_sig']:>5} {r['candidates']:>7} {r['wall_s']:>10.1f} {r['cpu_s']:>7.1f} {r['rss_kib'] / 1024:>7.0f}")
 
 
@@ -140,9 +161,12 @@ def agg_row(rows: list[dict]) -> str:
     qs = [r["trigger_q"] for r in rows if r["trigger_q"] is not None]
     qtxt = f"{min(qs):.0e}..{max(qs):.0e}" if qs else "-"
     wall = [r["wall_s"] for r in rows]
+    link = sum(r.get("trigger_deciding") == "link" for r in rows)
+    effm = [r["trigger_eff_m"] for r in rows if r.get("trigger_eff_m")]
     return (f"{r0['scenario']:<10} {r0['scale']:>4} {'n=' + str(n):>5} {round(statistics.mean(r['events'] for r in rows)):>9} "
             f"{str(ok_b) + '/' + str(n) + ' ok':>10} {on:>9} {sum(r['noise'] > 0 for r in rows):>5} "
-            f"{str(rank1) + '/' + str(n):>5} {qtxt:>14} {sum(r['wrong_sig'] > 0 for r in rows):>5} "
+            f"{str(rank1) + '/' + str(n):>5} {qtxt:>14} {str(link) + 'L':>5} "
+            f"{_fmt_m(statistics.median(effm) if effm else None):>7} {sum(r['wrong_sig'] > 0 for r in rows):>5} "
             f"{sum(r['unrelated_sig'] > 0 for r in rows):>5} {round(statistics.mean(r['candidates'] for r in rows)):>7} "
             f"{statistics.mean(wall):>5.1f}/{max(wall):<4.0f} {statistics.mean(r['cpu_s'] for r in rows):>7.1f} "
             f"{max(r['rss_kib'] for r in rows) / 1024:>7.0f}")

@@ -112,12 +112,12 @@ def render_suspects(result: ScanResult, console: Console) -> None:
         console.print(
             f"[bold]Suspects[/]: what labeled failing sessions did "
             f"({labeled.n_failing:,} failing vs {labeled.n_control:,} others; "
-            f"{len(mined.suspects)} significant of {mined.candidates_tested:,} tested, FDR {opts.alpha:g})"
+            f"{len(mined.suspects)} significant of {mined.candidates_tested:,} tested, {mined.error_control} {opts.alpha:g})"
         )
     else:
         console.print(
             f"[bold]Suspects[/]: rare sequences completed just before the onsets "
-            f"({len(mined.suspects)} significant of {mined.candidates_tested:,} tested, FDR {opts.alpha:g})"
+            f"({len(mined.suspects)} significant of {mined.candidates_tested:,} tested, {mined.error_control} {opts.alpha:g})"
         )
     if not mined.suspects:
         console.print("  No action sequence stands out" + (" in the failing sessions." if labeled else " before any burst."))

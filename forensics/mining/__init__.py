@@ -100,4 +100,5 @@ def mining_to_json(result: MiningResult) -> dict:
         "candidates": result.candidates,
         "candidates_rare": result.candidates_rare,
         "explained_away": result.explained_away,
+        "error_control": result.error_control,
     }

@@ -78,6 +78,9 @@ class Evidence:
     floor: float
     #: prior weight per candidate for weighted BH (None: equal weights)
     weight: np.ndarray | None = None
+    #: the multiple-testing procedure inside each length stratum: "bh"
+    #: (false discovery rate) or "holm" (family-wise error rate)
+    procedure: str = "bh"
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ def run(timeline, strategy: EvidenceStrategy, *, options: MiningOptions) -> Run:
         candidates=cands.generated, candidates_rare=cands.rare,
         candidates_tested=int(scored["tested"].sum()) + ranking.extra_tested, options=options,
         explained_away=ranking.explained_away,
+        error_control="FWER" if ev.families and all(f.procedure == "holm" for f in ev.families) else "FDR",
         steps=pl.concat(steps) if steps else pl.DataFrame(schema=STEP_SCHEMA),
     )
     return Run(mining=mined, prepared=p, candidates=cands, ranking=ranking, strata=strata)
@@ -233,7 +237,7 @@ def multiple_testing(frame: pl.DataFrame, families: Sequence[Evidence], *, alpha
     ps, qs, effect_ok = [], [], []
     for ev in families:  # three families at most today
         tested, q = stratified(ev.p, ev.pmin, ev.testable, level, alpha_s=alpha / strata, strata=strata,
-                               weight=ev.weight)
+                               weight=ev.weight, procedure=ev.procedure)
         ps.append(np.where(tested, ev.p, 1.0))
         qs.append(q)
         effect_ok.append(ev.effect >= ev.floor)

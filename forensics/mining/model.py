@@ -154,7 +154,7 @@ class MiningResult:
     burst_verdicts: tuple[BurstVerdict, ...]
     candidates: int  # distinct patterns (length >= 2) generated from the windows
     candidates_rare: int
-    candidates_tested: int  # size of the BH family (after collapse and Tarone)
+    candidates_tested: int  # size of the tested family (after collapse and Tarone)
     options: MiningOptions = field(default_factory=MiningOptions)
     #: one row per step of every occurrence of every suspect: rank, occurrence,
     #: session_key, user, step, ts, action, request_id, row
@@ -163,3 +163,6 @@ class MiningResult:
     #: suspect explains their onsets and the rest was not significant
     #: (docs/statistics.md, "Credit, explaining away and ranking")
     explained_away: int = 0
+    #: what ``alpha`` bounds: "FWER" (family-wise error: weighted Holm, onset
+    #: mode) or "FDR" (false discovery rate: BH, labeled mode)
+    error_control: str = "FDR"

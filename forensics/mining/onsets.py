@@ -41,6 +41,11 @@ from .stats import tarone_strata
 #: Evidence families of this strategy: (a) onset precedence, (b) session
 #: enrichment, (c) resource linkage (``alpha`` is split over them x length strata).
 FAMILIES = 3
+#: Multiple testing inside each family and stratum: weighted Holm (family-wise
+#: error).  The hypotheses are highly redundant (hundreds of sequences share
+#: the one session that completed before an onset), so BH's count of
+#: discoveries counts copies of one finding and lets chance ones through.
+PROCEDURE = "holm"
 
 
 @dataclass(frozen=True)
@@ -128,7 +133,8 @@ class OnsetStrategy:
         cols |= {"risk_ratio": enr.effect, "link_ratio": link.effect}
         prior = rarity_weight(frame["completions"].to_numpy())
         onset, link = replace(onset, weight=prior), replace(link, weight=prior)
-        return EvidenceSet(families=(onset, enr, link), columns=cols, context=_Evidence(lead=lead, link_u=u))
+        fams = tuple(replace(f, procedure=PROCEDURE) for f in (onset, enr, link))
+        return EvidenceSet(families=fams, columns=cols, context=_Evidence(lead=lead, link_u=u))
 
     def rank(self, p: Prepared, cands: Candidates, scored: pl.DataFrame, ev: EvidenceSet, *, timeline,
              strata: int, options: MiningOptions) -> Ranking:

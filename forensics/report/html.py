@@ -167,12 +167,15 @@ def _bursts(result, page: _Page) -> None:
             page.figure(cascade_figure(result, b))
 
 
+_CONTROL = {"FWER": "family-wise error rate", "FDR": "false discovery rate"}
+
+
 def _suspects(result, page: _Page) -> None:
     mined = result.mining
     page.add("<h2>Suspects</h2>")
     page.add(f'<p class="meta">Rare action sequences completed just before the onsets: '
              f"{len(mined.suspects)} significant of {mined.candidates_tested:,} candidates tested "
-             f"(false discovery rate {mined.options.alpha:g}).</p>")
+             f"({_CONTROL.get(mined.error_control, mined.error_control)} {mined.options.alpha:g}).</p>")
     if not mined.suspects:
         page.add("<p>No action sequence stands out before any burst.</p>")
         return
