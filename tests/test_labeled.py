@@ -246,6 +246,7 @@ def test_scan_with_failing_labels_reports_both_kinds(write):
     assert all(s["failing_missing"] == 4 and s["control_missing"] == 0 for s in miss)
     assert doc["labels"]["failing_sessions"] == 8 and doc["labels"]["scope"] == "whole"
     assert doc["parameters"]["timeline"]["session_pattern"] == PATTERN
+    assert doc["error_control"] == "FDR"  # labeled mode: BH
 
 
 def test_scan_without_failing_marks_suspects_as_sequences(write):
@@ -255,6 +256,7 @@ def test_scan_without_failing_marks_suspects_as_sequences(write):
     doc = json.loads(res.output)
     assert doc["labels"] is None
     assert all(s["kind"] == "sequence" for s in doc["suspects"])
+    assert doc["error_control"] == "FWER"  # onset mode: weighted Holm
 
 
 def test_bad_session_pattern_is_a_usage_error(write):
