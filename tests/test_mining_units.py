@@ -7,6 +7,8 @@ from math import comb
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from forensics.mining import MiningOptions, evidence_frame, mine, mining_to_json
@@ -67,12 +69,12 @@ def _holm_rejects(p: np.ndarray, w: np.ndarray, alpha: float) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_holm_adjusted_p_values_reject_exactly_what_the_step_down_rejects(seed):
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 12))
-    p = np.where(rng.random(n) < 0.5, rng.random(n) * 1e-3, rng.random(n))
-    w = rng.uniform(0.1, 5.0, n) if seed % 2 else np.ones(n)
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.floats(0, 1e-3), st.floats(0, 1)), st.floats(0.1, 5.0)), min_size=1, max_size=12),
+       st.booleans())
+def test_holm_adjusted_p_values_reject_exactly_what_the_step_down_rejects(pw, weighted):
+    p = np.array([x for x, _ in pw])
+    w = np.array([y for _, y in pw]) if weighted else np.ones(len(pw))
     adj = holm_adjusted(p, w)
     for alpha in (1e-4, 1e-3, 0.01, 0.05, 0.2):
         assert ((adj <= alpha) == _holm_rejects(p, w, alpha)).all()

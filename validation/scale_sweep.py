@@ -233,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         if big and len(big) < len(sr):
             parts += [f">=10x {_num(slope(big))}", f"cpu >=10x {_num(slope(big, 'cpu_s'))}"]
         print(f"scan-time slope {scenario}: log(wall s) vs log(events): " + ", ".join(parts))
+        onset = [r for r in sr if r.get("trigger_deciding") == "onset" and r.get("trigger_eff_m")]
+        print(f"family growth {scenario}: log(candidates tested) vs log(events) {_num(slope(sr, 'candidates'))}, "
+              f"log(trigger's effective multiplicity) vs log(events) {_num(slope(onset, 'trigger_eff_m'))} "
+              f"(onset-decided runs)")
     n = len(rows)
     if n:
         print(f"trigger ranked 1st in {sum(r['trigger_rank'] == 1 for r in rows)}/{n} runs; "
