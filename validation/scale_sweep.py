@@ -117,6 +117,7 @@ def score(folder: Path, scenario: str, result: dict) -> dict:
             "onset_err": errs, "onset_max": None if None in errs else max((abs(e) for e in errs), default=0.0),
             "noise": r["noise"], "extra": r["extra"], "trigger": list(trig), "trigger_rank": rank, "trigger_q": q,
             "wrong_sig": wrong, "unrelated_sig": unrel, "candidates": result.get("candidates_tested"),
+            "trigger_all_incidents": bool(trow) and incident <= set(trow.get("burst_ids") or []),
             "trigger_deciding": trow.get("deciding"), "trigger_p_onset": trow.get("p_onset"),
             "trigger_p_link": trow.get("p_link"), "trigger_eff_m": _eff_m(trow, result["parameters"]["mining"])}
 
@@ -242,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trigger ranked 1st in {sum(r['trigger_rank'] == 1 for r in rows)}/{n} runs; "
               f"runs with a significant suspect on the unrelated burst: {sum(r['unrelated_sig'] > 0 for r in rows)}; "
               f"runs without noise bursts: {sum(r['noise'] == 0 for r in rows)}/{n}; "
-              f"runs with every true onset within 30 s: {sum(r['onset_max'] is not None and r['onset_max'] <= 30 for r in rows)}/{n}")
+              f"runs with every true onset within 30 s: {sum(r['onset_max'] is not None and r['onset_max'] <= 30 for r in rows)}/{n}; "
+              f"runs whose trigger is credited with every incident burst: "
+              f"{sum(bool(r.get('trigger_all_incidents')) for r in rows)}/{n}")
     return 0
 
 
