@@ -100,3 +100,13 @@ def test_formats_lists_every_registered_format():
     listed = [r["name"] for r in json.loads(res.stdout)]
     for name in names():
         assert name in listed
+
+
+def test_starting_the_cli_does_not_import_scipy():
+    # scipy.stats costs ~1.5 s of start-up that every command, even --version, would pay
+    import subprocess
+    import sys
+
+    code = "import sys, forensics.cli; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

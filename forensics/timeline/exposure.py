@@ -43,7 +43,6 @@ import math
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 BASELINE_WINDOW_S = 6 * 3600.0
 #: A component is judged per event when its non-error events are at least this many times its errors.
@@ -62,6 +61,14 @@ WARM_P = 0.02
 WARM_RATIO = 1.5
 #: Bounds of the CUSUM's post-change rate ratio.
 R_MIN, R_MAX = 2.0, 1000.0
+
+
+def _stats():
+    """``scipy.stats``, imported on first use (it costs ~1.5 s of start-up,
+    which every command would pay)."""
+    from scipy import stats
+
+    return stats
 
 
 def with_exposure(timed: pl.DataFrame) -> pl.DataFrame:
@@ -98,7 +105,7 @@ def _tail(e: np.ndarray, n: np.ndarray, E: np.ndarray, N: np.ndarray) -> tuple[n
     """Conditional binomial tail ``P``, expected errors ``e0`` and rate ratio of ``e`` on ``n`` vs ``E`` on ``N``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         q = np.where(N > 0, n / (n + N), 1.0)
-        p = np.where(e > 0, stats.binom.sf(e - 1, e + E, q), 1.0)
+        p = np.where(e > 0, _stats().binom.sf(e - 1, e + E, q), 1.0)
         e0 = np.where(N > 0, n * E / N, 0.0)
         ratio = e / (n * (E + 0.5) / np.maximum(N, 1e-12))
     return p, e0, np.nan_to_num(ratio, nan=0.0, posinf=1e12)
@@ -183,7 +190,7 @@ def rate_table(grid: pl.DataFrame, *, bin_s: float, alpha: float) -> pl.DataFram
         hot |= ok & own & (f["_near"].to_numpy() == 0) & (f["_warm"].to_numpy() >= k / 2)
 
     mu = t["e0"].to_numpy()
-    thr = np.maximum.reduce([stats.poisson.isf(level, mu) + 1, RATE_RATIO * mu, mu + MIN_EXCESS])
+    thr = np.maximum.reduce([_stats().poisson.isf(level, mu) + 1, RATE_RATIO * mu, mu + MIN_EXCESS])
     g = grid.select("_comp", "_bin", "e", "n").with_columns(t.select("p", "e0", "ratio", "E", "N"))
     return g.select(
         "_comp", "_bin", pl.col("e").alias("n"), pl.col("n").alias("exposure"),
