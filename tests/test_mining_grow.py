@@ -246,3 +246,38 @@ def test_sparse_windows_take_the_window_first_pass_and_dense_ones_the_combined_p
     spec.bursts = [(1, [1e5], 1e5 + 10)]  # one onset after everything: every state is in a window
     grow(prepare(build_timeline(spec), options=everything), options=everything)
     assert calls and set(calls) == {"_combined"}
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(log=logs(), seed=st.integers(0, 2**16))
+def test_keeping_some_completion_rows_changes_no_count_and_drops_only_other_rows(log, seed):
+    spec, opts = log
+    p = prepare(build_timeline(spec), options=opts)
+    full = grow(p, options=opts)
+    keep = np.random.default_rng(seed).random(len(p.code)) < 0.5
+    part = grow(p, options=opts, keep_rows=keep)
+    assert_frame_equal(part.patterns, full.patterns)
+    want = full.completions.filter(pl.Series(keep)[full.completions["row"]])
+    assert_frame_equal(part.completions, want)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(log=logs())
+def test_evidence_rows_keep_every_completion_the_onset_evidence_reads(log):
+    from forensics.mining.candidates import evidence_rows
+    from forensics.mining.score import closest_completions
+
+    spec, opts = log
+    p = prepare(build_timeline(spec), options=opts)
+    full = grow(p, options=opts)
+    part = grow(p, options=opts, keep_rows=evidence_rows(p))
+    gids = full.patterns["gid"].to_numpy()
+    for a, b in zip(closest_completions(p, full, gids), closest_completions(p, part, gids)):
+        np.testing.assert_array_equal(a, b)
+    # credit's burst enrichment reads the eligible completions of sessions that erred in a burst
+    fail = pl.Series(p.failing[p.sess] & p.elig)
+    want = full.completions.filter(fail[full.completions["row"]])
+    got = part.completions.filter(fail[part.completions["row"]])
+    assert_frame_equal(got, want)

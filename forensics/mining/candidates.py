@@ -191,6 +191,13 @@ def row_bounds(p: Prepared, look_us: int) -> tuple[np.ndarray, np.ndarray]:
     return onset_lo, err_lo
 
 
+def evidence_rows(p: Prepared) -> np.ndarray:
+    """Rows whose completions evidence (a) and the burst enrichment of credit
+    read back: eligible rows inside a pre-onset window (the closest
+    completion before each onset) or in a session that erred in a burst."""
+    return (p.ts >= row_bounds(p, 0)[0]) | (p.elig & p.failing[p.sess])
+
+
 def window_flags(p: Prepared, end: np.ndarray, start: np.ndarray, look_us: int,
                  bounds: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(pre-onset window occurrence, pre-error window occurrence) per state
@@ -217,7 +224,7 @@ def session_hashes(n: int) -> np.ndarray:
 
 
 def grow(p: Prepared, *, options: MiningOptions = MiningOptions(),
-         bounds: tuple[np.ndarray, np.ndarray] | None = None) -> Counted:
+         bounds: tuple[np.ndarray, np.ndarray] | None = None, keep_rows: np.ndarray | None = None) -> Counted:
     """Generate candidates from the windows and count them over the whole log.
 
     Returns every candidate of length >= 2 with its session support, eligible
@@ -225,7 +232,9 @@ def grow(p: Prepared, *, options: MiningOptions = MiningOptions(),
     completions (with an ``elig`` flag) of the rare ones (support below
     ``max_support``).  ``bounds`` are the candidate windows per row, as
     :func:`row_bounds` returns them; by default the pre-onset windows and the
-    ``lookback_s`` pre-error windows.
+    ``lookback_s`` pre-error windows.  ``keep_rows`` (bool per row) keeps
+    only the completions ending on those rows (what the evidence reads back;
+    on a large log the others are most of the memory); counts are unchanged.
     """
     n = len(p.code)
     n_sessions = len(p.session_keys)
@@ -235,7 +244,7 @@ def grow(p: Prepared, *, options: MiningOptions = MiningOptions(),
         onset_lo=onset_lo, err_lo=err_lo,
         row_hash=session_hashes(n), sess_hash=session_hashes(n_sessions),
         V=max(len(p.vocab), 1), max_len=options.max_len, max_gap=options.max_gap,
-        span_us=int(options.max_span_s * 1e6), rare_below=options.max_support * n_sessions,
+        span_us=int(options.max_span_s * 1e6), rare_below=options.max_support * n_sessions, keep_rows=keep_rows,
     )
     if frames:
         patterns = pl.concat(frames, how="vertical_relaxed")

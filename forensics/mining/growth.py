@@ -287,10 +287,11 @@ class _Level:
         # int32 ids and rows: on a large log these are ~100M rows (9 bytes each, not 17)
         if self.gid0 + int(pid[-1]) >= 2**31 or len(self.a["elig"]) >= 2**31:
             raise OverflowError("more than 2**31 patterns or action rows")
-        if rare.all():
+        keep = self.a["keep_rows"]
+        rs = rare[pid - lo] if keep is None else rare[pid - lo] & keep[end]
+        if rs.all():
             g, e = pid.astype(np.int32) + np.int32(self.gid0), end.astype(np.int32, copy=False)
         else:
-            rs = rare[pid - lo]
             g, e = pid[rs].astype(np.int32) + np.int32(self.gid0), end[rs].astype(np.int32)
         self.compl.append(pl.DataFrame({"gid": g, "row": e, "elig": self.a["elig"][e]}))
         if self.keep:  # the next level extends them: stored compactly
@@ -362,7 +363,8 @@ def _combined(r, gparts, npat_prev, size, bounds, lv: _Level):
 
 def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row_hash, sess_hash, V: int,
                 max_len: int, max_gap: int, span_us: int, rare_below: float,
-                chunk: int | None = None) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
+                chunk: int | None = None,
+                keep_rows: np.ndarray | None = None) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
     """Grow every pattern (length 2..max_len) with a window occurrence.
 
     Rows are sorted by session then time; ``onset_lo`` / ``err_lo`` give per
@@ -370,11 +372,13 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
     / pre-error window (int64 max: none).  Returns one patterns frame and one
     completions frame (rare patterns: support below ``rare_below``) per
     level, with the columns of :class:`forensics.mining.candidates.Counted`.
+    ``keep_rows`` (bool per row, default every row) limits the completions
+    frames to the completions ending on those rows; the counts are unchanged.
     """
     r = _Rows(sess, code, ts, V=V, max_gap=max_gap, span_us=span_us, max_len=max_len)
     size = chunk or CHUNK
     a = {"sess": r.sess, "elig": elig, "failing": failing, "control": control, "sess_hash": sess_hash,
-         "row_hash": row_hash}
+         "row_hash": row_hash, "keep_rows": keep_rows}
     bounds = (onset_lo, err_lo)
     # level 1 (pattern id = code), sorted by (code, row): all states and window states
     v = np.sort((code.astype(np.int64) << r.ebits) | np.arange(r.n, dtype=np.int64))

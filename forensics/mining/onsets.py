@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from .candidates import Counted, Prepared, dt_us, grow, prepare, us_dt
+from .candidates import Counted, Prepared, dt_us, evidence_rows, grow, prepare, us_dt
 from .closed import collapse
 from .core import (
     RUNNERS_UP,
@@ -95,7 +95,7 @@ class OnsetStrategy:
 
     def candidates(self, p: Prepared, options: MiningOptions) -> Candidates:
         """Rare closed candidates (sorted by gid) with their length stratum."""
-        counted = grow(p, options=options)
+        counted = grow(p, options=options, keep_rows=evidence_rows(p))
         pats = counted.patterns
         thr = options.max_support * counted.n_sessions
         rare = collapse(pats.filter(pl.col("support") < thr))
