@@ -51,14 +51,14 @@ class Prepared:
     elig: np.ndarray  # bool: strictly before the session's first error
     vocab: tuple[str, ...]
     session_keys: tuple[str, ...]
-    users: np.ndarray  # object: user per session index
+    users: pl.Series  # user per session index (String, may be null)
     cut: np.ndarray  # int64 per session: first error (or max int)
     failing: np.ndarray  # bool per session: erred in a burst
     control: np.ndarray  # bool per session: never erred
     onsets: np.ndarray  # int64 sorted onsets (us)
     onset_burst: np.ndarray  # int64 burst id per onset
     window_lo: np.ndarray  # int64 lower bound of each onset's window
-    request_id: np.ndarray  # object per row
+    request_id: pl.Series  # request id per row (String, may be null)
     rows: pl.DataFrame  # the sorted actions frame (for linkage)
     #: a completion up to this long after an onset still counts as before it
     #: (timestamp precision, clock skew between logs): windows end at
@@ -163,14 +163,14 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
         elig=ts < cut[sess],
         vocab=tuple(vocab.to_list()),
         session_keys=tuple(per_sess["session_key"].to_list()),
-        users=np.array(per_sess["u"].to_list(), dtype=object),
+        users=per_sess["u"],
         cut=cut,
         failing=per_sess["failing"].to_numpy(),
         control=per_sess["control"].to_numpy(),
         onsets=onsets,
         onset_burst=onset_burst,
         window_lo=window_lo,
-        request_id=np.array(acts["request_id"].to_list(), dtype=object),
+        request_id=acts["request_id"],
         rows=acts,
         onset_slack_us=slack,
     )

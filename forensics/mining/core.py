@@ -283,7 +283,7 @@ def build_suspects(p: Prepared, frame: pl.DataFrame, strategy: EvidenceStrategy,
         out.append(Suspect(
             rank=rank, sequence=s.sequence, burst_ids=tuple(sorted(int(b) for b in d.burst_ids)),
             lead_time_s=d.leads, sessions=int(row["support"]),
-            users=len({u for u in p.users[sess_all] if u is not None}),
+            users=p.users.gather(sess_all).drop_nulls().n_unique(),
             completions=int(row["completions"]), baseline_rate_per_hour=float(s.rate_per_hour),
             p_onset=float(row.get("p_onset", 1.0)), p_enrichment=float(row["p_enrichment"]),
             p_link=float(row.get("p_link", 1.0)), deciding=str(row.get("deciding") or "") if reported else "",
@@ -322,11 +322,11 @@ def steps_frame(p: Prepared, rank: int, occ: np.ndarray) -> pl.DataFrame:
         "rank": np.full(len(rows), rank, dtype=np.int32),
         "occurrence": np.repeat(np.arange(1, len(occ) + 1, dtype=np.int32), k),
         "session_key": [p.session_keys[j] for j in sidx],
-        "user": [p.users[j] for j in sidx],
+        "user": p.users.gather(sidx),
         "step": np.tile(np.arange(1, k + 1, dtype=np.int32), len(occ)),
         "ts": [us_dt(t) for t in p.ts[rows]],
         "action": [p.vocab[x] for x in p.code[rows]],
-        "request_id": list(p.request_id[rows]),
+        "request_id": p.request_id.gather(rows),
         "row": rows,
     }, schema=STEP_SCHEMA)
 
