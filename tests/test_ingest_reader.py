@@ -65,3 +65,30 @@ def test_max_bytes_stops_a_gzip_bomb(write):
 
 def test_empty_file_has_no_lines(write):
     assert read_lines(write("empty.log", b"")).lines.height == 0
+
+
+def test_isal_and_zlib_inflate_read_every_gzip_case_alike(write, monkeypatch):
+    # ISA-L is used when installed; zlib is the fallback: same lines, same damage
+    import zlib
+
+    import forensics.ingest.decompress as dec
+
+    blob = gzip.compress(TEXT * 20)
+    cases = {
+        "clean.gz": blob,
+        "members.gz": gzip.compress(TEXT) + gzip.compress(b"second member\n"),
+        "cut.gz": blob[: len(blob) // 2],
+        "garbage.gz": gzip.compress(TEXT) + b"not gzip at all",
+        "padded.gz": gzip.compress(TEXT) + b"\x00" * 100,
+        "bomb.gz": gzip.compress(b"A\n" * (4 * 1024 * 1024)),
+    }
+    assert dec.INFLATE is not zlib  # isal is a dependency: the fast path is the one under test
+    seen = {}
+    for backend in (dec.INFLATE, zlib):
+        monkeypatch.setattr(dec, "INFLATE", backend)
+        for name, data in cases.items():
+            raw = read_lines(write(name, data), max_bytes=1024 * 1024)
+            seen.setdefault(name, []).append((raw.lines["text"].to_list(), raw.damage, raw.truncated_at_limit))
+    for name, (fast, slow) in seen.items():
+        assert fast == slow, name
+    assert seen["cut.gz"][0][1] and seen["garbage.gz"][0][1] and seen["bomb.gz"][0][2]
