@@ -3,8 +3,9 @@ level-wise algorithm, kept below verbatim as the slow reference.
 
 Every engine path must give exactly the same patterns frame and completions
 frame (same gids, rows, counts, signatures, order): window-first and
-combined passes, tiny chunks, the lexsort fallback of the packed sort, the
-searchsorted key lookup and the running-maximum extension of unbounded gaps.
+combined passes, tiny chunks, the binary-search key lookup and the
+running-maximum extension of unbounded gaps (the compiled loops of
+forensics/mining/kernels.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ MODES = [
     ("default", {}),
     ("always_combined_tiny_chunks", {"COMBINED_SHARE": 0.0, "CHUNK": 3}),
     ("never_combined_tiny_chunks", {"COMBINED_SHARE": 2.0, "CHUNK": 2}),
-    ("lexsort_and_searchsorted", {"PACK_BITS": 0, "DENSE_MAX": 0, "CHUNK": 5}),
+    ("binary_search_lookup", {"DENSE_MAX": 0, "CHUNK": 5}),
     ("gap_loop_only", {"OPEN_GAPS": False, "COMBINED_SHARE": 2.0}),
 ]
 

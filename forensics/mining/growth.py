@@ -1,8 +1,5 @@
 """Level-wise growth of gapped action sequences over integer arrays.
 
-(A little over 400 lines on purpose: the two growth passes, the chunking
-and the per-level counting share private state and are read together.)
-
 The engine behind :func:`forensics.mining.candidates.grow` (which documents
 the occurrence semantics).  A level-k *state* is one ``(pattern, completion
 row)`` with the latest start of an embedding ending there, stored as the
@@ -27,14 +24,13 @@ A level is grown in one of two ways, with identical results:
 
 Both run in chunks of whole parent patterns: a chunk's new patterns are a
 contiguous, sorted range of ids, so chunks are independent and peak memory
-stays a few times the chunk size.  Duplicate ``(pattern, end)`` extensions
-are merged by one ``np.sort`` of packed int64 values ``pattern | end | d``
-(the smallest ``d``, the latest start, sorts first), far cheaper than an
-argsort plus gathers; when the fields do not fit in 63 bits a ``lexsort``
-does the same.  When the gap never binds (``max_gap`` at least the longest
-session), a state set extends once per (pattern, session) to the rows after
-its first end, with a running maximum of the start, instead of once per gap.
-The only Python loops are over the levels, the chunks and the gap.
+stays a few times the chunk size.  Extending a chunk (merging duplicate
+``(pattern, end)`` extensions to the latest start) and counting a level are
+compiled loops (:mod:`.kernels`); chunks run on two threads.  When the gap
+never binds (``max_gap`` at least the longest session), a state extends to
+the rows up to the next state's end of its (pattern, session), with a
+running maximum of the start, instead of once per gap.  The Python loops
+are over the levels and the chunks.
 
 Examples
 --------
@@ -50,16 +46,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
 
 from ..concurrency import ordered_map
+from . import kernels
 
-#: bits available to a packed state (``np.sort`` on int64; tests lower it to
-#: exercise the lexsort fallback)
-PACK_BITS = 63
 #: states per chunk (peak memory is a few times this)
 CHUNK = 1 << 20
 #: largest dense key -> pattern id table (int32 entries); larger: searchsorted
@@ -70,8 +64,6 @@ OPEN_GAPS = True
 COMBINED_SHARE = 0.5
 
 States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pid, end, d (int32 when stored, else int64)
-#: parent * V + code -> new pattern id (negative: dropped); None: the key itself
-NewId = Callable[[np.ndarray], np.ndarray] | None
 _STATS = ("support", "completions", "failing_with", "control_with", "sig_sessions", "sig_failing",
           "sig_completions")
 
@@ -103,117 +95,33 @@ class _Rows:
         self.open = OPEN_GAPS and n > 0 and self.step >= lens.max()  # the gap rule never binds
         self.span_us = span_us
         self.span_free = n == 0 or span_us >= int(ts.max()) - int(ts.min())  # the span rule never binds
-        self.dbits = _nbits((max_len - 1) * self.step)
         self.ebits = _nbits(n)
+        self.table = kernels.row_table(self.ts, self.code, self.sess_end, self.sess)
 
 
-def _gap_parts(r: _Rows, st: States, new_id: NewId, sp: int, pack: bool) -> list:
-    """Extensions of each state to the next ``max_gap + 1`` rows, one part per gap."""
-    pid, end, d = st
-    sd = r.dbits
-    se = r.sess_end[end]
-    last = r.ts[end - d] + r.span_us  # latest time of a next step
-    pv = pid.astype(np.int64) * r.V
-    base = (end.astype(np.int64) << sd) | d
-    parts = []
-    for g in range(1, r.step + 1):
-        nx = end + g
-        ok = nx < se
-        if not r.span_free:
-            ok &= r.ts[nx] <= last
-        alive = np.count_nonzero(ok)
-        if alive == 0:
-            break  # rows only get later: a state that fails once fails for every larger gap
-        if g < r.step and 2 * alive < len(end):  # drop the dead states
-            live = np.flatnonzero(ok)
-            end, se, last, pv, base, nx, ok = (x[live] for x in (end, se, last, pv, base, nx, ok))
-        q = pv + r.code[nx]
-        if new_id is not None:
-            q = new_id(q)
-            ok &= q >= 0
-        live = np.flatnonzero(ok)
-        q = q[live].astype(np.int64, copy=False)
-        b = base[live] + ((g << sd) | g)  # (end + g, d + g)
-        parts.append((q << sp) | b if pack else (q, b >> sd, b & ((1 << sd) - 1)))
-    return parts
+Lookup = tuple[int, np.ndarray, np.ndarray]  # (kernels mode, dense table, sorted keys)
+_NO_LOOKUP: Lookup = (kernels.IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
 
 
-def _open_parts(r: _Rows, st: States, new_id: NewId, sp: int, pack: bool) -> list:
-    """Extensions when the gap never binds: within one (pattern, session), a
-    state extends to the rows up to the next state's end (the last one to the
-    session's end), from the latest start so far (a running maximum).  No
-    duplicates."""
-    pid, end, d = st
-    sd = r.dbits
-    s = r.sess[end]
-    nxt = np.empty(len(pid), dtype=bool)  # the next state is of the same (pattern, session)
-    nxt[-1:] = False
-    nxt[:-1] = (pid[1:] == pid[:-1]) & (s[1:] == s[:-1])
-    gi = np.cumsum(np.r_[True, ~nxt[:-1]])
-    w = np.int64(r.n + 1)
-    best = np.maximum.accumulate(gi * w + (end - d)) - gi * w  # latest start row so far, per group
-    stop = np.where(nxt, np.r_[end[1:], 0], r.sess_end[end] - 1)  # last target row of each state
-    cnt = stop - end
-    total = int(cnt.sum())
-    if total == 0:
-        return []
-    src = np.repeat(np.arange(len(end)), cnt)
-    t = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt - end - 1, cnt)  # end+1 .. stop per state
-    start = best[src]
-    q = (pid.astype(np.int64) * r.V)[src] + r.code[t]
-    ok = None if r.span_free else r.ts[t] - r.ts[start] <= r.span_us
-    if new_id is not None:
-        q = new_id(q)
-        ok = q >= 0 if ok is None else ok & (q >= 0)
-    if ok is not None:
-        live = np.flatnonzero(ok)
-        q, t, start = q[live], t[live], start[live]
-    q = q.astype(np.int64, copy=False)
-    return [(q << sp) | (t << sd) | (t - start) if pack else (q, t, t - start)]
-
-
-def _step(r: _Rows, st: States, new_id: NewId, space: int) -> States:
+def _step(r: _Rows, st: States, lookup: Lookup = _NO_LOOKUP) -> States:
     """Extend states by one action and merge duplicates: one state per (new
     pattern, end), the latest start (smallest ``d``), sorted by (pattern,
-    end); new pattern ids are below ``space``."""
-    sd = r.dbits
-    sp = sd + r.ebits
-    pack = _nbits(space) + sp <= PACK_BITS
-    parts = (_open_parts if r.open else _gap_parts)(r, st, new_id, sp, pack)
-    if pack:
-        v = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        del parts
-        if len(v) == 0:
-            return _empty()
-        v.sort()
-        k = v >> sd
-        first = np.empty(len(v), dtype=bool)
-        first[0] = True
-        np.not_equal(k[1:], k[:-1], out=first[1:])
-        del k
-        v = v[first]
-        return v >> sp, (v >> sd) & ((1 << r.ebits) - 1), v & ((1 << sd) - 1)
-    if not parts or sum(len(x[0]) for x in parts) == 0:
+    end) (:func:`.kernels.extend`)."""
+    pid, end, d = st
+    if len(pid) == 0:
         return _empty()
-    q, nx, nd = (np.concatenate(x) for x in zip(*parts))
-    order = np.lexsort((nd, nx, q))
-    q, nx, nd = q[order], nx[order], nd[order]
-    first = np.r_[True, (q[1:] != q[:-1]) | (nx[1:] != nx[:-1])]
-    return q[first], nx[first], nd[first]
+    mode, table, keys = lookup
+    return kernels.extend(pid, end, d, r.table, r.V, r.step, r.span_us, r.span_free, r.open, mode, table, keys)
 
 
-def _lookup(keys: np.ndarray, space: int) -> NewId:
-    """``key -> index`` in the sorted unique ``keys`` (-1 when absent)."""
+def _lookup(keys: np.ndarray, space: int) -> Lookup:
+    """``key -> index`` in the sorted unique ``keys`` (-1 when absent): a
+    dense table when ``space`` is small enough, else a binary search."""
     if space <= DENSE_MAX:
         table = np.full(space, -1, dtype=np.int32)
         table[keys] = np.arange(len(keys), dtype=np.int32)
-        return lambda k: table[k]
-
-    def find(k):
-        i = np.minimum(np.searchsorted(keys, k), len(keys) - 1)
-        return np.where(keys[i] == k, i, -1)
-
-    return find
+        return kernels.DENSE, table, _NO_LOOKUP[2]
+    return kernels.SORTED, _NO_LOOKUP[1], np.ascontiguousarray(keys, dtype=np.int64)
 
 
 def _chunks(parts: list[States], size: int, keep: np.ndarray | None = None) -> Iterator[States]:
@@ -236,34 +144,9 @@ def _chunks(parts: list[States], size: int, keep: np.ndarray | None = None) -> I
 def _stats(lo: int, m: int, pid: np.ndarray, end: np.ndarray, a: dict) -> dict[str, np.ndarray]:
     """Counts of patterns ``lo .. lo+m-1`` from their states (sorted by
     pattern then end, so by session within a pattern)."""
-    s = a["sess"][end]
-    el = a["elig"][end]
-    rel = pid - lo
-    first = np.empty(len(pid), dtype=bool)
-    first[:1] = True
-    first[1:] = (pid[1:] != pid[:-1]) | (s[1:] != s[:-1])
-    pi = np.flatnonzero(first)
-    ppid, psess = rel[pi], s[pi]
-    every = el.all()
-    fail = a["failing"][psess]
-    if not every:
-        fail &= np.logical_or.reduceat(el, pi) if len(pi) else np.zeros(0, bool)
-    hs = a["sess_hash"][psess]
-    epid = rel if every else rel[el]
-    eend = end if every else end[el]
-
-    def count(ids, w=None):
-        return np.bincount(ids, weights=w, minlength=m).astype(np.int64)
-
-    return {
-        "support": count(ppid),
-        "completions": count(epid),
-        "failing_with": count(ppid[fail]),
-        "control_with": count(ppid[a["control"][psess]]),
-        "sig_sessions": count(ppid, hs),
-        "sig_failing": count(ppid[fail], hs[fail]),
-        "sig_completions": count(epid, a["row_hash"][eend]),
-    }
+    c = kernels.level_stats(pid, end, lo, m, a["sess"], a["elig"], a["failing"], a["control"], a["sess_hash"],
+                            a["row_hash"])
+    return {name: (x if x.dtype == np.int64 else x.astype(np.int64)) for name, x in zip(_STATS, c)}
 
 
 class _Level:
@@ -309,7 +192,7 @@ def _window_first(r, wparts, gparts, npat_prev, size, bounds, lv: _Level):
     """Window pass, then the counting pass restricted to its patterns."""
     V = r.V
     space = npat_prev * V
-    win = list(ordered_map(lambda ch: _step(r, ch, None, space), _chunks(wparts, size)))
+    win = list(ordered_map(lambda ch: _step(r, ch), _chunks(wparts, size)))
     wkey, wend, wd = (np.concatenate(x) for x in zip(*win)) if win else _empty()
     wkey = wkey.astype(np.int64)
     start = r.ts[wend - wd]
@@ -324,17 +207,16 @@ def _window_first(r, wparts, gparts, npat_prev, size, bounds, lv: _Level):
     has_child = np.zeros(npat_prev, dtype=bool)
     has_child[ukeys // V] = True
     find = _lookup(ukeys, space)
-    for st in ordered_map(lambda ch: _step(r, ch, find, len(ukeys)), _chunks(gparts, size, has_child)):
+    for st in ordered_map(lambda ch: _step(r, ch, find), _chunks(gparts, size, has_child)):
         lv.add(st)
     return ukeys, np.logical_or.reduceat(ow, pb), np.logical_or.reduceat(ew, pb), [new_w]
 
 
 def _combined(r, gparts, npat_prev, size, bounds, lv: _Level):
     """Extend every state, keep the patterns with a window state."""
-    space = npat_prev * r.V
     keys, has_o, has_e, wnext = [], [], [], []
     offset = 0
-    for key, end, d in ordered_map(lambda ch: _step(r, ch, None, space), _chunks(gparts, size)):
+    for key, end, d in ordered_map(lambda ch: _step(r, ch), _chunks(gparts, size)):
         if len(key) == 0:
             continue
         start = r.ts[end - d]
