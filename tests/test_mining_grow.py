@@ -2,10 +2,10 @@
 level-wise algorithm, kept below verbatim as the slow reference.
 
 Every engine path must give exactly the same patterns frame and completions
-frame (same gids, rows, counts, signatures, order): window-first and
-combined passes, tiny chunks, the binary-search key lookup and the
-running-maximum extension of unbounded gaps (the compiled loops of
-forensics/mining/kernels.py).
+frame (same gids, rows, counts, signatures, order): the row-ordered window
+and counting passes (the compiled loops of forensics/mining/kernels.py),
+chunks of a session or two, the binary-search key lookup, bounded and
+unbounded gaps.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from tests.mining_fixtures import Spec, build_timeline
 # engine settings: (name, {module constant: value})
 MODES = [
     ("default", {}),
-    ("always_combined_tiny_chunks", {"COMBINED_SHARE": 0.0, "CHUNK": 3}),
-    ("never_combined_tiny_chunks", {"COMBINED_SHARE": 2.0, "CHUNK": 2}),
+    ("tiny_chunks", {"CHUNK": 2}),
     ("binary_search_lookup", {"DENSE_MAX": 0, "CHUNK": 5}),
-    ("gap_loop_only", {"OPEN_GAPS": False, "COMBINED_SHARE": 2.0}),
 ]
 
 
@@ -231,22 +229,6 @@ def test_many_chunks_of_a_larger_log_match_the_previous_algorithm(max_gap, monke
     with monkeypatch.context() as m:
         m.setattr(growth, "CHUNK", 50)  # dozens of chunks per level
         _assert_same_as_old(p, opts, monkeypatch)
-
-
-def test_sparse_windows_take_the_window_first_pass_and_dense_ones_the_combined_pass(monkeypatch):
-    spec = _random_log(11, 80, 20)
-    calls = []
-    for fn in ("_window_first", "_combined"):
-        orig = getattr(growth, fn)
-        monkeypatch.setattr(growth, fn, lambda *a, _f=orig, _n=fn, **k: (calls.append(_n), _f(*a, **k))[1])
-    short = MiningOptions(lookback_s=30.0, max_len=3)
-    grow(prepare(build_timeline(spec), options=short), options=short)
-    assert calls and set(calls) == {"_window_first"}
-    calls.clear()
-    everything = MiningOptions(lookback_s=1e7, max_len=3)
-    spec.bursts = [(1, [1e5], 1e5 + 10)]  # one onset after everything: every state is in a window
-    grow(prepare(build_timeline(spec), options=everything), options=everything)
-    assert calls and set(calls) == {"_combined"}
 
 
 @settings(max_examples=60, deadline=None,

@@ -4,33 +4,23 @@ The engine behind :func:`forensics.mining.candidates.grow` (which documents
 the occurrence semantics).  A level-k *state* is one ``(pattern, completion
 row)`` with the latest start of an embedding ending there, stored as the
 row distance ``d = end - start_row`` (rows are in time order within a
-session, so the latest start row has the latest start time).
+session, so the latest start row has the latest start time).  States are
+kept in **row order** (sorted by end row, then pattern): growing and
+counting a level are sweeps over the log's rows (:mod:`.kernels`), in
+chunks of whole sessions run on two threads.
 
-A level is grown in one of two ways, with identical results:
+Each level is grown in two passes with identical results to growing
+everything:
 
-* **Window-first** (when few states lie in a window, the usual case).  A
-  window pass extends only the states inside a window (pre-onset or
-  pre-error).  A prefix of a window occurrence is a window occurrence (it
+* the **window pass** extends only the states inside a window (pre-onset
+  or pre-error).  A prefix of a window occurrence is a window occurrence (it
   ends earlier in the same session, so it falls in the same pre-onset window
   and its end is still eligible), and the window test is monotone in the
   start, so the latest start among window predecessors is the overall latest
   start whenever the result is in a window: this small pass yields exactly
-  the window states of the full growth, hence the level's patterns.  The
-  counting pass then extends every state of the parent patterns, keeping
-  only extensions into this level's patterns *before* duplicates are merged.
-* **Combined** (when at least half the states lie in a window): one pass
-  extends every state, tests the windows and keeps the patterns with a
-  window state.
-
-Both run in chunks of whole parent patterns: a chunk's new patterns are a
-contiguous, sorted range of ids, so chunks are independent and peak memory
-stays a few times the chunk size.  Extending a chunk (merging duplicate
-``(pattern, end)`` extensions to the latest start) and counting a level are
-compiled loops (:mod:`.kernels`); chunks run on two threads.  When the gap
-never binds (``max_gap`` at least the longest session), a state extends to
-the rows up to the next state's end of its (pattern, session), with a
-running maximum of the start, instead of once per gap.  The Python loops
-are over the levels and the chunks.
+  the window states of the full growth, hence the level's patterns;
+* the **counting pass** extends every state of the parents of those
+  patterns, into those patterns only, and counts them over the whole log.
 
 Examples
 --------
@@ -47,6 +37,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -56,20 +47,48 @@ from . import kernels
 
 #: states per chunk (peak memory is a few times this)
 CHUNK = 1 << 20
-#: largest dense key -> pattern id table (int32 entries); larger: searchsorted
+#: largest dense key -> pattern id table (int32 entries); larger: binary search
 DENSE_MAX = 1 << 26
-#: extension by running maximum when the gap cannot bind (tests switch it off)
-OPEN_GAPS = True
-#: share of window states from which a level is grown in one combined pass
-COMBINED_SHARE = 0.5
 
-States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pid, end, d (int32 when stored, else int64)
+States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pattern id, end row, d (int32), sorted by (end, pattern)
+Lookup = tuple[int, np.ndarray, np.ndarray]  # (kernels mode, dense table, sorted keys)
 _STATS = ("support", "completions", "failing_with", "control_with", "sig_sessions", "sig_failing",
           "sig_completions")
 
 
-def _nbits(x: int) -> int:
-    return max(int(x), 1).bit_length()
+@dataclass
+class _Rows:
+    """Per-row (and per-session) arrays shared by every level."""
+
+    code: np.ndarray  # int64
+    ts: np.ndarray  # int64 us
+    sess: np.ndarray  # int64 session index
+    sess_start: np.ndarray  # int64 first row of each row's session
+    sess_end: np.ndarray  # int64 one past the last row of each row's session
+    elig: np.ndarray
+    failing: np.ndarray
+    control: np.ndarray
+    sess_hash: np.ndarray
+    row_hash: np.ndarray
+    keep_rows: np.ndarray | None
+    V: int
+    step: int
+    span_us: int
+    span_free: bool
+
+    @classmethod
+    def build(cls, sess, code, ts, *, V, max_gap, span_us, **arrays) -> _Rows:
+        n = len(code)
+        sess = np.ascontiguousarray(sess, dtype=np.int64)
+        cuts = np.flatnonzero(sess[1:] != sess[:-1]) + 1 if n else np.zeros(0, np.int64)
+        starts, ends = np.r_[0, cuts], np.r_[cuts, n]
+        lens = ends - starts
+        ts = np.ascontiguousarray(ts, dtype=np.int64)
+        span_free = n == 0 or span_us >= int(ts.max()) - int(ts.min())  # the span rule never binds
+        return cls(code=np.ascontiguousarray(code, dtype=np.int64), ts=ts, sess=sess,
+                   sess_start=np.repeat(starts, lens).astype(np.int64),
+                   sess_end=np.repeat(ends, lens).astype(np.int64), V=V, step=max_gap + 1, span_us=span_us,
+                   span_free=span_free, **arrays)
 
 
 def _empty() -> States:
@@ -77,170 +96,92 @@ def _empty() -> States:
     return e, e, e
 
 
-class _Rows:
-    """Per-row arrays shared by every level."""
-
-    def __init__(self, sess, code, ts, *, V: int, max_gap: int, span_us: int, max_len: int):
-        n = len(code)
-        self.n, self.V = n, V
-        self.step = max_gap + 1
-        pad = np.zeros(self.step, dtype=np.int64)  # rows past the end are never live (sess_end)
-        self.code = np.r_[code.astype(np.int64, copy=False), pad]
-        self.ts = np.r_[ts.astype(np.int64, copy=False), pad]
-        self.sess = sess.astype(np.int32)
-        # index one past the last row of each row's session
-        ends = np.r_[np.flatnonzero(sess[1:] != sess[:-1]) + 1, n] if n else np.zeros(0, np.int64)
-        lens = np.diff(np.r_[0, ends])
-        self.sess_end = np.repeat(ends, lens).astype(np.int32)
-        self.open = OPEN_GAPS and n > 0 and self.step >= lens.max()  # the gap rule never binds
-        self.span_us = span_us
-        self.span_free = n == 0 or span_us >= int(ts.max()) - int(ts.min())  # the span rule never binds
-        self.ebits = _nbits(n)
-        self.table = kernels.row_table(self.ts, self.code, self.sess_end, self.sess)
-
-
-Lookup = tuple[int, np.ndarray, np.ndarray]  # (kernels mode, dense table, sorted keys)
-_NO_LOOKUP: Lookup = (kernels.IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
-
-
-def _step(r: _Rows, st: States, lookup: Lookup = _NO_LOOKUP) -> States:
-    """Extend states by one action and merge duplicates: one state per (new
-    pattern, end), the latest start (smallest ``d``), sorted by (pattern,
-    end) (:func:`.kernels.extend`)."""
+def _chunks(r: _Rows, st: States, size: int) -> Iterator[States]:
+    """The states in slices of about ``size`` cut only between sessions."""
     pid, end, d = st
-    if len(pid) == 0:
-        return _empty()
-    mode, table, keys = lookup
-    return kernels.extend(pid, end, d, r.table, r.V, r.step, r.span_us, r.span_free, r.open, mode, table, keys)
+    i, n = 0, len(pid)
+    while i < n:
+        j = min(i + size, n)
+        if j < n:  # finish the session of the last state
+            j = int(np.searchsorted(end, end.dtype.type(r.sess_end[end[j - 1]]), side="left"))
+        yield pid[i:j], end[i:j], d[i:j]
+        i = j
 
 
 def _lookup(keys: np.ndarray, space: int) -> Lookup:
     """``key -> index`` in the sorted unique ``keys`` (-1 when absent): a
     dense table when ``space`` is small enough, else a binary search."""
+    none = np.zeros(1, np.int64)
     if space <= DENSE_MAX:
         table = np.full(space, -1, dtype=np.int32)
         table[keys] = np.arange(len(keys), dtype=np.int32)
-        return kernels.DENSE, table, _NO_LOOKUP[2]
-    return kernels.SORTED, _NO_LOOKUP[1], np.ascontiguousarray(keys, dtype=np.int64)
+        return kernels.DENSE, table, none
+    return kernels.SORTED, np.zeros(1, np.int32), np.ascontiguousarray(keys, dtype=np.int64)
 
 
-def _chunks(parts: list[States], size: int, keep: np.ndarray | None = None) -> Iterator[States]:
-    """The states (of patterns with ``keep[pid]``), in slices of about
-    ``size`` states cut only between patterns (each part is sorted by pattern)."""
-    for st in parts:
-        if keep is not None:
-            m = keep[st[0]]
-            st = st if m.all() else tuple(x[m] for x in st)
-        pid = st[0]
-        i, n = 0, len(pid)
-        while i < n:
-            j = min(i + size, n)
-            if j < n:
-                j = int(np.searchsorted(pid, pid[j - 1], side="right"))  # finish the last pattern
-            yield tuple(x[i:j] for x in st)
-            i = j
+def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarray) -> States:
+    pid, end, d = st
+    if len(pid) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    mode, table, keys = lookup
+    return kernels.extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us, r.span_free,
+                          mode, table, keys, parent_ok)
 
 
-def _stats(lo: int, m: int, pid: np.ndarray, end: np.ndarray, a: dict) -> dict[str, np.ndarray]:
-    """Counts of patterns ``lo .. lo+m-1`` from their states (sorted by
-    pattern then end, so by session within a pattern)."""
-    c = kernels.level_stats(pid, end, lo, m, a["sess"], a["elig"], a["failing"], a["control"], a["sess_hash"],
-                            a["row_hash"])
-    return {name: (x if x.dtype == np.int64 else x.astype(np.int64)) for name, x in zip(_STATS, c)}
+def _window_pass(r: _Rows, wst: States, npat_prev: int, size: int, bounds):
+    """The level's patterns (sorted keys), their window flags and window states."""
+    ident = (kernels.IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
+    every = np.ones(npat_prev, dtype=bool)
+    parts = list(ordered_map(lambda ch: _extend(r, ch, npat_prev, ident, every), _chunks(r, wst, size)))
+    if not parts:
+        return None
+    key, end, d = (np.concatenate(x) for x in zip(*parts))
+    start = r.ts[end - d]
+    ow, ew = start >= bounds[0][end], start >= bounds[1][end]
+    w = ow | ew
+    if not w.any():
+        return None
+    key, end, d, ow, ew = key[w], end[w], d[w], ow[w], ew[w]
+    ukeys, inv = np.unique(key, return_inverse=True)
+    has_o = np.zeros(len(ukeys), dtype=bool)
+    has_e = np.zeros(len(ukeys), dtype=bool)
+    has_o[inv[ow]] = True
+    has_e[inv[ew]] = True
+    return ukeys, has_o, has_e, (inv.astype(np.int32), end, d)
 
 
 class _Level:
-    """One level's patterns and counts, filled chunk by chunk."""
+    """One level's counts, filled chunk by chunk in row order."""
 
-    def __init__(self, gid0: int, rare_below: float, a: dict, keep: bool):
-        self.gid0, self.rare_below, self.a, self.keep = gid0, rare_below, a, keep
-        self.stats: list[tuple[int, dict]] = []
-        self.compl: list[pl.DataFrame] = []
-        self.states: list[States] = []
+    def __init__(self, r: _Rows, npat: int):
+        self.r = r
+        self.stamp = np.full((npat, 2), -1, dtype=np.int64)
+        self.acc = np.zeros((npat, 4), dtype=np.int64)
+        self.sig = np.zeros((npat, 3), dtype=np.float64)
+        self.compl: list[tuple[np.ndarray, np.ndarray]] = []
 
     def add(self, st: States) -> None:
-        """Count one chunk of final states (contiguous pattern ids)."""
         pid, end, _ = st
-        if len(pid) == 0:
-            return
-        lo = int(pid[0])
-        c = _stats(lo, int(pid[-1]) + 1 - lo, pid, end, self.a)
-        self.stats.append((lo, c))
-        rare = c["support"] < self.rare_below
-        # int32 ids and rows: on a large log these are ~100M rows (9 bytes each, not 17)
-        if self.gid0 + int(pid[-1]) >= 2**31 or len(self.a["elig"]) >= 2**31:
-            raise OverflowError("more than 2**31 patterns or action rows")
-        keep = self.a["keep_rows"]
-        rs = rare[pid - lo] if keep is None else rare[pid - lo] & keep[end]
-        if rs.all():
-            g, e = pid.astype(np.int32) + np.int32(self.gid0), end.astype(np.int32, copy=False)
-        else:
-            g, e = pid[rs].astype(np.int32) + np.int32(self.gid0), end[rs].astype(np.int32)
-        self.compl.append(pl.DataFrame({"gid": g, "row": e, "elig": self.a["elig"][e]}))
-        if self.keep:  # the next level extends them: stored compactly
-            self.states.append(tuple(x.astype(np.int32) for x in st))
+        r = self.r
+        kernels.count(pid, end, r.sess, r.elig, r.failing, r.control, r.sess_hash, r.row_hash, self.stamp,
+                      self.acc, self.sig)
+        keep = np.ones(len(end), dtype=bool) if r.keep_rows is None else r.keep_rows[end]
+        self.compl.append((pid[keep], end[keep]))
 
-    def counts(self, npat: int) -> dict[str, np.ndarray]:
-        out = {name: np.zeros(npat, dtype=np.int64) for name in _STATS}
-        for lo, c in self.stats:
-            for name in _STATS:
-                out[name][lo:lo + len(c[name])] = c[name]
-        return out
+    def counts(self) -> dict[str, np.ndarray]:
+        cols = [self.acc[:, i] for i in range(4)] + [self.sig[:, i].astype(np.int64) for i in range(3)]
+        return dict(zip(_STATS, (np.ascontiguousarray(c) for c in cols)))
 
-
-def _window_first(r, wparts, gparts, npat_prev, size, bounds, lv: _Level):
-    """Window pass, then the counting pass restricted to its patterns."""
-    V = r.V
-    space = npat_prev * V
-    win = list(ordered_map(lambda ch: _step(r, ch), _chunks(wparts, size)))
-    wkey, wend, wd = (np.concatenate(x) for x in zip(*win)) if win else _empty()
-    wkey = wkey.astype(np.int64)
-    start = r.ts[wend - wd]
-    ow, ew = start >= bounds[0][wend], start >= bounds[1][wend]
-    w = ow | ew
-    wkey, wend, wd, ow, ew = wkey[w], wend[w], wd[w], ow[w], ew[w]
-    if len(wkey) == 0:
-        return None
-    pb = np.flatnonzero(np.r_[True, wkey[1:] != wkey[:-1]])
-    ukeys = wkey[pb]
-    new_w = (np.repeat(np.arange(len(ukeys), dtype=np.int32), np.diff(np.r_[pb, len(wkey)])), wend, wd)
-    has_child = np.zeros(npat_prev, dtype=bool)
-    has_child[ukeys // V] = True
-    find = _lookup(ukeys, space)
-    for st in ordered_map(lambda ch: _step(r, ch, find), _chunks(gparts, size, has_child)):
-        lv.add(st)
-    return ukeys, np.logical_or.reduceat(ow, pb), np.logical_or.reduceat(ew, pb), [new_w]
-
-
-def _combined(r, gparts, npat_prev, size, bounds, lv: _Level):
-    """Extend every state, keep the patterns with a window state."""
-    keys, has_o, has_e, wnext = [], [], [], []
-    offset = 0
-    for key, end, d in ordered_map(lambda ch: _step(r, ch), _chunks(gparts, size)):
-        if len(key) == 0:
-            continue
-        start = r.ts[end - d]
-        ow, ew = start >= bounds[0][end], start >= bounds[1][end]
-        w = ow | ew
-        kb = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        present = np.logical_or.reduceat(w, kb)
-        if not present.any():
-            continue
-        cnt = np.diff(np.r_[kb, len(key)])
-        pid = np.repeat((np.cumsum(present) - 1 + offset).astype(np.int32), cnt)
-        if not present.all():
-            keep = np.repeat(present, cnt)
-            pid, end, d, w = pid[keep], end[keep], d[keep], w[keep]
-        keys.append(key[kb][present].astype(np.int64))
-        has_o.append(np.logical_or.reduceat(ow, kb)[present])
-        has_e.append(np.logical_or.reduceat(ew, kb)[present])
-        lv.add((pid, end, d))
-        if lv.keep:
-            wnext.append(lv.states[-1] if w.all() else tuple(x[w].astype(np.int32) for x in (pid, end, d)))
-        offset += int(present.sum())
-    if offset == 0:
-        return None
-    return np.concatenate(keys), np.concatenate(has_o), np.concatenate(has_e), wnext
+    def completions(self, gid0: int, rare_below: float) -> pl.DataFrame:
+        """Completions of the rare patterns (support below ``rare_below``), by (gid, row)."""
+        pid = np.concatenate([p for p, _ in self.compl]) if self.compl else np.zeros(0, np.int32)
+        end = np.concatenate([e for _, e in self.compl]) if self.compl else np.zeros(0, np.int32)
+        rare = (self.acc[:, 0] < rare_below)[pid]
+        pid, end = pid[rare], end[rare]
+        order = np.lexsort((end, pid))
+        g = (pid[order] + np.int32(gid0)).astype(np.int32)
+        e = end[order].astype(np.int32)
+        return pl.DataFrame({"gid": g, "row": e, "elig": self.r.elig[e]})
 
 
 def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row_hash, sess_hash, V: int,
@@ -257,37 +198,43 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
     ``keep_rows`` (bool per row, default every row) limits the completions
     frames to the completions ending on those rows; the counts are unchanged.
     """
-    r = _Rows(sess, code, ts, V=V, max_gap=max_gap, span_us=span_us, max_len=max_len)
+    n = len(code)
+    if n >= 2**31:
+        raise OverflowError("more than 2**31 action rows")
+    r = _Rows.build(sess, code, ts, V=V, max_gap=max_gap, span_us=span_us, elig=elig, failing=failing,
+                    control=control, sess_hash=sess_hash, row_hash=row_hash, keep_rows=keep_rows)
     size = chunk or CHUNK
-    a = {"sess": r.sess, "elig": elig, "failing": failing, "control": control, "sess_hash": sess_hash,
-         "row_hash": row_hash, "keep_rows": keep_rows}
     bounds = (onset_lo, err_lo)
-    # level 1 (pattern id = code), sorted by (code, row): all states and window states
-    v = np.sort((code.astype(np.int64) << r.ebits) | np.arange(r.n, dtype=np.int64))
-    by_code = (v & ((1 << r.ebits) - 1)).astype(np.int32)
-    gparts: list[States] = [((v >> r.ebits).astype(np.int32), by_code, np.zeros(r.n, dtype=np.int32))]
-    del v
-    win1 = ((ts >= onset_lo) | (ts >= err_lo))[by_code]
-    wparts: list[States] = [tuple(x[win1] for x in gparts[0])]
+    rows = np.arange(n, dtype=np.int32)
+    states: States = (np.asarray(code, dtype=np.int32), rows, np.zeros(n, dtype=np.int32))  # level 1
+    win1 = (r.ts >= onset_lo) | (r.ts >= err_lo)
+    wst: States = tuple(x[win1] for x in states)
     npat_prev = V
     codes_prev = np.arange(V, dtype=np.int64)[:, None]
     frames: list[pl.DataFrame] = []
     compl: list[pl.DataFrame] = []
     gid0 = 0
     for k in range(2, max_len + 1):
-        n_all, n_win = (sum(len(p[0]) for p in x) for x in (gparts, wparts))
-        if n_win == 0:
+        if len(wst[0]) == 0:
             break
-        lv = _Level(gid0, rare_below, a, keep=k < max_len)
-        if n_win >= COMBINED_SHARE * n_all:
-            res = _combined(r, gparts, npat_prev, size, bounds, lv)
-        else:
-            res = _window_first(r, wparts, gparts, npat_prev, size, bounds, lv)
-        gparts = lv.states  # (drops the previous level's states)
+        res = _window_pass(r, wst, npat_prev, size, bounds)
         if res is None:
-            break  # (an empty level frame would change nothing: same schema)
-        ukeys, has_o, has_e, wparts = res
+            break
+        ukeys, has_o, has_e, wst = res
         npat = len(ukeys)
+        if gid0 + npat >= 2**31:
+            raise OverflowError("more than 2**31 patterns")
+        parent_ok = np.zeros(npat_prev, dtype=bool)
+        parent_ok[ukeys // V] = True
+        look = _lookup(ukeys, npat_prev * V)
+        lv = _Level(r, npat)
+        kept: list[States] = []
+        for st in ordered_map(lambda ch: _extend(r, ch, npat_prev, look, parent_ok), _chunks(r, states, size)):
+            st = (st[0].astype(np.int32), st[1], st[2])
+            lv.add(st)
+            if k < max_len:
+                kept.append(st)
+        states = tuple(np.concatenate(x) for x in zip(*kept)) if kept else _empty()
         codes = np.concatenate([codes_prev[ukeys // V], (ukeys % V)[:, None]], axis=1)
         frames.append(pl.DataFrame({
             "gid": np.arange(gid0, gid0 + npat, dtype=np.int64),
@@ -295,9 +242,9 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
             "codes": pl.Series(codes).cast(pl.List(pl.Int64)),
             "onset_window": has_o,
             "error_window": has_e,
-            **lv.counts(npat),
+            **lv.counts(),
         }))
-        compl.append(pl.concat(lv.compl, rechunk=False))  # no copy: it can be 100M rows
+        compl.append(lv.completions(gid0, rare_below))
         gid0 += npat
         npat_prev, codes_prev = npat, codes
     return frames, compl

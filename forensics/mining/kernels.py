@@ -1,23 +1,23 @@
 """Compiled inner loops of the growth engine (:mod:`.growth`).
 
-Two loops over the states of one chunk, compiled with Numba (``nogil``, so
-the chunks of :func:`forensics.concurrency.ordered_map` run on both cores):
+States are kept in row order (sorted by end row, then pattern), so both
+loops sweep the log's rows once, in order, and touch per-pattern arrays
+only (small enough to stay in cache):
 
-* :func:`extend` grows each ``(pattern, end, d)`` state by one action and
-  merges duplicate ``(new pattern, end)`` extensions, keeping the smallest
-  ``d`` (the latest start).  Within one parent pattern the new patterns are
-  ordered by the action's code, so a counting sort into one bucket per code
-  puts the output in ``(new pattern, end)`` order without a comparison sort,
-  and a duplicate can only be one of the last ``max_gap + 1`` entries of
-  its bucket.
-* :func:`level_stats` counts each pattern's sessions, eligible
-  completions, failing/control sessions and set signatures in one pass over
-  its states (sorted by pattern, then end, hence by session).
+* :func:`extend` grows the states of a run of whole sessions by one action.
+  For each target row ``t`` it gathers the states ending in the ``max_gap +
+  1`` rows before it (same session), keeps per parent pattern the latest
+  start (which also decides the span rule) and emits one state per new
+  pattern, in pattern order: the output stays sorted by (end, pattern) and
+  has no duplicates to merge.
+* :func:`count` adds a run of states to a level's per-pattern counts:
+  sessions (the first state of a pattern in a session is its earliest),
+  eligible completions, failing/control sessions and the set signatures,
+  summed in float64 in row order (the order ``np.bincount`` used before, so
+  the sums are bit-identical).
 
-Both replace NumPy pipelines (gathers, a packed ``np.sort``, ``bincount``)
-that gave the same arrays; ``tests/test_mining_grow.py`` checks every
-engine path against the previous algorithm.  Signatures are summed in
-float64 in the order ``np.bincount`` used, so they are bit-identical.
+``tests/test_mining_grow.py`` checks the engine against the previous
+algorithm on every path.
 """
 
 from __future__ import annotations
@@ -46,151 +46,98 @@ def _lookup(key, mode, table, keys):
 
 
 @njit(cache=True, nogil=True)
-def extend(pid, end, d, rows, V, step, span_us, span_free, open_gaps, mode, table, keys):
-    """Extend states (sorted by pattern, then end) by one action.
+def extend(pid, end, d, code, ts, sess_start, V, npat, step, span_us, span_free, mode, table, keys, parent_ok):
+    """Extend states (sorted by end row, then pattern; whole sessions) by one action.
 
-    ``rows`` is the (n, 4) int64 table of :func:`row_table` (time, code,
-    session end, session per row: one cache line per lookup).  Returns
-    ``(new id, end, d)`` sorted by (new id, end), one per (new id, end) with
-    the smallest ``d``.  ``mode``: :data:`IDENTITY` (new id =
-    ``pattern * V + code``), :data:`DENSE` (``table[key]``) or
-    :data:`SORTED` (index of the key in ``keys``); a negative id drops the
-    extension.  ``open_gaps``: the gap rule never binds, so a state extends
-    to every row up to the next state's end of its (pattern, session), from
-    the latest start so far.
+    Returns ``(new id, end, d)`` sorted by (end, new id): for each new
+    pattern and end row, the embedding with the latest start (smallest
+    ``d``).  ``mode``: :data:`IDENTITY` (new id = ``pattern * V + code``),
+    :data:`DENSE` (``table[key]``) or :data:`SORTED` (index of the key in
+    ``keys``); a negative id drops the extension.  Parents with
+    ``parent_ok`` false are skipped.
     """
     n = len(pid)
-    bound = 0
-    if open_gaps:
-        for s in range(n):
-            e = end[s]
-            if s + 1 < n and pid[s + 1] == pid[s] and rows[end[s + 1], 3] == rows[e, 3]:
-                bound += end[s + 1] - e
-            else:
-                bound += rows[e, 2] - 1 - e
-    else:
-        bound = n * step
-    # every extension once, in state order (code, row, d, new id), then a
-    # counting sort of each parent pattern's extensions into code buckets
-    bc = np.empty(bound, np.int64)
-    bt = np.empty(bound, np.int64)
-    bd = np.empty(bound, np.int64)
-    bq = np.empty(bound, np.int64)
+    nrows = len(sess_start)
+    bound = n * step
     oq = np.empty(bound, np.int64)
-    ot = np.empty(bound, np.int64)
-    od = np.empty(bound, np.int64)
-    cnt = np.zeros(V, np.int64)
-    last = np.full(V, -1, np.int64)
-    pos = np.zeros(V, np.int64)
-    first = np.zeros(V, np.int64)
-    touched = np.empty(V, np.int64)
+    ot = np.empty(bound, np.int32)
+    od = np.empty(bound, np.int32)
+    stamp = np.full(npat, -1, np.int64)
+    best = np.zeros(npat, np.int64)
+    lst = np.empty(max(n, 1), np.int64)
     out = 0
-    i = 0
-    while i < n:
-        j = i
-        while j < n and pid[j] == pid[i]:
-            j += 1
-        base = pid[i] * V
-        k0 = out  # this pattern's extensions go to the buffers from here
-        k = k0
-        nt = 0
-        best = -1
-        for s in range(i, j):
-            e = end[s]
-            if open_gaps:
-                if s == i or rows[e, 3] != rows[end[s - 1], 3]:
-                    best = e - d[s]
-                else:
-                    best = max(best, e - d[s])
-                if s + 1 < j and rows[end[s + 1], 3] == rows[e, 3]:
-                    stop = end[s + 1]
-                else:
-                    stop = rows[e, 2] - 1
-                lo_t, hi_t, latest = e + 1, stop, rows[best, 0] + span_us
-            else:
-                lo_t, hi_t, latest = e + 1, min(e + step, rows[e, 2] - 1), rows[e - d[s], 0] + span_us
-            for t in range(lo_t, hi_t + 1):
-                if not span_free and rows[t, 0] > latest:
-                    break
-                c = rows[t, 1]
-                q = _lookup(base + c, mode, table, keys)
-                if q < 0:
-                    continue
-                if cnt[c] == 0:
-                    touched[nt] = c
-                    nt += 1
-                if t > last[c]:
-                    cnt[c] += 1
-                    last[c] = t
-                bc[k], bt[k], bq[k] = c, t, q
-                bd[k] = t - best if open_gaps else d[s] + t - e
-                k += 1
-        tc = np.sort(touched[:nt])  # new ids grow with the code within a parent
-        for x in range(nt):
-            c = tc[x]
-            first[c] = out
-            pos[c] = out
-            out += cnt[c]
-            last[c] = -1
-        for x in range(k0, k):  # fill each code's bucket in row order, merging duplicates
-            c, t = bc[x], bt[x]
-            if t > last[c]:
-                p = pos[c]
-                oq[p], ot[p], od[p] = bq[x], t, bd[x]
-                pos[c] = p + 1
-                last[c] = t
-            else:  # the same row reached again: one of the bucket's last entries
-                p = pos[c] - 1
-                while p > first[c] and ot[p] != t:
-                    p -= 1
-                if bd[x] < od[p]:
-                    od[p] = bd[x]
-        for x in range(nt):
-            cnt[touched[x]] = 0
-            last[touched[x]] = -1
-        i = j
+    a = 0  # first state ending at or after t - step
+    b = 0  # first state ending at or after t
+    t = end[0] + 1 if n else nrows
+    while t < nrows:
+        while b < n and end[b] < t:
+            b += 1
+        while a < b and end[a] < t - step:
+            a += 1
+        if a == b:  # no state ends in the gap before t: jump to the next end
+            if b == n:
+                break
+            t = end[b] + 1
+            continue
+        lo = a
+        while lo < b and end[lo] < sess_start[t]:  # only this session's states
+            lo += 1
+        m = 0
+        for s in range(lo, b):
+            p = pid[s]
+            if not parent_ok[p]:
+                continue
+            st = end[s] - d[s]
+            if stamp[p] != t:
+                stamp[p] = t
+                best[p] = st
+                # insertion into the sorted list of parents (blocks are sorted by pattern)
+                x = m
+                while x > 0 and lst[x - 1] > p:
+                    lst[x] = lst[x - 1]
+                    x -= 1
+                lst[x] = p
+                m += 1
+            elif st > best[p]:
+                best[p] = st
+        c = code[t]
+        for x in range(m):
+            p = lst[x]
+            st = best[p]
+            if not span_free and ts[t] - ts[st] > span_us:
+                continue
+            q = _lookup(p * V + c, mode, table, keys)
+            if q < 0:
+                continue
+            oq[out], ot[out], od[out] = q, t, t - st
+            out += 1
+        t += 1
     return oq[:out], ot[:out], od[:out]
 
 
-def row_table(ts: np.ndarray, code: np.ndarray, sess_end: np.ndarray, sess: np.ndarray) -> np.ndarray:
-    """The (n, 4) int64 per-row table :func:`extend` reads: time, code,
-    session end (one past the session's last row), session."""
-    return np.ascontiguousarray(np.stack([ts[:len(sess)], code[:len(sess)], sess_end, sess], axis=1), dtype=np.int64)
-
-
 @njit(cache=True, nogil=True)
-def level_stats(pid, end, lo, m, sess, elig, failing, control, sess_hash, row_hash):
-    """Counts of patterns ``lo .. lo+m-1`` from their states (sorted by
-    pattern, then end): support, completions (eligible), failing_with (a
-    failing session with an eligible completion), control_with and the
-    float64 sums of session / row hashes (sig_sessions, sig_failing,
-    sig_completions)."""
-    support = np.zeros(m, np.int64)
-    completions = np.zeros(m, np.int64)
-    failing_with = np.zeros(m, np.int64)
-    control_with = np.zeros(m, np.int64)
-    sig_s = np.zeros(m, np.float64)
-    sig_f = np.zeros(m, np.float64)
-    sig_c = np.zeros(m, np.float64)
-    n = len(pid)
-    i = 0
-    while i < n:
-        p = pid[i] - lo
-        s = sess[end[i]]
-        any_el = False
-        j = i
-        while j < n and pid[j] == pid[i] and sess[end[j]] == s:
-            if elig[end[j]]:
-                completions[p] += 1
-                sig_c[p] += row_hash[end[j]]
-                any_el = True
-            j += 1
-        support[p] += 1
-        sig_s[p] += sess_hash[s]
-        if failing[s] and any_el:
-            failing_with[p] += 1
-            sig_f[p] += sess_hash[s]
-        if control[s]:
-            control_with[p] += 1
-        i = j
-    return support, completions, failing_with, control_with, sig_s, sig_f, sig_c
+def count(pid, end, sess, elig, failing, control, sess_hash, row_hash, stamp, acc, sig):
+    """Add states (sorted by end row; whole sessions, after the previous
+    call's) to a level's counts.  ``acc`` (npat, 4) int64: support,
+    completions, failing_with (a failing session with an eligible
+    completion), control_with; ``sig`` (npat, 3) float64: sig_sessions,
+    sig_failing, sig_completions; ``stamp`` (npat, 2) int64: the last
+    session counted per pattern, for support and for failing_with (start
+    at -1)."""
+    for i in range(len(pid)):
+        p = pid[i]
+        e = end[i]
+        s = sess[e]
+        if stamp[p, 0] != s:  # the pattern's first completion in this session
+            stamp[p, 0] = s
+            acc[p, 0] += 1
+            sig[p, 0] += sess_hash[s]
+            if control[s]:
+                acc[p, 3] += 1
+        if failing[s] and elig[e] and stamp[p, 1] != s:
+            stamp[p, 1] = s
+            acc[p, 2] += 1
+            sig[p, 1] += sess_hash[s]
+        if elig[e]:
+            acc[p, 1] += 1
+            sig[p, 2] += row_hash[e]
