@@ -51,6 +51,8 @@ CHUNK = 1 << 20
 DENSE_MAX = 1 << 26
 
 States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pattern id, end row, d (int32), sorted by (end, pattern)
+#: a level's states as parts of whole sessions, in row order (never concatenated: no copy)
+Parts = list[States]
 Lookup = tuple[int, np.ndarray, np.ndarray]  # (kernels mode, dense table, sorted keys)
 _STATS = ("support", "completions", "failing_with", "control_with", "sig_sessions", "sig_failing",
           "sig_completions")
@@ -91,21 +93,17 @@ class _Rows:
                    span_free=span_free, **arrays)
 
 
-def _empty() -> States:
-    e = np.zeros(0, np.int32)
-    return e, e, e
-
-
-def _chunks(r: _Rows, st: States, size: int) -> Iterator[States]:
-    """The states in slices of about ``size`` cut only between sessions."""
-    pid, end, d = st
-    i, n = 0, len(pid)
-    while i < n:
-        j = min(i + size, n)
-        if j < n:  # finish the session of the last state
-            j = int(np.searchsorted(end, end.dtype.type(r.sess_end[end[j - 1]]), side="left"))
-        yield pid[i:j], end[i:j], d[i:j]
-        i = j
+def _chunks(r: _Rows, parts: Parts, size: int) -> Iterator[States]:
+    """The states in slices of about ``size`` cut only between sessions
+    (each part holds whole sessions)."""
+    for pid, end, d in parts:
+        i, n = 0, len(pid)
+        while i < n:
+            j = min(i + size, n)
+            if j < n:  # finish the session of the last state
+                j = int(np.searchsorted(end, end.dtype.type(r.sess_end[end[j - 1]]), side="left"))
+            yield pid[i:j], end[i:j], d[i:j]
+            i = j
 
 
 def _lookup(keys: np.ndarray, space: int) -> Lookup:
@@ -119,20 +117,21 @@ def _lookup(keys: np.ndarray, space: int) -> Lookup:
     return kernels.SORTED, np.zeros(1, np.int32), np.ascontiguousarray(keys, dtype=np.int64)
 
 
-def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarray) -> States:
+def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarray, narrow: bool) -> States:
     pid, end, d = st
     if len(pid) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+        return np.zeros(0, np.int32 if narrow else np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     mode, table, keys = lookup
-    return kernels.extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us, r.span_free,
-                          mode, table, keys, parent_ok)
+    q, t, nd = kernels.extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us,
+                              r.span_free, mode, table, keys, parent_ok)
+    return (q.astype(np.int32) if narrow else q), t, nd  # narrow: ids of this level's patterns (< 2**31)
 
 
-def _window_pass(r: _Rows, wst: States, npat_prev: int, size: int, bounds):
+def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds):
     """The level's patterns (sorted keys), their window flags and window states."""
     ident = (kernels.IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
     every = np.ones(npat_prev, dtype=bool)
-    parts = list(ordered_map(lambda ch: _extend(r, ch, npat_prev, ident, every), _chunks(r, wst, size)))
+    parts = list(ordered_map(lambda ch: _extend(r, ch, npat_prev, ident, every, False), _chunks(r, wst, size)))
     if not parts:
         return None
     key, end, d = (np.concatenate(x) for x in zip(*parts))
@@ -147,7 +146,7 @@ def _window_pass(r: _Rows, wst: States, npat_prev: int, size: int, bounds):
     has_e = np.zeros(len(ukeys), dtype=bool)
     has_o[inv[ow]] = True
     has_e[inv[ew]] = True
-    return ukeys, has_o, has_e, (inv.astype(np.int32), end, d)
+    return ukeys, has_o, has_e, [(inv.astype(np.int32), end, d)]
 
 
 class _Level:
@@ -206,16 +205,16 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
     size = chunk or CHUNK
     bounds = (onset_lo, err_lo)
     rows = np.arange(n, dtype=np.int32)
-    states: States = (np.asarray(code, dtype=np.int32), rows, np.zeros(n, dtype=np.int32))  # level 1
+    states: Parts = [(np.asarray(code, dtype=np.int32), rows, np.zeros(n, dtype=np.int32))]  # level 1
     win1 = (r.ts >= onset_lo) | (r.ts >= err_lo)
-    wst: States = tuple(x[win1] for x in states)
+    wst: Parts = [tuple(x[win1] for x in states[0])]
     npat_prev = V
     codes_prev = np.arange(V, dtype=np.int64)[:, None]
     frames: list[pl.DataFrame] = []
     compl: list[pl.DataFrame] = []
     gid0 = 0
     for k in range(2, max_len + 1):
-        if len(wst[0]) == 0:
+        if sum(len(p[0]) for p in wst) == 0:
             break
         res = _window_pass(r, wst, npat_prev, size, bounds)
         if res is None:
@@ -228,13 +227,13 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
         parent_ok[ukeys // V] = True
         look = _lookup(ukeys, npat_prev * V)
         lv = _Level(r, npat)
-        kept: list[States] = []
-        for st in ordered_map(lambda ch: _extend(r, ch, npat_prev, look, parent_ok), _chunks(r, states, size)):
-            st = (st[0].astype(np.int32), st[1], st[2])
+        kept: Parts = []
+        for st in ordered_map(lambda ch: _extend(r, ch, npat_prev, look, parent_ok, True),
+                              _chunks(r, states, size)):
             lv.add(st)
             if k < max_len:
                 kept.append(st)
-        states = tuple(np.concatenate(x) for x in zip(*kept)) if kept else _empty()
+        states = kept
         codes = np.concatenate([codes_prev[ukeys // V], (ukeys % V)[:, None]], axis=1)
         frames.append(pl.DataFrame({
             "gid": np.arange(gid0, gid0 + npat, dtype=np.int64),

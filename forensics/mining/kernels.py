@@ -54,7 +54,7 @@ def extend(pid, end, d, code, ts, sess_start, V, npat, step, span_us, span_free,
     ``d``).  ``mode``: :data:`IDENTITY` (new id = ``pattern * V + code``),
     :data:`DENSE` (``table[key]``) or :data:`SORTED` (index of the key in
     ``keys``); a negative id drops the extension.  Parents with
-    ``parent_ok`` false are skipped.
+    ``parent_ok`` false are skipped.  The arrays are right-sized copies.
     """
     n = len(pid)
     nrows = len(sess_start)
@@ -112,7 +112,7 @@ def extend(pid, end, d, code, ts, sess_start, V, npat, step, span_us, span_free,
             oq[out], ot[out], od[out] = q, t, t - st
             out += 1
         t += 1
-    return oq[:out], ot[:out], od[:out]
+    return oq[:out].copy(), ot[:out].copy(), od[:out].copy()
 
 
 @njit(cache=True, nogil=True)
