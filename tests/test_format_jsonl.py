@@ -67,3 +67,57 @@ def test_type_clash_across_lines_keeps_every_value_as_text(write):
                 max_size=25))
 def test_arbitrary_lines_never_raise_and_accounting_holds(texts):
     check_parse_invariants(jsonl, texts, IngestOptions())
+
+
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(-1e6, 1e6, allow_nan=False),
+                  st.text(alphabet='ab":\\ {},', max_size=6))
+_obj = st.recursive(
+    st.dictionaries(st.sampled_from(["ts", "a", "b", "c", "d e"]), _leaf, max_size=4),
+    lambda inner: st.dictionaries(st.sampled_from(["ts", "a", "b", "c", "n"]), st.one_of(_leaf, inner, st.lists(_leaf, max_size=2)), max_size=4),
+    max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(_obj, min_size=1, max_size=8), spaced=st.booleans())
+def test_quick_parse_never_loses_what_full_inference_reads(rows, spaced):
+    # the quick parse infers from the first rows only: a field first seen later,
+    # a changed type, nesting, nulls and quotes or colons inside strings must
+    # give exactly what inferring the schema from every row gives
+    import io
+
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    texts = [json.dumps(r, separators=(", ", " : ") if spaced else (",", ":")) for r in rows]
+    data = ("\n".join(texts) + "\n").encode()
+    try:
+        want = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except Exception:  # noqa: BLE001 - not readable at all: read_objects must raise too
+        want = None
+    old = jsonl.QUICK_INFER
+    jsonl.QUICK_INFER = 1
+    try:
+        got = jsonl.read_objects(data, pl.Series(texts))
+    except Exception:  # noqa: BLE001
+        got = None
+    finally:
+        jsonl.QUICK_INFER = old
+    assert (got is None) == (want is None)
+    if want is not None:
+        assert_frame_equal(got, want)
+
+
+def test_quick_parse_is_kept_when_every_key_is_accounted_for(monkeypatch):
+    import polars as pl
+
+    texts = ['{"a": 1, "b": {"c": "x\\": y"}}'] * 3
+    calls = []
+    real = pl.read_ndjson
+    monkeypatch.setattr(jsonl.pl, "read_ndjson", lambda *a, **k: (calls.append(k["infer_schema_length"]), real(*a, **k))[1])
+    jsonl.read_objects(("\n".join(texts) + "\n").encode(), pl.Series(texts))
+    # the escaped quote-colon inside the string counts as a key: one more than kept, so full inference
+    assert calls == [jsonl.QUICK_INFER, None]
+    calls.clear()
+    texts = ['{"a": 1, "b": {"c": "x"}}'] * 3
+    jsonl.read_objects(("\n".join(texts) + "\n").encode(), pl.Series(texts))
+    assert calls == [jsonl.QUICK_INFER]
