@@ -103,3 +103,22 @@ def test_scan_json_carries_the_suspect_contract(scan):
             "p_value", "q_value", "risk_ratio", "resources", "explanation", "example_sessions"} <= set(top)
     assert truth["trigger"]["cache_key"] in {r["resource"] for r in top["resources"]}
     assert [v["explained"] for v in doc["burst_verdicts"]].count(False) == 1
+
+
+def test_ingest_events_share_the_timeline_columns_they_have_in_common(scan):
+    # the scan keeps the canonical events (user/session as read) and the timeline's
+    # (filled by request linking); unchanged columns are one copy in memory
+    from forensics.ingest import ingest
+    from forensics.scan import share_columns
+    from forensics.timeline import analysis_columns
+
+    _, result = scan
+    read = ingest([SAMPLE], options=result.settings.ingest, project=analysis_columns()).events
+    assert result.ingest.events.equals(read)
+    tl = result.timeline.events
+    assert not read["user"].equals(tl["user"])  # linking filled some: that column keeps its own buffer
+    def address(series):
+        return series.to_numpy(allow_copy=False).__array_interface__["data"][0]
+
+    assert address(result.ingest.events["line"]) == address(tl["line"])
+    assert share_columns(read, tl.head(5)) is read  # other rows: nothing is shared
