@@ -99,6 +99,10 @@ def us_dt(value: int) -> datetime:
     return _EPOCH + timedelta(microseconds=int(value))
 
 
+#: The action columns mining reads (``resources`` when the timeline linked any).
+_ROW_COLUMNS = ("session_key", "ts", "seq", "user", "action", "request_id", "resources")
+
+
 def _us(col: str) -> pl.Expr:
     return pl.col(col).dt.replace_time_zone("UTC").dt.epoch("us")
 
@@ -112,10 +116,8 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     >>> prepare(tiny_timeline()).vocab                    # doctest: +SKIP
     ('a', 'b')
     """
-    acts = (
-        timeline.actions.filter(pl.col("session_key").is_not_null() & pl.col("action").is_not_null())
-        .sort(["session_key", "ts", "seq"])  # time order within a session (growth relies on it)
-    )
+    used = [c for c in _ROW_COLUMNS if c in timeline.actions.columns]
+    acts = timeline.actions.filter(pl.col("session_key").is_not_null() & pl.col("action").is_not_null()).select(used)
     sessions = timeline.sessions.select("session_key", "user", "first_error")
     keys = (
         pl.concat([acts.select("session_key"), sessions.select("session_key")])
@@ -125,7 +127,10 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     )
     vocab = acts.select(pl.col("action").unique().sort()).to_series()
     vmap = pl.DataFrame({"action": vocab, "code": np.arange(len(vocab), dtype=np.int64)})
-    acts = acts.join(keys, on="session_key", how="left").join(vmap, on="action", how="left")
+    acts = (
+        acts.join(keys, on="session_key", how="left").join(vmap, on="action", how="left")
+        .sort(["sidx", "ts", "seq"])  # time order within a session (growth relies on it); sidx follows session_key
+    )
 
     burst_err = timeline.session_errors.group_by("session_key").agg(
         _us("first_error").min().alias("burst_first")
