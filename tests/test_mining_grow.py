@@ -27,6 +27,7 @@ MODES = [
     ("default", {}),
     ("tiny_chunks", {"CHUNK": 2}),
     ("binary_search_lookup", {"DENSE_MAX": 0, "CHUNK": 5}),
+    ("row_window_only", {"OPEN_GAPS": False}),
 ]
 
 

@@ -49,6 +49,8 @@ from . import kernels
 CHUNK = 1 << 20
 #: largest dense key -> pattern id table (int32 entries); larger: binary search
 DENSE_MAX = 1 << 26
+#: extend by the parents seen so far when the gap cannot bind (tests switch it off)
+OPEN_GAPS = True
 
 States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pattern id, end row, d (int32), sorted by (end, pattern)
 #: a level's states as parts of whole sessions, in row order (never concatenated: no copy)
@@ -77,6 +79,7 @@ class _Rows:
     step: int
     span_us: int
     span_free: bool
+    open_gaps: bool  # the gap rule never binds (max_gap + 1 >= the longest session)
 
     @classmethod
     def build(cls, sess, code, ts, *, V, max_gap, span_us, **arrays) -> _Rows:
@@ -87,10 +90,11 @@ class _Rows:
         lens = ends - starts
         ts = np.ascontiguousarray(ts, dtype=np.int64)
         span_free = n == 0 or span_us >= int(ts.max()) - int(ts.min())  # the span rule never binds
+        open_gaps = OPEN_GAPS and n > 0 and max_gap + 1 >= int(lens.max())
         return cls(code=np.ascontiguousarray(code, dtype=np.int64), ts=ts, sess=sess,
                    sess_start=np.repeat(starts, lens).astype(np.int64),
                    sess_end=np.repeat(ends, lens).astype(np.int64), V=V, step=max_gap + 1, span_us=span_us,
-                   span_free=span_free, **arrays)
+                   span_free=span_free, open_gaps=open_gaps, **arrays)
 
 
 def _chunks(r: _Rows, parts: Parts, size: int) -> Iterator[States]:
@@ -122,31 +126,60 @@ def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarr
     if len(pid) == 0:
         return np.zeros(0, np.int32 if narrow else np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     mode, table, keys = lookup
-    q, t, nd = kernels.extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us,
-                              r.span_free, mode, table, keys, parent_ok)
+    if r.open_gaps:
+        q, t, nd = kernels.extend_open(pid, end, d, r.code, r.ts, r.sess_start, r.sess_end, r.V, npat, r.span_us,
+                                       r.span_free, mode, table, keys, parent_ok)
+    else:
+        q, t, nd = kernels.extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us,
+                                  r.span_free, mode, table, keys, parent_ok)
     return (q.astype(np.int32) if narrow else q), t, nd  # narrow: ids of this level's patterns (< 2**31)
 
 
-def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds):
-    """The level's patterns (sorted keys), their window flags and window states."""
+def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds, keep_all: bool):
+    """The level's patterns (sorted keys), their window flags and window
+    states; with ``keep_all`` (the window states were every state) also
+    every extension, as the counting pass would have made it."""
     ident = (kernels.IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
     every = np.ones(npat_prev, dtype=bool)
     parts = list(ordered_map(lambda ch: _extend(r, ch, npat_prev, ident, every, False), _chunks(r, wst, size)))
-    if not parts:
+    space = npat_prev * r.V
+    if space <= DENSE_MAX:  # flags and ids by key tables, no sort
+        o_key, e_key = np.zeros(space, dtype=bool), np.zeros(space, dtype=bool)
+        masks = [kernels.window_flags(k, e, d, r.ts, bounds[0], bounds[1], o_key, e_key) for k, e, d in parts]
+        ukeys = np.flatnonzero(o_key | e_key)
+        has_o, has_e = o_key[ukeys], e_key[ukeys]
+        idx = np.full(space, -1, dtype=np.int32)
+    else:
+        masks = []
+        for k, e, d in parts:
+            start = r.ts[e - d]
+            masks.append((start >= bounds[0][e]) | (start >= bounds[1][e]))
+        wk = np.concatenate([k[m] for (k, _, _), m in zip(parts, masks)]) if parts else np.zeros(0, np.int64)
+        ukeys = np.unique(wk)
+        has_o, has_e = np.zeros(len(ukeys), dtype=bool), np.zeros(len(ukeys), dtype=bool)
+        for k, e, d in parts:
+            start = r.ts[e - d]
+            has_o[np.searchsorted(ukeys, k[start >= bounds[0][e]])] = True
+            has_e[np.searchsorted(ukeys, k[start >= bounds[1][e]])] = True
+        idx = None
+    if len(ukeys) == 0:
         return None
-    key, end, d = (np.concatenate(x) for x in zip(*parts))
-    start = r.ts[end - d]
-    ow, ew = start >= bounds[0][end], start >= bounds[1][end]
-    w = ow | ew
-    if not w.any():
-        return None
-    key, end, d, ow, ew = key[w], end[w], d[w], ow[w], ew[w]
-    ukeys, inv = np.unique(key, return_inverse=True)
-    has_o = np.zeros(len(ukeys), dtype=bool)
-    has_e = np.zeros(len(ukeys), dtype=bool)
-    has_o[inv[ow]] = True
-    has_e[inv[ew]] = True
-    return ukeys, has_o, has_e, [(inv.astype(np.int32), end, d)]
+    ukeys = ukeys.astype(np.int64)
+    if idx is not None:
+        idx[ukeys] = np.arange(len(ukeys), dtype=np.int32)
+        ids = [idx] * len(parts)
+    else:  # keys outside the level's patterns are absent from ukeys: map through a sorted search
+        ids = []
+        for k, _, _ in parts:
+            pos = np.minimum(np.searchsorted(ukeys, k), len(ukeys) - 1)
+            ids.append(np.where(ukeys[pos] == k, pos, -1).astype(np.int32))
+    window, everything = [], [] if keep_all else None
+    for (k, e, d), m, table in zip(parts, masks, ids):
+        kk = k if idx is not None else np.arange(len(k), dtype=np.int64)  # (searched ids are per state)
+        window.append(kernels.remap(kk, e, d, table, m, True))
+        if keep_all:
+            everything.append(kernels.remap(kk, e, d, table, m, False))
+    return ukeys, has_o, has_e, window, everything
 
 
 class _Level:
@@ -177,7 +210,7 @@ class _Level:
         end = np.concatenate([e for _, e in self.compl]) if self.compl else np.zeros(0, np.int32)
         rare = (self.acc[:, 0] < rare_below)[pid]
         pid, end = pid[rare], end[rare]
-        order = np.lexsort((end, pid))
+        order = kernels.group_order(pid, len(self.acc))  # by pattern, rows kept in order
         g = (pid[order] + np.int32(gid0)).astype(np.int32)
         e = end[order].astype(np.int32)
         return pl.DataFrame({"gid": g, "row": e, "elig": self.r.elig[e]})
@@ -216,10 +249,11 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
     for k in range(2, max_len + 1):
         if sum(len(p[0]) for p in wst) == 0:
             break
-        res = _window_pass(r, wst, npat_prev, size, bounds)
+        n_states, n_window = (sum(len(x[0]) for x in parts) for parts in (states, wst))
+        res = _window_pass(r, wst, npat_prev, size, bounds, keep_all=n_window == n_states)
         if res is None:
             break
-        ukeys, has_o, has_e, wst = res
+        ukeys, has_o, has_e, wst, everything = res
         npat = len(ukeys)
         if gid0 + npat >= 2**31:
             raise OverflowError("more than 2**31 patterns")
@@ -228,8 +262,9 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
         look = _lookup(ukeys, npat_prev * V)
         lv = _Level(r, npat)
         kept: Parts = []
-        for st in ordered_map(lambda ch: _extend(r, ch, npat_prev, look, parent_ok, True),
-                              _chunks(r, states, size)):
+        counted = (everything if everything is not None else  # the window pass extended every state
+                   ordered_map(lambda ch: _extend(r, ch, npat_prev, look, parent_ok, True), _chunks(r, states, size)))
+        for st in counted:
             lv.add(st)
             if k < max_len:
                 kept.append(st)

@@ -10,6 +10,8 @@ only (small enough to stay in cache):
   start (which also decides the span rule) and emits one state per new
   pattern, in pattern order: the output stays sorted by (end, pattern) and
   has no duplicates to merge.
+  :func:`extend_open` does the same when the gap never binds, keeping the
+  parents seen so far in the session instead of a window of rows.
 * :func:`count` adds a run of states to a level's per-pattern counts:
   sessions (the first state of a pattern in a session is its earliest),
   eligible completions, failing/control sessions and the set signatures,
@@ -116,6 +118,66 @@ def extend(pid, end, d, code, ts, sess_start, V, npat, step, span_us, span_free,
 
 
 @njit(cache=True, nogil=True)
+def extend_open(pid, end, d, code, ts, sess_start, sess_end, V, npat, span_us, span_free, mode, table, keys,
+                parent_ok):
+    """:func:`extend` when the gap rule never binds (``max_gap`` at least the
+    longest session): every state extends to every later row of its
+    session, so per session the parents seen so far and their latest start
+    are kept, and each row extends all of them (linear in the output)."""
+    n = len(pid)
+    stamp = np.full(npat, -1, np.int64)
+    best = np.zeros(npat, np.int64)
+    bound = 0  # targets of each (parent, session) from its first end on
+    for s in range(n):
+        p = pid[s]
+        if parent_ok[p] and stamp[p] != sess_start[end[s]]:
+            stamp[p] = sess_start[end[s]]
+            bound += sess_end[end[s]] - 1 - end[s]
+    stamp[:] = -1
+    oq = np.empty(bound, np.int64)
+    ot = np.empty(bound, np.int32)
+    od = np.empty(bound, np.int32)
+    lst = np.empty(max(n, 1), np.int64)
+    out = 0
+    i = 0
+    while i < n:
+        s0 = sess_start[end[i]]
+        s1 = sess_end[end[i]]
+        m = 0
+        for t in range(end[i] + 1, s1):
+            while i < n and end[i] < t:  # the states ending before t join the parents seen so far
+                p = pid[i]
+                if parent_ok[p]:
+                    st = end[i] - d[i]
+                    if stamp[p] != s0:
+                        stamp[p] = s0
+                        best[p] = st
+                        x = m
+                        while x > 0 and lst[x - 1] > p:
+                            lst[x] = lst[x - 1]
+                            x -= 1
+                        lst[x] = p
+                        m += 1
+                    elif st > best[p]:
+                        best[p] = st
+                i += 1
+            c = code[t]
+            for x in range(m):
+                p = lst[x]
+                st = best[p]
+                if not span_free and ts[t] - ts[st] > span_us:
+                    continue
+                q = _lookup(p * V + c, mode, table, keys)
+                if q < 0:
+                    continue
+                oq[out], ot[out], od[out] = q, t, t - st
+                out += 1
+        while i < n and end[i] < s1:  # states on the session's last row extend nowhere
+            i += 1
+    return oq[:out].copy(), ot[:out].copy(), od[:out].copy()
+
+
+@njit(cache=True, nogil=True)
 def count(pid, end, sess, elig, failing, control, sess_hash, row_hash, stamp, acc, sig):
     """Add states (sorted by end row; whole sessions, after the previous
     call's) to a level's counts.  ``acc`` (npat, 4) int64: support,
@@ -141,3 +203,55 @@ def count(pid, end, sess, elig, failing, control, sess_hash, row_hash, stamp, ac
         if elig[e]:
             acc[p, 1] += 1
             sig[p, 2] += row_hash[e]
+
+
+@njit(cache=True, nogil=True)
+def group_order(pid, npat):
+    """The stable order that groups ``pid`` by value (a counting sort)."""
+    start = np.zeros(npat + 1, np.int64)
+    for i in range(len(pid)):
+        start[pid[i] + 1] += 1
+    for p in range(npat):
+        start[p + 1] += start[p]
+    out = np.empty(len(pid), np.int64)
+    for i in range(len(pid)):
+        p = pid[i]
+        out[start[p]] = i
+        start[p] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def window_flags(key, end, d, ts, onset_lo, err_lo, has_o, has_e):
+    """Mark in ``has_o`` / ``has_e`` (indexed by key) the keys with a state
+    inside a pre-onset / pre-error window; returns the window mask."""
+    w = np.empty(len(key), np.bool_)
+    for i in range(len(key)):
+        st = ts[end[i] - d[i]]
+        o = st >= onset_lo[end[i]]
+        e = st >= err_lo[end[i]]
+        w[i] = o or e
+        if o:
+            has_o[key[i]] = True
+        if e:
+            has_e[key[i]] = True
+    return w
+
+
+@njit(cache=True, nogil=True)
+def remap(key, end, d, idx, w, window_only):
+    """States with their keys mapped to ids (``idx[key]``, negative:
+    dropped), only the window ones (mask ``w``) when ``window_only``."""
+    n = 0
+    for i in range(len(key)):
+        if (w[i] or not window_only) and idx[key[i]] >= 0:
+            n += 1
+    oq = np.empty(n, np.int32)
+    ot = np.empty(n, np.int32)
+    od = np.empty(n, np.int32)
+    j = 0
+    for i in range(len(key)):
+        if (w[i] or not window_only) and idx[key[i]] >= 0:
+            oq[j], ot[j], od[j] = idx[key[i]], end[i], d[i]
+            j += 1
+    return oq, ot, od
