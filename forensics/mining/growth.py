@@ -43,7 +43,6 @@ import numpy as np
 import polars as pl
 
 from ..concurrency import ordered_map
-from . import kernels
 
 #: states per chunk (peak memory is a few times this)
 CHUNK = 1 << 20
@@ -51,6 +50,15 @@ CHUNK = 1 << 20
 DENSE_MAX = 1 << 26
 #: extend by the parents seen so far when the gap cannot bind (tests switch it off)
 OPEN_GAPS = True
+
+
+def _kernels():
+    """:mod:`.kernels`, imported on first use: Numba costs ~0.2 s of
+    start-up, which every command would pay."""
+    from . import kernels
+
+    return kernels
+
 
 States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pattern id, end row, d (int32), sorted by (end, pattern)
 #: a level's states as parts of whole sessions, in row order (never concatenated: no copy)
@@ -117,8 +125,8 @@ def _lookup(keys: np.ndarray, space: int) -> Lookup:
     if space <= DENSE_MAX:
         table = np.full(space, -1, dtype=np.int32)
         table[keys] = np.arange(len(keys), dtype=np.int32)
-        return kernels.DENSE, table, none
-    return kernels.SORTED, np.zeros(1, np.int32), np.ascontiguousarray(keys, dtype=np.int64)
+        return _kernels().DENSE, table, none
+    return _kernels().SORTED, np.zeros(1, np.int32), np.ascontiguousarray(keys, dtype=np.int64)
 
 
 def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarray, narrow: bool) -> States:
@@ -127,10 +135,10 @@ def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarr
         return np.zeros(0, np.int32 if narrow else np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     mode, table, keys = lookup
     if r.open_gaps:
-        q, t, nd = kernels.extend_open(pid, end, d, r.code, r.ts, r.sess_start, r.sess_end, r.V, npat, r.span_us,
+        q, t, nd = _kernels().extend_open(pid, end, d, r.code, r.ts, r.sess_start, r.sess_end, r.V, npat, r.span_us,
                                        r.span_free, mode, table, keys, parent_ok)
     else:
-        q, t, nd = kernels.extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us,
+        q, t, nd = _kernels().extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us,
                                   r.span_free, mode, table, keys, parent_ok)
     return (q.astype(np.int32) if narrow else q), t, nd  # narrow: ids of this level's patterns (< 2**31)
 
@@ -139,13 +147,13 @@ def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds, keep_a
     """The level's patterns (sorted keys), their window flags and window
     states; with ``keep_all`` (the window states were every state) also
     every extension, as the counting pass would have made it."""
-    ident = (kernels.IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
+    ident = (_kernels().IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
     every = np.ones(npat_prev, dtype=bool)
     parts = list(ordered_map(lambda ch: _extend(r, ch, npat_prev, ident, every, False), _chunks(r, wst, size)))
     space = npat_prev * r.V
     if space <= DENSE_MAX:  # flags and ids by key tables, no sort
         o_key, e_key = np.zeros(space, dtype=bool), np.zeros(space, dtype=bool)
-        masks = [kernels.window_flags(k, e, d, r.ts, bounds[0], bounds[1], o_key, e_key) for k, e, d in parts]
+        masks = [_kernels().window_flags(k, e, d, r.ts, bounds[0], bounds[1], o_key, e_key) for k, e, d in parts]
         ukeys = np.flatnonzero(o_key | e_key)
         has_o, has_e = o_key[ukeys], e_key[ukeys]
         idx = np.full(space, -1, dtype=np.int32)
@@ -176,9 +184,9 @@ def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds, keep_a
     window, everything = [], [] if keep_all else None
     for (k, e, d), m, table in zip(parts, masks, ids):
         kk = k if idx is not None else np.arange(len(k), dtype=np.int64)  # (searched ids are per state)
-        window.append(kernels.remap(kk, e, d, table, m, True))
+        window.append(_kernels().remap(kk, e, d, table, m, True))
         if keep_all:
-            everything.append(kernels.remap(kk, e, d, table, m, False))
+            everything.append(_kernels().remap(kk, e, d, table, m, False))
     return ukeys, has_o, has_e, window, everything
 
 
@@ -195,7 +203,7 @@ class _Level:
     def add(self, st: States) -> None:
         pid, end, _ = st
         r = self.r
-        kernels.count(pid, end, r.sess, r.elig, r.failing, r.control, r.sess_hash, r.row_hash, self.stamp,
+        _kernels().count(pid, end, r.sess, r.elig, r.failing, r.control, r.sess_hash, r.row_hash, self.stamp,
                       self.acc, self.sig)
         keep = np.ones(len(end), dtype=bool) if r.keep_rows is None else r.keep_rows[end]
         self.compl.append((pid[keep], end[keep]))
@@ -210,7 +218,7 @@ class _Level:
         end = np.concatenate([e for _, e in self.compl]) if self.compl else np.zeros(0, np.int32)
         rare = (self.acc[:, 0] < rare_below)[pid]
         pid, end = pid[rare], end[rare]
-        order = kernels.group_order(pid, len(self.acc))  # by pattern, rows kept in order
+        order = _kernels().group_order(pid, len(self.acc))  # by pattern, rows kept in order
         g = (pid[order] + np.int32(gid0)).astype(np.int32)
         e = end[order].astype(np.int32)
         return pl.DataFrame({"gid": g, "row": e, "elig": self.r.elig[e]})

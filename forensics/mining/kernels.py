@@ -48,6 +48,43 @@ def _lookup(key, mode, table, keys):
 
 
 @njit(cache=True, nogil=True)
+def _join(p, st, mark, stamp, best, lst, m):
+    """Parent ``p`` with start row ``st`` joins the sorted parent list
+    ``lst[:m]`` of the current target (``mark``), keeping its latest start;
+    returns the new length."""
+    if stamp[p] != mark:
+        stamp[p] = mark
+        best[p] = st
+        x = m
+        while x > 0 and lst[x - 1] > p:
+            lst[x] = lst[x - 1]
+            x -= 1
+        lst[x] = p
+        return m + 1
+    if st > best[p]:
+        best[p] = st
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _emit(t, lst, m, best, code, ts, V, span_us, span_free, mode, table, keys, oq, ot, od, out):
+    """Extend each parent of ``lst[:m]`` to row ``t`` (span rule on its
+    latest start; the key lookup); returns the new output length."""
+    c = code[t]
+    for x in range(m):
+        p = lst[x]
+        st = best[p]
+        if not span_free and ts[t] - ts[st] > span_us:
+            continue
+        q = _lookup(p * V + c, mode, table, keys)
+        if q < 0:
+            continue
+        oq[out], ot[out], od[out] = q, t, t - st
+        out += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
 def extend(pid, end, d, code, ts, sess_start, V, npat, step, span_us, span_free, mode, table, keys, parent_ok):
     """Extend states (sorted by end row, then pattern; whole sessions) by one action.
 
@@ -86,33 +123,9 @@ def extend(pid, end, d, code, ts, sess_start, V, npat, step, span_us, span_free,
             lo += 1
         m = 0
         for s in range(lo, b):
-            p = pid[s]
-            if not parent_ok[p]:
-                continue
-            st = end[s] - d[s]
-            if stamp[p] != t:
-                stamp[p] = t
-                best[p] = st
-                # insertion into the sorted list of parents (blocks are sorted by pattern)
-                x = m
-                while x > 0 and lst[x - 1] > p:
-                    lst[x] = lst[x - 1]
-                    x -= 1
-                lst[x] = p
-                m += 1
-            elif st > best[p]:
-                best[p] = st
-        c = code[t]
-        for x in range(m):
-            p = lst[x]
-            st = best[p]
-            if not span_free and ts[t] - ts[st] > span_us:
-                continue
-            q = _lookup(p * V + c, mode, table, keys)
-            if q < 0:
-                continue
-            oq[out], ot[out], od[out] = q, t, t - st
-            out += 1
+            if parent_ok[pid[s]]:
+                m = _join(pid[s], end[s] - d[s], t, stamp, best, lst, m)
+        out = _emit(t, lst, m, best, code, ts, V, span_us, span_free, mode, table, keys, oq, ot, od, out)
         t += 1
     return oq[:out].copy(), ot[:out].copy(), od[:out].copy()
 
@@ -146,32 +159,10 @@ def extend_open(pid, end, d, code, ts, sess_start, sess_end, V, npat, span_us, s
         m = 0
         for t in range(end[i] + 1, s1):
             while i < n and end[i] < t:  # the states ending before t join the parents seen so far
-                p = pid[i]
-                if parent_ok[p]:
-                    st = end[i] - d[i]
-                    if stamp[p] != s0:
-                        stamp[p] = s0
-                        best[p] = st
-                        x = m
-                        while x > 0 and lst[x - 1] > p:
-                            lst[x] = lst[x - 1]
-                            x -= 1
-                        lst[x] = p
-                        m += 1
-                    elif st > best[p]:
-                        best[p] = st
+                if parent_ok[pid[i]]:
+                    m = _join(pid[i], end[i] - d[i], s0, stamp, best, lst, m)
                 i += 1
-            c = code[t]
-            for x in range(m):
-                p = lst[x]
-                st = best[p]
-                if not span_free and ts[t] - ts[st] > span_us:
-                    continue
-                q = _lookup(p * V + c, mode, table, keys)
-                if q < 0:
-                    continue
-                oq[out], ot[out], od[out] = q, t, t - st
-                out += 1
+            out = _emit(t, lst, m, best, code, ts, V, span_us, span_free, mode, table, keys, oq, ot, od, out)
         while i < n and end[i] < s1:  # states on the session's last row extend nowhere
             i += 1
     return oq[:out].copy(), ot[:out].copy(), od[:out].copy()
