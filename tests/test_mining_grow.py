@@ -28,6 +28,8 @@ MODES = [
     ("tiny_chunks", {"CHUNK": 2}),
     ("binary_search_lookup", {"DENSE_MAX": 0, "CHUNK": 5}),
     ("row_window_only", {"OPEN_GAPS": False}),
+    ("levelwise_tiny_chunks", {"LEVELWISE_SHARE": 0.0, "CHUNK": 3}),
+    ("depth_first_tiny_chunks", {"LEVELWISE_SHARE": 2.0, "CHUNK": 3}),
 ]
 
 

@@ -50,6 +50,10 @@ CHUNK = 1 << 20
 DENSE_MAX = 1 << 26
 #: extend by the parents seen so far when the gap cannot bind (tests switch it off)
 OPEN_GAPS = True
+#: share of rows inside a window from which levels are grown one at a time
+#: (dense windows: the window pass does the counting pass's work); below it,
+#: chunks of sessions are grown through every level (one chunk held at a time)
+LEVELWISE_SHARE = 0.5
 
 
 def _kernels():
@@ -224,6 +228,89 @@ class _Level:
         return pl.DataFrame({"gid": g, "row": e, "elig": self.r.elig[e]})
 
 
+@dataclass
+class _Pass:
+    """One level found by the window pass: its patterns and how to grow into them."""
+
+    k: int
+    ukeys: np.ndarray
+    has_o: np.ndarray
+    has_e: np.ndarray
+    npat_prev: int
+    look: Lookup
+    parent_ok: np.ndarray
+    lv: _Level
+
+
+def _new_pass(r: _Rows, k: int, res, npat_prev: int, gid0: int) -> _Pass:
+    ukeys, has_o, has_e = res[:3]
+    if gid0 + len(ukeys) >= 2**31:
+        raise OverflowError("more than 2**31 patterns")
+    parent_ok = np.zeros(npat_prev, dtype=bool)
+    parent_ok[ukeys // r.V] = True
+    return _Pass(k, ukeys, has_o, has_e, npat_prev, _lookup(ukeys, npat_prev * r.V), parent_ok,
+                 _Level(r, len(ukeys)))
+
+
+def _levelwise(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len: int) -> list[_Pass]:
+    """Dense windows: each level's window pass, then its counting pass (the
+    window pass's own extensions when every state was a window state)."""
+    passes: list[_Pass] = []
+    npat_prev, gid0 = r.V, 0
+    for k in range(2, max_len + 1):
+        if sum(len(p[0]) for p in wst) == 0:
+            break
+        n_states, n_window = (sum(len(x[0]) for x in parts) for parts in (states, wst))
+        res = _window_pass(r, wst, npat_prev, size, bounds, keep_all=n_window == n_states)
+        if res is None:
+            break
+        ps = _new_pass(r, k, res, npat_prev, gid0)
+        wst, everything = res[3], res[4]
+        kept: Parts = []
+        counted = (everything if everything is not None else  # the window pass extended every state
+                   ordered_map(lambda ch, ps=ps: _extend(r, ch, ps.npat_prev, ps.look, ps.parent_ok, True),
+                               _chunks(r, states, size)))
+        for st in counted:
+            ps.lv.add(st)
+            if k < max_len:
+                kept.append(st)
+        states = kept
+        passes.append(ps)
+        npat_prev, gid0 = len(ps.ukeys), gid0 + len(ps.ukeys)
+    return passes
+
+
+def _depth_first(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len: int) -> list[_Pass]:
+    """Sparse windows: every level's patterns from the window passes alone,
+    then each chunk of sessions grown through all levels in turn, so only one
+    chunk's states are held at a time."""
+    passes: list[_Pass] = []
+    npat_prev, gid0 = r.V, 0
+    for k in range(2, max_len + 1):
+        if sum(len(p[0]) for p in wst) == 0:
+            break
+        res = _window_pass(r, wst, npat_prev, size, bounds, keep_all=False)
+        if res is None:
+            break
+        passes.append(_new_pass(r, k, res, npat_prev, gid0))
+        wst = res[3]
+        npat_prev, gid0 = len(res[0]), gid0 + len(res[0])
+
+    def down(ch: States) -> list[States]:
+        out = []
+        for ps in passes:
+            ch = _extend(r, ch, ps.npat_prev, ps.look, ps.parent_ok, True)
+            out.append(ch)
+            if len(ch[0]) == 0:
+                break
+        return out
+
+    for levels in ordered_map(down, _chunks(r, states, max(size // 8, 1))):
+        for ps, st in zip(passes, levels):
+            ps.lv.add(st)
+    return passes
+
+
 def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row_hash, sess_hash, V: int,
                 max_len: int, max_gap: int, span_us: int, rare_below: float,
                 chunk: int | None = None,
@@ -245,48 +332,27 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
                     control=control, sess_hash=sess_hash, row_hash=row_hash, keep_rows=keep_rows)
     size = chunk or CHUNK
     bounds = (onset_lo, err_lo)
-    rows = np.arange(n, dtype=np.int32)
-    states: Parts = [(np.asarray(code, dtype=np.int32), rows, np.zeros(n, dtype=np.int32))]  # level 1
+    states: Parts = [(np.asarray(code, dtype=np.int32), np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.int32))]
     win1 = (r.ts >= onset_lo) | (r.ts >= err_lo)
     wst: Parts = [tuple(x[win1] for x in states[0])]
-    npat_prev = V
-    codes_prev = np.arange(V, dtype=np.int64)[:, None]
+    grow_levels = _levelwise if win1.sum() >= LEVELWISE_SHARE * max(n, 1) else _depth_first
+    passes = grow_levels(r, states, wst, size, bounds, max_len)
     frames: list[pl.DataFrame] = []
     compl: list[pl.DataFrame] = []
+    codes_prev = np.arange(V, dtype=np.int64)[:, None]
     gid0 = 0
-    for k in range(2, max_len + 1):
-        if sum(len(p[0]) for p in wst) == 0:
-            break
-        n_states, n_window = (sum(len(x[0]) for x in parts) for parts in (states, wst))
-        res = _window_pass(r, wst, npat_prev, size, bounds, keep_all=n_window == n_states)
-        if res is None:
-            break
-        ukeys, has_o, has_e, wst, everything = res
-        npat = len(ukeys)
-        if gid0 + npat >= 2**31:
-            raise OverflowError("more than 2**31 patterns")
-        parent_ok = np.zeros(npat_prev, dtype=bool)
-        parent_ok[ukeys // V] = True
-        look = _lookup(ukeys, npat_prev * V)
-        lv = _Level(r, npat)
-        kept: Parts = []
-        counted = (everything if everything is not None else  # the window pass extended every state
-                   ordered_map(lambda ch: _extend(r, ch, npat_prev, look, parent_ok, True), _chunks(r, states, size)))
-        for st in counted:
-            lv.add(st)
-            if k < max_len:
-                kept.append(st)
-        states = kept
-        codes = np.concatenate([codes_prev[ukeys // V], (ukeys % V)[:, None]], axis=1)
+    for ps in passes:
+        npat = len(ps.ukeys)
+        codes = np.concatenate([codes_prev[ps.ukeys // V], (ps.ukeys % V)[:, None]], axis=1)
         frames.append(pl.DataFrame({
             "gid": np.arange(gid0, gid0 + npat, dtype=np.int64),
-            "length": np.full(npat, k, dtype=np.int32),
+            "length": np.full(npat, ps.k, dtype=np.int32),
             "codes": pl.Series(codes).cast(pl.List(pl.Int64)),
-            "onset_window": has_o,
-            "error_window": has_e,
-            **lv.counts(),
+            "onset_window": ps.has_o,
+            "error_window": ps.has_e,
+            **ps.lv.counts(),
         }))
-        compl.append(lv.completions(gid0, rare_below))
+        compl.append(ps.lv.completions(gid0, rare_below))
         gid0 += npat
-        npat_prev, codes_prev = npat, codes
+        codes_prev = codes
     return frames, compl
