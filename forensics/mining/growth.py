@@ -22,6 +22,12 @@ everything:
 * the **counting pass** extends every state of the parents of those
   patterns, into those patterns only, and counts them over the whole log.
 
+When few rows lie in a window (the usual scan), the window passes of every
+level run first, and the counting is then **depth-first**: each chunk of
+sessions is grown through all levels and counted before the next, so only
+one chunk's states are held.  With dense windows the levels are grown one at
+a time, and a window pass that extended every state is the counting pass.
+
 Examples
 --------
 >>> import numpy as np
