@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -153,51 +154,57 @@ def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarr
     return (q.astype(np.int32) if narrow else q), t, nd  # narrow: ids of this level's patterns (< 2**31)
 
 
+class _Found(NamedTuple):
+    """What a window pass finds for its level."""
+
+    ukeys: np.ndarray  # sorted keys (parent * V + code) of the level's patterns
+    has_o: np.ndarray
+    has_e: np.ndarray
+    look: Lookup  # key -> pattern id, for the counting pass too
+    window: Parts  # the level's window states
+    everything: Parts | None  # every extension, when every state was a window state
+
+
+def _window_keys(r: _Rows, parts: list[States], space: int, bounds):
+    """The sorted keys with a window state among ``parts``, their pre-onset /
+    pre-error flags and each part's window mask (key tables when ``space``
+    is small enough, else a sort)."""
+    if space <= DENSE_MAX:
+        o_key, e_key = np.zeros(space, dtype=bool), np.zeros(space, dtype=bool)
+        masks = [_kernels().window_flags(k, e, d, r.ts, bounds[0], bounds[1], o_key, e_key) for k, e, d in parts]
+        ukeys = np.flatnonzero(o_key | e_key)
+        return ukeys, o_key[ukeys], e_key[ukeys], masks
+    flags = []
+    for k, e, d in parts:
+        start = r.ts[e - d]
+        flags.append((start >= bounds[0][e], start >= bounds[1][e]))
+    masks = [o | e for o, e in flags]
+    ukeys = np.unique(np.concatenate([k[m] for (k, _, _), m in zip(parts, masks)]))
+    has_o, has_e = np.zeros(len(ukeys), dtype=bool), np.zeros(len(ukeys), dtype=bool)
+    for (k, _, _), (o, e) in zip(parts, flags):
+        has_o[np.searchsorted(ukeys, k[o])] = True
+        has_e[np.searchsorted(ukeys, k[e])] = True
+    return ukeys, has_o, has_e, masks
+
+
 def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds, keep_all: bool):
-    """The level's patterns (sorted keys), their window flags and window
-    states; with ``keep_all`` (the window states were every state) also
-    every extension, as the counting pass would have made it."""
+    """The level's patterns (sorted keys), their window flags, the key ->
+    id lookup and the window states; with ``keep_all`` (the window states
+    were every state) also every extension, as the counting pass would have
+    made it."""
     ident = (_kernels().IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
     every = np.ones(npat_prev, dtype=bool)
     parts = list(ordered_map(lambda ch: _extend(r, ch, npat_prev, ident, every, False), _chunks(r, wst, size)))
     space = npat_prev * r.V
-    if space <= DENSE_MAX:  # flags and ids by key tables, no sort
-        o_key, e_key = np.zeros(space, dtype=bool), np.zeros(space, dtype=bool)
-        masks = [_kernels().window_flags(k, e, d, r.ts, bounds[0], bounds[1], o_key, e_key) for k, e, d in parts]
-        ukeys = np.flatnonzero(o_key | e_key)
-        has_o, has_e = o_key[ukeys], e_key[ukeys]
-        idx = np.full(space, -1, dtype=np.int32)
-    else:
-        masks = []
-        for k, e, d in parts:
-            start = r.ts[e - d]
-            masks.append((start >= bounds[0][e]) | (start >= bounds[1][e]))
-        wk = np.concatenate([k[m] for (k, _, _), m in zip(parts, masks)]) if parts else np.zeros(0, np.int64)
-        ukeys = np.unique(wk)
-        has_o, has_e = np.zeros(len(ukeys), dtype=bool), np.zeros(len(ukeys), dtype=bool)
-        for k, e, d in parts:
-            start = r.ts[e - d]
-            has_o[np.searchsorted(ukeys, k[start >= bounds[0][e]])] = True
-            has_e[np.searchsorted(ukeys, k[start >= bounds[1][e]])] = True
-        idx = None
+    ukeys, has_o, has_e, masks = _window_keys(r, parts, space, bounds)
     if len(ukeys) == 0:
         return None
     ukeys = ukeys.astype(np.int64)
-    if idx is not None:
-        idx[ukeys] = np.arange(len(ukeys), dtype=np.int32)
-        ids = [idx] * len(parts)
-    else:  # keys outside the level's patterns are absent from ukeys: map through a sorted search
-        ids = []
-        for k, _, _ in parts:
-            pos = np.minimum(np.searchsorted(ukeys, k), len(ukeys) - 1)
-            ids.append(np.where(ukeys[pos] == k, pos, -1).astype(np.int32))
-    window, everything = [], [] if keep_all else None
-    for (k, e, d), m, table in zip(parts, masks, ids):
-        kk = k if idx is not None else np.arange(len(k), dtype=np.int64)  # (searched ids are per state)
-        window.append(_kernels().remap(kk, e, d, table, m, True))
-        if keep_all:
-            everything.append(_kernels().remap(kk, e, d, table, m, False))
-    return ukeys, has_o, has_e, window, everything
+    look = _lookup(ukeys, space)
+    window = [_kernels().remap(k, e, d, *look, m, True) for (k, e, d), m in zip(parts, masks)]
+    everything = [_kernels().remap(k, e, d, *look, m, False) for (k, e, d), m in zip(parts, masks)] if keep_all \
+        else None
+    return _Found(ukeys, has_o, has_e, look, window, everything)
 
 
 class _Level:
@@ -248,14 +255,13 @@ class _Pass:
     lv: _Level
 
 
-def _new_pass(r: _Rows, k: int, res, npat_prev: int, gid0: int) -> _Pass:
-    ukeys, has_o, has_e = res[:3]
+def _new_pass(r: _Rows, k: int, res: _Found, npat_prev: int, gid0: int) -> _Pass:
+    ukeys, has_o, has_e, look = res.ukeys, res.has_o, res.has_e, res.look
     if gid0 + len(ukeys) >= 2**31:
         raise OverflowError("more than 2**31 patterns")
     parent_ok = np.zeros(npat_prev, dtype=bool)
     parent_ok[ukeys // r.V] = True
-    return _Pass(k, ukeys, has_o, has_e, npat_prev, _lookup(ukeys, npat_prev * r.V), parent_ok,
-                 _Level(r, len(ukeys)))
+    return _Pass(k, ukeys, has_o, has_e, npat_prev, look, parent_ok, _Level(r, len(ukeys)))
 
 
 def _levelwise(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len: int) -> list[_Pass]:
@@ -271,7 +277,7 @@ def _levelwise(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len: 
         if res is None:
             break
         ps = _new_pass(r, k, res, npat_prev, gid0)
-        wst, everything = res[3], res[4]
+        wst, everything = res.window, res.everything
         kept: Parts = []
         counted = (everything if everything is not None else  # the window pass extended every state
                    ordered_map(lambda ch, ps=ps: _extend(r, ch, ps.npat_prev, ps.look, ps.parent_ok, True),
@@ -299,8 +305,8 @@ def _depth_first(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len
         if res is None:
             break
         passes.append(_new_pass(r, k, res, npat_prev, gid0))
-        wst = res[3]
-        npat_prev, gid0 = len(res[0]), gid0 + len(res[0])
+        wst = res.window
+        npat_prev, gid0 = len(res.ukeys), gid0 + len(res.ukeys)
 
     def down(ch: States) -> list[States]:
         out = []

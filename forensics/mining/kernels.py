@@ -230,19 +230,21 @@ def window_flags(key, end, d, ts, onset_lo, err_lo, has_o, has_e):
 
 
 @njit(cache=True, nogil=True)
-def remap(key, end, d, idx, w, window_only):
-    """States with their keys mapped to ids (``idx[key]``, negative:
+def remap(key, end, d, mode, table, keys, w, window_only):
+    """States with their keys mapped to ids (:func:`_lookup`; absent keys
     dropped), only the window ones (mask ``w``) when ``window_only``."""
+    ids = np.empty(len(key), np.int64)
     n = 0
     for i in range(len(key)):
-        if (w[i] or not window_only) and idx[key[i]] >= 0:
+        ids[i] = _lookup(key[i], mode, table, keys) if (w[i] or not window_only) else -1
+        if ids[i] >= 0:
             n += 1
     oq = np.empty(n, np.int32)
     ot = np.empty(n, np.int32)
     od = np.empty(n, np.int32)
     j = 0
     for i in range(len(key)):
-        if (w[i] or not window_only) and idx[key[i]] >= 0:
-            oq[j], ot[j], od[j] = idx[key[i]], end[i], d[i]
+        if ids[i] >= 0:
+            oq[j], ot[j], od[j] = ids[i], end[i], d[i]
             j += 1
     return oq, ot, od
