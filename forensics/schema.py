@@ -83,8 +83,8 @@ def conform(frame: pl.DataFrame) -> pl.DataFrame:
     """
     exprs = []
     for name, dtype in EVENT_SCHEMA.items():
-        if name in frame.columns:
-            exprs.append(pl.col(name).cast(dtype, strict=False))
+        if name in frame.columns:  # a cast to the same type still copies
+            exprs.append(pl.col(name) if frame.schema[name] == dtype else pl.col(name).cast(dtype, strict=False))
         else:
             exprs.append(pl.lit(None, dtype=dtype).alias(name))
     return frame.select(exprs)

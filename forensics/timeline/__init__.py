@@ -207,7 +207,7 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
     ev = mark_errors(ev, client_errors=options.client_errors)
     ev = link_requests(ev)
     ev = assign_sessions(ev, session_gap_s=options.session_gap_s)
-    timed = ev.filter(pl.col("ts").is_not_null())
+    timed = ev.filter(pl.col("ts").is_not_null()) if ev["ts"].null_count() else ev  # a filter copies every column
     if timed.height:
         t0, t1 = timed["ts"][0], timed["ts"][-1]
         bin_s = choose_bin((t1 - t0).total_seconds(), options.bin_s)
