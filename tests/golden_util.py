@@ -43,9 +43,10 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 GOLDEN = TESTS / "golden"
 #: Format golden folder under ``tests/golden/`` -> the format it is parsed as.
+#: A folder is named after its format, or ``<format>_<variant>`` (``plain_python``,
+#: ``jsonl_gelf``): several samples of one format.
 FORMAT_GOLDENS: dict[str, str] = {
-    "access": "access", "jsonl": "jsonl", "logfmt": "logfmt", "plain": "plain", "plain_python": "plain",
-    "postgres": "postgres", "redis": "redis", "syslog": "syslog",
+    p.name: p.name.split("_")[0] for p in sorted(GOLDEN.iterdir()) if (p / "input.log").exists()
 }
 TERMINAL_GOLDEN_DIR = GOLDEN / "report"
 #: Terminal report golden file -> the CLI arguments and environment that print it (run from the repo root).

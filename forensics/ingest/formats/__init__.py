@@ -8,9 +8,13 @@ from types import ModuleType
 
 from .base import check_shape
 
-#: Module names in sniffing priority order (ties go to the earlier one).
-#: ``plain`` is the fallback for text logs with a timestamp prefix.
-_MODULES = ("jsonl", "logfmt", "access", "postgres", "redis", "syslog", "plain")
+#: Module names in sniffing priority order (ties go to the earlier one): an
+#: envelope before what it wraps (Docker json-file and OTLP lines are JSON
+#: lines too; HAProxy, MySQL and BGL lines would pass for syslog or plain text).
+#: ``plain`` is the fallback for text logs with a timestamp prefix.  A name
+#: whose module does not exist is skipped.
+PRIORITY = ("docker", "cri", "otlp", "jsonl", "csv", "w3c", "logfmt", "alb", "haproxy", "envoy", "access", "mysql",
+            "postgres", "redis", "bgl", "syslog", "plain")
 
 #: Score a sniffer must reach to win over the fallback.
 MIN_SCORE = 0.5
@@ -18,7 +22,7 @@ MIN_SCORE = 0.5
 
 def _load() -> dict[str, ModuleType]:
     found: dict[str, ModuleType] = {}
-    for name in _MODULES:
+    for name in PRIORITY:
         try:
             mod = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:  # a format not built yet

@@ -24,12 +24,14 @@ A format module defines:
 
 Optionally:
 
+``EXAMPLE`` (str)
+    One typical line (``forensics formats`` shows it).
 ``parse_bytes(data: bytes, lines: pl.DataFrame, *, options) -> ParseResult | None``
     A whole-buffer fast path (e.g. a native reader) tried first; it returns
     ``None`` when it does not apply, and ``parse`` runs instead.
 
 Adding a format is one new module with this shape, named in
-``forensics.ingest.formats._MODULES`` (its place there is its sniffing
+``forensics.ingest.formats.PRIORITY`` (its place there is its sniffing
 priority), plus a golden folder ``tests/golden/<NAME>/`` and a
 ``tests/test_format_<NAME>.py``.  The registry checks the shape when it loads
 (:data:`REQUIRED`).
