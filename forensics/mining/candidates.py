@@ -107,6 +107,24 @@ def _us(col: str) -> pl.Expr:
     return pl.col(col).dt.replace_time_zone("UTC").dt.epoch("us")
 
 
+def _coded_actions(actions: pl.DataFrame) -> pl.DataFrame:
+    """The actions mining reads: :data:`_ROW_COLUMNS`, rows with a session and
+    an action (a filter copies every column: skipped when it keeps all)."""
+    acts = actions.select([c for c in _ROW_COLUMNS if c in actions.columns])
+    keep = pl.col("session_key").is_not_null() & pl.col("action").is_not_null()
+    return acts if acts.select(keep.all()).item() else acts.filter(keep)
+
+
+def _sorted_by_session(acts: pl.DataFrame) -> bool:
+    """Whether ``acts`` is sorted by ``sidx, ts, seq`` (no null ``ts``)."""
+    if acts.height < 2 or acts["ts"].null_count():
+        return acts.height < 2
+    s, t, q = pl.col("sidx"), pl.col("ts"), pl.col("seq")
+    ns, nt, nq = s.shift(-1), t.shift(-1), q.shift(-1)
+    ok = (s < ns) | ((s == ns) & ((t < nt) | ((t == nt) & (q < nq))))
+    return bool(acts.select(ok.head(acts.height - 1).all()).item())
+
+
 def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     """Integer-code a :class:`~forensics.timeline.model.Timeline` for mining.
 
@@ -116,8 +134,7 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     >>> prepare(tiny_timeline()).vocab                    # doctest: +SKIP
     ('a', 'b')
     """
-    used = [c for c in _ROW_COLUMNS if c in timeline.actions.columns]
-    acts = timeline.actions.filter(pl.col("session_key").is_not_null() & pl.col("action").is_not_null()).select(used)
+    acts = _coded_actions(timeline.actions)
     sessions = timeline.sessions.select("session_key", "user", "first_error")
     keys = (
         pl.concat([acts.select("session_key"), sessions.select("session_key")])
@@ -127,10 +144,15 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     )
     vocab = acts.select(pl.col("action").unique().sort()).to_series()
     vmap = pl.DataFrame({"action": vocab, "code": np.arange(len(vocab), dtype=np.int64)})
-    acts = (
-        acts.join(keys, on="session_key", how="left").join(vmap, on="action", how="left")
-        .sort(["sidx", "ts", "seq"])  # time order within a session (growth relies on it); sidx follows session_key
+    # Only the two code columns are joined (a join gathers every column it
+    # carries); the actions come sorted by session key and time, so the sort
+    # below is usually a check.
+    acts = acts.with_columns(
+        acts.select("session_key").join(keys, on="session_key", how="left", maintain_order="left")["sidx"],
+        acts.select("action").join(vmap, on="action", how="left", maintain_order="left")["code"],
     )
+    if not _sorted_by_session(acts):
+        acts = acts.sort(["sidx", "ts", "seq"])  # time order within a session (growth relies on it); sidx follows session_key
 
     burst_err = timeline.session_errors.group_by("session_key").agg(
         _us("first_error").min().alias("burst_first")
