@@ -52,13 +52,27 @@ def combine(ev_parts: list[pl.DataFrame], rejects: pl.DataFrame, *, dedupe: bool
     del events
     if not ordered:
         lazy = lazy.sort(["ts", FILE_INDEX, "line"])
-    events = lazy.drop(FILE_INDEX, ATTRS_HASH, strict=False).collect()
-    # Parts concatenated in order keep their own chunks (and a constant column
-    # has one): the first eager operation would copy the whole frame to align
-    # them, after the parts are gone; doing it here keeps that copy out of the
-    # timeline's peak.
-    events = events.rechunk()
-    return Combined(events, rejects.sort([FILE_INDEX, "line"]).drop(FILE_INDEX), duplicates)
+    rejects = rejects.sort([FILE_INDEX, "line"]).drop(FILE_INDEX)
+    # the plan holds the concatenated parts: popped, it is gone once collected,
+    # so that one_chunk can free each column's old chunks
+    plan = [lazy.drop(FILE_INDEX, ATTRS_HASH, strict=False)]
+    del lazy
+    return Combined(one_chunk(plan.pop().collect()), rejects, duplicates)
+
+
+def one_chunk(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every column in one chunk, rechunked a column at a time.
+
+    Parts concatenated in order keep their own chunks (and a constant column
+    has one): the first eager operation on the frame would copy all of it at
+    once to align them.  One column at a time, the old chunks of a column are
+    freed before the next is copied, so the peak is the frame plus one column
+    (string columns copy only their 16-byte views; the text is shared).
+    """
+    for name in frame.columns:
+        if frame.get_column(name).n_chunks() > 1:
+            frame = frame.with_columns(frame.get_column(name).rechunk())
+    return frame
 
 
 def _part_order(frame: pl.DataFrame) -> tuple:

@@ -145,16 +145,19 @@ def build_actions(events: pl.DataFrame) -> pl.DataFrame:
     resources = request_resources(events)
     cols = ["session_key", "ts", "user", "action", "request_id", "_req_failed", "_resource", "source", "line",
             "component", "status"]
-    acts = events.select(cols).filter(events.get_column("is_action") & events.get_column("session_key").is_not_null())
-    if acts.get_column("ts").null_count() == 0:
-        # events come sorted by ts, source, line: the session key and the
-        # row position give the same order, much cheaper than four keys
-        acts = acts.with_row_index("_i").sort("session_key", "_i").drop("_i")
+    rows = (events.get_column("is_action") & events.get_column("session_key").is_not_null()).arg_true()
+    if events.get_column("ts").gather(rows).null_count() == 0:
+        # the rows come in ts, source, line order: the session key and the row
+        # position give the sort, and each column is gathered once, in that order
+        acts = events.select(pl.col(cols).gather(_session_order(events.get_column("session_key"), rows)))
     else:
+        acts = events.select(cols).filter(events.get_column("is_action") & events.get_column("session_key").is_not_null())
         acts = acts.sort("session_key", "ts", "source", "line")
-    acts = acts.join(resources, on="request_id", how="left", maintain_order="left")
+    # only the request id is joined (a join gathers every column it carries);
+    # ``resources`` has one row per request id
+    linked = acts.select("request_id").join(resources, on="request_id", how="left", maintain_order="left")
     own = pl.when(pl.col("_resource").is_not_null()).then(pl.concat_list(pl.col("_resource")))
-    return acts.select(
+    return acts.with_columns(linked.get_column("resources")).select(
         "session_key",
         pl.int_range(pl.len(), dtype=pl.UInt32).over("session_key").alias("seq"),
         "ts",
@@ -168,6 +171,18 @@ def build_actions(events: pl.DataFrame) -> pl.DataFrame:
         "component",
         "status",
     )
+
+
+def _session_order(keys: pl.Series, rows: pl.Series) -> pl.Series:
+    """``rows`` (increasing positions) ordered by ``keys`` at those rows, ties
+    kept in position order.  The keys are ranked through their sorted distinct
+    values (one per session), so the sort of every row is by integers, not
+    strings: the same order as a stable sort by the key."""
+    picked = keys.gather(rows)
+    ranks = picked.unique().sort().to_frame("session_key").with_row_index("_rank")
+    rank = picked.to_frame("session_key").join(ranks, on="session_key", how="left", maintain_order="left")
+    order = pl.DataFrame({"_rank": rank.get_column("_rank"), "_pos": pl.int_range(rows.len(), eager=True)})
+    return rows.gather(order.select(pl.arg_sort_by("_rank", "_pos")).to_series())
 
 
 def build_sessions(events: pl.DataFrame) -> pl.DataFrame:
