@@ -417,15 +417,12 @@ def test_a_folder_of_many_small_files_works_with_bounded_open_files(tmp_path):
         peak["fds"] = max(peak["fds"], len(os.listdir("/proc/self/fd")))
 
     before = len(os.listdir("/proc/self/fd"))
-    t0 = time.perf_counter()
-    res = ingest([tmp_path / "logs"], progress=progress)
-    per_file_ms = (time.perf_counter() - t0) / 2000 * 1000
+    res = ingest([tmp_path / "logs"], progress=progress)  # time per file: bench/bench_many_files.py
     doc = res.accounting.to_json()
     assert doc["files"] == 2000 and not doc["errors"]
     assert doc["lines"] == doc["events"] + doc["continuation_lines"] + doc["blank_lines"] + doc["malformed"]
     assert doc["malformed"] == 666  # the orphan continuation lines, one per third file
     assert peak["fds"] <= before + 4
-    assert per_file_ms < 20  # generous: ~1 ms on the reference machine (docs/reliability.md, "Bad inputs")
 
 
 def test_small_files_parsed_in_batches_match_files_parsed_one_by_one(tmp_path, monkeypatch):
@@ -453,11 +450,9 @@ def test_small_files_parsed_in_batches_match_files_parsed_one_by_one(tmp_path, m
 @pytest.mark.skipif(not os.environ.get("FORENSICS_SLOW"), reason="set FORENSICS_SLOW=1 (takes ~2 minutes)")
 def test_a_folder_of_100k_small_files(tmp_path):
     _many(tmp_path / "logs", 100_000)
-    t0 = time.perf_counter()
-    res = ingest([tmp_path / "logs"])
-    per_file_ms = (time.perf_counter() - t0) / 100_000 * 1000
-    assert res.accounting.to_json()["files"] == 100_000
-    assert per_file_ms < 2.5
+    res = ingest([tmp_path / "logs"])  # time per file: bench/bench_many_files.py
+    doc = res.accounting.to_json()
+    assert doc["files"] == 100_000 and doc["malformed"] == 33_333
 
 
 def test_jsonl_field_first_seen_after_line_100_is_kept(write, tmp_path):

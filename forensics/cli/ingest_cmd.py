@@ -37,5 +37,5 @@ def command(ctx: click.Context, output, rejects_path, as_json, quiet, **kw) -> N
         echo_json(result.accounting.to_json())
     if not quiet:
         render_accounting(result.accounting, stderr_console(), rejects=result.rejects)
-    if result.accounting.errors:
+    if result.accounting.partial:  # an unreadable file, or one with no line read as an event
         ctx.exit(ExitCode.PARTIAL)

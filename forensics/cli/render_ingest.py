@@ -43,6 +43,9 @@ def render_accounting(acc: Accounting, console: Console, *, rejects=None) -> Non
         if f.damage:
             console.print(f"[yellow]warning[/]: {terminal_safe(f.path, max_len=200)}: {terminal_safe(f.damage, max_len=160)}",
                           soft_wrap=True)
+        if f.warning():
+            console.print(f"[yellow]warning[/]: {terminal_safe(f.path, max_len=200)}: {terminal_safe(f.warning())}",
+                          soft_wrap=True)
         if f.invalid_utf8_lines:
             console.print(f"[yellow]warning[/]: {terminal_safe(f.path, max_len=200)}: {f.invalid_utf8_lines:,} lines were "
                           "not UTF-8 (decoded with U+FFFD)", soft_wrap=True)

@@ -101,6 +101,8 @@ def render_header(result: ScanResult, console: Console) -> None:
         print_line(console, f"[yellow]skipped:[/] {safe(sk, 200)}")
     for msg in acc.get("errors") or []:
         print_line(console, f"[yellow]warning:[/] {safe(msg, 300)}")
+    for w in acc.get("warnings") or []:
+        print_line(console, f"[yellow]warning:[/] {_path(w['path'])}: {safe(w['warning'], 200)}")
 
 
 def render_suspects(result: ScanResult, console: Console) -> None:

@@ -49,8 +49,11 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, n
         from .render_scan import render_scan
 
         render_scan(result, no_color=no_color)
-    if result.ingest.accounting.errors:
-        if not quiet and as_json:
-            for msg in result.ingest.accounting.errors:
-                stderr_console().print(f"warning: {terminal_safe(msg, max_len=300)}", markup=False, highlight=False)
+    acc = result.ingest.accounting
+    if not quiet and as_json:  # the terminal report prints these itself
+        notes = list(acc.errors) + [f"{f.path}: {f.warning()}" for f in acc.files if f.warning()]
+        for msg in notes:
+            stderr_console().print(f"warning: {terminal_safe(msg, max_len=300)}", markup=False, highlight=False,
+                                   soft_wrap=True)
+    if acc.partial:  # an unreadable file, or one with no line read as an event
         ctx.exit(ExitCode.PARTIAL)

@@ -118,10 +118,10 @@ def _load(index: int, path: Path, display: str, relative: str, *, options: Inges
     if options.format:
         fmt = options.format
     elif texts is not None:
-        fmt = formats.sniff([t for t in texts if t.strip(_WHITESPACE)][:SNIFF_LINES])
+        fmt = formats.choose([t for t in texts if t.strip(_WHITESPACE)][:SNIFF_LINES], options=options)
     else:
         sample = lines.filter(pl.col("text").str.strip_chars() != "").head(SNIFF_LINES)["text"].to_list()
-        fmt = formats.sniff(sample)
+        fmt = formats.choose(sample, options=options)
     return Loaded(index, display, relative, fmt, kind, damage, invalid, data, lines, texts)
 
 

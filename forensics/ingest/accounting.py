@@ -29,6 +29,24 @@ class FileReport:
     def balanced(self) -> bool:
         return self.lines == self.events + self.continuation_lines + self.blank_lines + self.malformed
 
+    @property
+    def mostly_malformed(self) -> bool:
+        """More than half of the file's non-blank lines are malformed."""
+        return self.skipped is None and 2 * self.malformed > self.lines - self.blank_lines
+
+    @property
+    def wholly_malformed(self) -> bool:
+        """Lines were read but not one became an event."""
+        return self.skipped is None and self.malformed > 0 and self.events == 0
+
+    def warning(self) -> str | None:
+        """The one-line warning of a mostly malformed file (None otherwise)."""
+        if not self.mostly_malformed:
+            return None
+        share = f"all {self.malformed:,}" if self.wholly_malformed else f"{self.malformed:,} of {self.lines - self.blank_lines:,}"
+        return (f"{share} lines malformed as {self.format or 'unknown'}: not this format? "
+                "(`forensics formats` lists the formats; --format forces one)")
+
 
 @dataclass(frozen=True)
 class Accounting:
@@ -37,6 +55,11 @@ class Accounting:
     files: tuple[FileReport, ...] = field(default_factory=tuple)
     errors: tuple[str, ...] = ()
     duplicates: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """Some input was not read: an error, or a file of which no line became an event."""
+        return bool(self.errors) or any(f.wholly_malformed for f in self.files)
 
     def total(self, name: str) -> int:
         return sum(getattr(f, name) for f in self.files)
@@ -61,6 +84,7 @@ class Accounting:
             "duplicates_dropped": self.duplicates,
             "skipped_files": [{"path": f.path, "reason": f.skipped} for f in self.files if f.skipped],
             "errors": list(self.errors),
+            "warnings": [{"path": f.path, "warning": w} for f in self.files if (w := f.warning())],
             "by_format": self.by_format(),
             "by_file": [asdict(f) for f in self.files],
         }

@@ -138,7 +138,7 @@ def parse_stream(
         ev, rej, ((_, rep),) = parse_group([loaded], fmt, options=options, now=now)
         return ev, rej, rep
 
-    fmt = _parse_chunks(st, parts, parse, fmt=options.format, chunk_bytes=chunk_bytes)
+    fmt = _parse_chunks(st, parts, parse, options=options, chunk_bytes=chunk_bytes)
     damage = st.state.damage
     if parts.nul:
         note = f"{parts.nul} NUL bytes (a zero-filled region); each run read as U+FFFD"
@@ -152,9 +152,10 @@ def parse_stream(
     return parts.events, pl.concat(parts.rejects), report
 
 
-def _parse_chunks(st: Streamed, parts: _Parts, parse, *, fmt: str | None, chunk_bytes: int) -> str | None:
-    """Parse every chunk into ``parts``; return the format (sniffed from the
-    first chunk with lines unless given)."""
+def _parse_chunks(st: Streamed, parts: _Parts, parse, *, options: IngestOptions, chunk_bytes: int) -> str | None:
+    """Parse every chunk into ``parts``; return the format (chosen from the
+    first chunk with lines unless ``options.format`` gives it)."""
+    fmt = options.format
     chunks = _chunks(st, chunk_bytes)
     carry = b""
     for data, last in chunks:
@@ -165,7 +166,7 @@ def _parse_chunks(st: Streamed, parts: _Parts, parse, *, fmt: str | None, chunk_
             continue
         if fmt is None:
             sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
-            fmt = formats.sniff(sample)
+            fmt = formats.choose(sample, options=options)
         if not formats.continued(fmt):
             # chunks are independent: two are parsed at a time (Polars releases
             # the GIL, and many of its string kernels run on one core) while

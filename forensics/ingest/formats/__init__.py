@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+import polars as pl
+
 from .base import check_shape
 
 #: Module names in sniffing priority order (ties go to the earlier one): an
@@ -68,3 +70,57 @@ def sniff(sample: list[str]) -> str:
     if best is not None and best_score >= MIN_SCORE:
         return best
     return "plain" if "plain" in FORMATS else (best or "jsonl")
+
+
+#: A sniffed format is tried on the sample unless its sniff score reaches
+#: :data:`SURE_SCORE` (and it is not the ``plain`` fallback), or it has
+#: continuation lines and the sample's first line starts an event; when it reads
+#: less than :data:`TRUSTED_SHARE` of the sample's lines (events with a time,
+#: or lines folded into one), every format is tried.
+SURE_SCORE = 0.9
+TRUSTED_SHARE = 0.5
+
+
+def read_share(name: str, sample: list[str], *, options) -> float:
+    """Share of ``sample`` (non-blank lines) that format ``name`` reads:
+    events with a timestamp plus the lines folded into them, over the lines.
+    A parser that raises on the sample reads none of it."""
+    if not sample:
+        return 0.0
+    lines = pl.DataFrame({"line": pl.int_range(1, len(sample) + 1, eager=True, dtype=pl.Int64),
+                          "text": pl.Series(sample, dtype=pl.String)})
+    try:
+        res = FORMATS[name].parse(lines, options=options)
+    except Exception:  # noqa: BLE001 - a sample the format cannot take at all
+        return 0.0
+    timed = res.events.height - res.events.get_column("ts").null_count() if "ts" in res.events.columns else 0
+    folded = res.continuation_lines if timed else 0
+    return min(1.0, (timed + folded) / len(sample))
+
+
+def choose(sample: list[str], *, options) -> str:
+    """The format for a file from its first non-blank lines: the sniffed one
+    (:func:`sniff`) when it is sure or reads at least :data:`TRUSTED_SHARE` of them, else
+    the format that reads the most of them (ties: the sniffed one, then
+    :data:`PRIORITY`).  ``options`` (:class:`~forensics.ingest.options.IngestOptions`)
+    are those the file will be parsed with (a time field, a time zone).
+
+    Examples
+    --------
+    >>> from forensics.ingest.options import IngestOptions
+    >>> choose(['{"ts": 1698941698, "msg": "a"}'], options=IngestOptions())
+    'jsonl'
+    """
+    best = sniff(sample)
+    mod = FORMATS[best]
+    if best != "plain" and mod.sniff(sample) >= SURE_SCORE:
+        return best
+    if mod.CONTINUATION_LINES and sample and mod.sniff(sample[:1]) == 1.0:
+        return best  # the first line starts an event: the lines below it are read (folded into one) or its own
+    share = read_share(best, sample, options=options)
+    if share >= TRUSTED_SHARE:
+        return best
+    for name in FORMATS:
+        if name != best and (other := read_share(name, sample, options=options)) > share:
+            best, share = name, other
+    return best

@@ -28,6 +28,7 @@ from .base import ParseResult, empty_rejects, reject, split_blank
 
 NAME = "logfmt"
 DESCRIPTION = "logfmt key=value lines (ts=... level=... msg=\"...\"), any field names"
+EXAMPLE = 'ts=2023-11-02T16:10:01Z level=info svc=api user_id=u1 rid=req-0001 action=login msg="user logged in" duration_ms=12'
 CONTINUATION_LINES = False
 
 #: A logfmt line begins with a key=value pair.

@@ -48,6 +48,7 @@ from .base import ParseResult, empty_rejects, fold_continuations, reject, split_
 
 NAME = "plain"
 DESCRIPTION = "Plain-text logs with a timestamp (and level) prefix; untimestamped lines continue the event above"
+EXAMPLE = '2026-03-14 11:03:20,001 ERROR [main] com.acme.lms.Application - Cache refresh failed'
 CONTINUATION_LINES = True
 
 ORPHAN_REASON = "continuation line with no event before it"

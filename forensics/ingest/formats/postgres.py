@@ -47,6 +47,7 @@ from .plain import ORPHAN_REASON, kv_events
 
 NAME = "postgres"
 DESCRIPTION = "PostgreSQL server log (stderr, log_line_prefix starting with %m or %t)"
+EXAMPLE = '2026-03-14 11:02:31.004 UTC [981] ERROR:  canceling statement due to statement timeout'
 CONTINUATION_LINES = True
 
 PRIMARY = ("DEBUG1", "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5", "DEBUG", "INFO", "NOTICE", "LOG", "WARNING", "ERROR", "FATAL", "PANIC")

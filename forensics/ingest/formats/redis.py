@@ -37,6 +37,7 @@ from .plain import ORPHAN_REASON, kv_events
 
 NAME = "redis"
 DESCRIPTION = "Redis server log (pid:role date * message; also Redis 2.x [pid] form)"
+EXAMPLE = '12345:M 14 Mar 2026 11:02:30.123 # Server initialized'
 CONTINUATION_LINES = True
 
 _DATE = r"\d{1,2} [A-Z][a-z]{2}"

@@ -38,6 +38,7 @@ from .base import ParseResult, reject, split_blank
 
 NAME = "syslog"
 DESCRIPTION = "syslog: RFC 5424, RFC 3164 (with or without <PRI>), rsyslog ISO-time files"
+EXAMPLE = "<34>Nov  2 16:10:01 web1 su[123]: 'su root' failed for lonvick on /dev/pts/8"
 CONTINUATION_LINES = False
 
 _SD = r'(?:-|(?:\[[^\s\]=]+(?: +[^\s\]=]+="(?:[^"\\]|\\.)*")*\])+)'
