@@ -15,6 +15,7 @@ import polars as pl
 from ..schema import REJECT_SCHEMA, conform
 from . import formats
 from .accounting import FileReport
+from .container_paths import container_component
 from .normalize import component_from_path
 from .options import IngestOptions
 
@@ -124,7 +125,7 @@ def _finish(group, lines, events, rejects, result, fmt, *, now: datetime, skip: 
         {
             "_g": list(range(len(group))),
             "source": [it.display for it in group],
-            "_component": [component_from_path(it.relative) for it in group],
+            "_component": [container_component(it.display) or component_from_path(it.relative) for it in group],
             "_off": starts,
         },
         schema={"_g": pl.Int32, "source": pl.String, "_component": pl.String, "_off": pl.Int64},
