@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gzip
 import json
 import os
@@ -113,6 +115,16 @@ def test_notes_and_truth_files_are_not_read_as_logs(write, tmp_path):
     write("a.jsonl", _j("2023-11-02T10:00:00Z") + "\n")
     res = ingest([tmp_path])
     assert [f.path for f in res.accounting.files] == [str(tmp_path / "a.jsonl")]
+
+
+def test_docker_container_metadata_beside_its_log_is_not_read_as_logs(write, tmp_path):
+    cid = "3f4e" * 16
+    write(f"{cid}/{cid}-json.log", '{"log":"hello\\n","stream":"stdout","time":"2023-11-02T10:00:00.1Z"}\n')
+    for name in ("config.v2.json", "hostconfig.json", "hosts", "hostname", "resolv.conf"):
+        write(f"{cid}/{name}", '{"Name": "/web"}\n')
+    write("other/hosts", "2023-11-02 10:00:00 INFO a hosts log elsewhere is a log\n")
+    res = ingest([tmp_path])
+    assert sorted(Path(f.path).name for f in res.accounting.files) == [f"{cid}-json.log", "hosts"]
 
 
 def test_timezone_option_applies_to_naive_timestamps(write, tmp_path):

@@ -15,6 +15,9 @@ __all__ = ["Found", "discover", "find_files", "IGNORED_SUFFIXES", "IGNORED_NAMES
 #: Files never read as logs when a folder is walked (documented in docs/formats.md).
 IGNORED_SUFFIXES = (".md", ".parquet", ".png", ".jpg", ".jpeg", ".gif", ".html", ".pdf")
 IGNORED_NAMES = ("truth.json",)
+#: The files Docker keeps beside a container's ``<id>-json.log``: its
+#: configuration, not logs (passed over in a folder that holds such a log).
+DOCKER_METADATA = ("config.v2.json", "hostconfig.json", "hosts", "hostname", "resolv.conf", "resolv.conf.hash")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Found:
 
 def _ignored(path: Path) -> bool:
     name = path.name
+    if name in DOCKER_METADATA and (path.parent / f"{path.parent.name}-json.log").exists():
+        return True
     return name.startswith(".") or name in IGNORED_NAMES or name.lower().endswith(IGNORED_SUFFIXES)
 
 
