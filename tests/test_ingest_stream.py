@@ -149,3 +149,32 @@ def test_progress_counts_every_file_once_and_ends_at_the_total_size(tmp_path):
     _, calls = _progress_of([small, empty, big, tmp_path / "missing.log"])
     total = small.stat().st_size + big.stat().st_size
     assert calls == [("ingest", small.stat().st_size, total), ("ingest", total, total)]
+
+
+def test_a_per_file_format_is_parsed_whole_not_in_chunks_nor_batches(monkeypatch, tmp_path):
+    """A format that reads a file-level header (PER_FILE) sees each file whole
+    and alone: one parse per file, however large the file and however small."""
+    from forensics.ingest import formats
+    from forensics.ingest import group as group_mod
+
+    rows = [f'{{"ts": {1698941698 + i}, "user_id": "u{i % 9}"}}' for i in range(5_000)]
+    (tmp_path / "big.jsonl").write_text("\n".join(rows) + "\n")
+    for k in range(3):
+        (tmp_path / f"small{k}.jsonl").write_text("\n".join(rows[:5]) + "\n")
+    calls = []
+    real = group_mod._parse  # every parse of a file, a chunk or a batch goes through it
+
+    def counting(fmt, lines, *a, **kw):
+        calls.append(lines.height)
+        return real(fmt, lines, *a, **kw)
+
+    monkeypatch.setattr(group_mod, "_parse", counting)
+    monkeypatch.setattr(ingest_mod, "STREAM_CHUNK", 16 * 1024)
+    monkeypatch.setattr(ingest_mod, "SMALL_FILE", 1024)
+    chunked = ingest([tmp_path], options=IngestOptions(cache_dir=None))
+    assert max(calls) < 5_000 and calls.count(15) == 1  # chunks; the three small files in one batch
+    calls.clear()
+    monkeypatch.setattr(formats, "per_file", lambda name: True)
+    whole = ingest([tmp_path], options=IngestOptions(cache_dir=None))
+    assert sorted(calls) == [5, 5, 5, 5_000]
+    _same(whole, chunked)

@@ -320,7 +320,7 @@ def _add_loaded(run: _Run, i: int, display: str, loaded: Loaded | FileReport, ke
     if isinstance(loaded, FileReport):
         run.reports.append((i, loaded))
         return
-    if loaded.texts is None:
+    if loaded.texts is None or formats.per_file(loaded.fmt):
         full = run.parse([loaded], loaded.fmt)
         if key is not None and not loaded.damage:
             cache.store(Path(run.options.cache_dir), key, full.drop("_fi"), run.rej_parts[-1].drop("_fi"),

@@ -167,6 +167,15 @@ def _parse_chunks(st: Streamed, parts: _Parts, parse, *, options: IngestOptions,
         if fmt is None:
             sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
             fmt = formats.choose(sample, options=options)
+        if formats.per_file(fmt) and not last:
+            # a file-level header (a CSV header row, W3C #Fields) or one
+            # document: the file is parsed whole, as one chunk (its memory is
+            # then the file's, not a chunk's)
+            whole = [data] + [more for more, _ in chunks]
+            parts.nul -= nul
+            lines, data, invalid, nul = _lines(b"".join(whole), last=True, damage=st.state.damage)
+            parts.nul += nul
+            last = True
         if not formats.continued(fmt):
             # chunks are independent: two are parsed at a time (Polars releases
             # the GIL, and many of its string kernels run on one core) while

@@ -58,6 +58,15 @@ def continued(name: str) -> bool:
     return True if mod is None else mod.CONTINUATION_LINES
 
 
+def per_file(name: str) -> bool:
+    """Whether format ``name`` reads state from the head of its file (a CSV
+    header row, W3C ``#Fields``, one JSON document): such a file is parsed on
+    its own and whole, never batched with other files or cut into chunks
+    (its module's ``PER_FILE``, default False)."""
+    mod = FORMATS.get(name)
+    return bool(getattr(mod, "PER_FILE", False))
+
+
 def sniff(sample: list[str]) -> str:
     """Pick the best format for the first non-blank lines of a file."""
     best, best_score = None, 0.0

@@ -26,6 +26,11 @@ Optionally:
 
 ``EXAMPLE`` (str)
     One typical line (``forensics formats`` shows it).
+``PER_FILE`` (bool, default False)
+    The parse reads state from the head of the file (a CSV header row, W3C
+    ``#Fields``, one pretty-printed JSON document): each file is parsed on
+    its own (never in a batch of small files) and whole (a large file is not
+    cut into chunks; see :func:`forensics.ingest.formats.per_file`).
 ``parse_bytes(data: bytes, lines: pl.DataFrame, *, options) -> ParseResult | None``
     A whole-buffer fast path (e.g. a native reader) tried first; it returns
     ``None`` when it does not apply, and ``parse`` runs instead.
