@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from forensics.ingest.formats import logfmt
 from forensics.ingest.kv import kv_by_pivot
 from forensics.ingest.normalize import (
     attrs_json,
+    canonicalize,
     component_from_path,
+    duration_text_ms,
     extract_kv,
+    level_by_scheme,
     normalize_level,
     parse_timestamp,
     parse_timestamp_series,
     select_rows,
+    status_level,
+    worse_level,
 )
+from forensics.ingest.options import IngestOptions
 from forensics.ingest.routes import mask_route, route_action
 
 _keys = st.sampled_from(["rt", "rid", "uid", "id", "a.b", "x-y", "line", "zz1", "zz2"])
@@ -171,8 +180,83 @@ def test_route_masking_replaces_id_segments_and_keeps_file_names_and_words():
 
 
 def test_level_spellings_map_to_five_levels():
-    df = pl.DataFrame({"l": ["WARNING", "Err", "crit", "TRACE", "notice", "bogus", None]})
-    assert df.select(normalize_level(pl.col("l")))["l"].to_list() == ["warn", "error", "fatal", "debug", "info", None, None]
+    df = pl.DataFrame({"l": ["WARNING", "Err", "crit", "TRACE", "notice", "bogus", None, "[ERROR]", " [warn] ", "E", "W",
+                             "I", "dpanic", "3"]})
+    assert df.select(normalize_level(pl.col("l")))["l"].to_list() == [
+        "warn", "error", "fatal", "debug", "info", None, None, "error", "warn", "error", "warn", "info", "error", None]
+
+
+def test_numeric_levels_map_only_by_a_named_scheme():
+    df = pl.DataFrame({"n": [0, 3, 4, 5, 7, 8, 30, 50]})
+    syslog = df.select(level_by_scheme(pl.col("n"), "syslog"))["n"].to_list()
+    pino = df.select(level_by_scheme(pl.col("n"), "pino"))["n"].to_list()
+    assert syslog == ["fatal", "error", "warn", "info", "debug", None, None, None]
+    assert pino == [None] * 6 + ["info", "error"]
+    text = pl.DataFrame({"n": ["3", "3.0", " 6 ", "40000"]})
+    assert text.select(level_by_scheme(pl.col("n"), "syslog"))["n"].to_list() == ["error", "error", "info", None]
+    assert text.select(level_by_scheme(pl.col("n"), "logback"))["n"].to_list() == [None, None, None, "error"]
+
+
+def test_status_level_and_the_worse_of_two_levels():
+    df = pl.DataFrame({"s": [503, 404, 200, None], "l": ["info", "error", None, "warn"]})
+    out = df.select(status_level(pl.col("s")).alias("a"), worse_level(status_level(pl.col("s")), pl.col("l")).alias("b"))
+    assert out["a"].to_list() == ["error", "warn", "info", None]
+    assert out["b"].to_list() == ["error", "error", "info", "warn"]
+
+
+def test_duration_text_in_any_unit_becomes_milliseconds():
+    df = pl.DataFrame({"d": ["0.123s", "12ms", "1m2.5s", "950\u00b5s", "950us", "3ns", "1h", "12", "fast", "1.5 s", None]})
+    assert df.select(duration_text_ms(pl.col("d")))["d"].to_list() == [
+        123.0, 12.0, 62500.0, 0.95, 0.95, 0.000003, 3600000.0, None, None, None, None]
+
+
+def _canon(**cols) -> pl.DataFrame:
+    n = len(next(iter(cols.values())))
+    raw = pl.DataFrame({"line": list(range(1, n + 1)), "ts": ["2023-11-02T10:00:00Z"] * n, **cols})
+    return canonicalize(raw, options=IngestOptions())
+
+
+def test_an_unmapped_level_stays_in_attrs_under_its_own_name():
+    out = _canon(level=["warning", "5", "verbose-ish", None])
+    assert out["level"].to_list() == ["warn", None, None, None]
+    assert out["attrs"].to_list() == [None, '{"level":"5"}', '{"level":"verbose-ish"}', None]
+
+
+def test_a_lower_ranked_level_field_answers_where_the_first_does_not_map():
+    out = _canon(level=["7", "info"], severity=["ERROR", "DEBUG"])
+    assert out["level"].to_list() == ["error", "info"]
+    assert [json.loads(a) for a in out["attrs"]] == [{"level": "7"}, {"severity": "DEBUG"}]
+
+
+def test_status_and_latency_that_are_no_numbers_stay_in_attrs():
+    out = _canon(status=["503", "failed"], latency_ms=["12", "fast"])
+    assert out["status"].to_list() == [503, None] and out["latency_ms"].to_list() == [12.0, None]
+    assert out["attrs"].to_list() == [None, '{"status":"failed","latency_ms":"fast"}']
+
+
+def test_empty_ids_are_no_ids_and_leave_nothing_behind():
+    out = _canon(user_id=["", "-", "u1", None], uid=["u9", None, "u2", "-"], request_id=["-", "r1", "", None])
+    assert out["user"].to_list() == ["u9", None, "u1", None]
+    assert out["request_id"].to_list() == [None, "r1", None, None]
+    assert [json.loads(a) if a else None for a in out["attrs"]] == [None, None, {"uid": "u2"}, None]
+
+
+def test_a_preferred_value_wins_on_its_lines_and_its_sources_leave_attrs():
+    raw = pl.DataFrame({"line": [1, 2, 3], "ts": ["2023-11-02T10:00:00Z"] * 3, "PRIORITY": ["3", "9", None],
+                        "level": [None, None, "warn"]})
+    pref = pl.col("PRIORITY").replace_strict({"3": "error"}, default=None, return_dtype=pl.String)
+    out = canonicalize(raw, options=IngestOptions(), prefer={"level": (pref, pl.lit(False))},
+                       consumed={"PRIORITY": pref.is_not_null()})
+    assert out["level"].to_list() == ["error", None, "warn"]
+    assert out["attrs"].to_list() == [None, '{"PRIORITY":"9"}', None]
+
+
+def test_logfmt_numeric_level_is_kept_in_attrs():
+    lines = pl.DataFrame({"line": [1, 2], "text": ["ts=2023-11-02T10:00:00Z level=5 msg=hi",
+                                                   "ts=2023-11-02T10:00:01Z level=ERROR msg=boom"]})
+    ev = logfmt.parse(lines, options=IngestOptions()).events
+    assert ev["level"].to_list() == [None, "error"]
+    assert ev["attrs"].to_list() == ['{"level":"5"}', None]
 
 
 def test_component_from_path_strips_rotation_and_dates():

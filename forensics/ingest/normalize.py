@@ -1,4 +1,5 @@
-"""Shared vectorized helpers: timestamps, levels, field aliases, key=value pairs.
+"""Shared vectorized helpers: field aliases into the canonical columns (timestamps in
+:mod:`.timestamps`, levels and durations in :mod:`.values`, key=value pairs in :mod:`.kv`).
 
 Every format module turns its raw fields into the canonical schema through
 :func:`canonicalize`, so alias rules live in one place.
@@ -10,142 +11,17 @@ import re
 
 import polars as pl
 
-from ..schema import ALIASES, EVENT_SCHEMA, LATENCY_NANOS, LATENCY_SECONDS, TS_TYPE
+from ..schema import ALIASES, EVENT_SCHEMA, LATENCY_NANOS, LATENCY_SECONDS
 from .options import IngestOptions
 from .kv import KV_PATTERN, extract_kv  # noqa: F401 (re-exported; moved to kv.py)
 from .parallel import select_rows
 from .routes import mask_route, mask_segment, route_action  # noqa: F401 (re-exported; moved to routes.py)
-
-# --------------------------------------------------------------------------- time
-
-_ISO_AWARE = "%Y-%m-%dT%H:%M:%S%.f%#z"
-_ISO_NAIVE = "%Y-%m-%dT%H:%M:%S%.f"
-
-
-def _localize(naive: pl.Expr, tz: str) -> pl.Expr:
-    """Naive local datetimes -> UTC (DST gaps become null, folds take the earlier)."""
-    if tz.upper() in ("UTC", "Z", "GMT"):
-        return naive.dt.replace_time_zone("UTC")
-    return naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
-
-
-def epoch_to_ts(num: pl.Expr) -> pl.Expr:
-    """Epoch number (s, ms, us or ns, chosen by magnitude) -> UTC datetime."""
-    x = num.cast(pl.Float64, strict=False)
-    a = x.abs()
-    us = (
-        pl.when(a < 1e11).then(x * 1e6)
-        .when(a < 1e14).then(x * 1e3)
-        .when(a < 1e17).then(x)
-        .otherwise(x / 1e3)
-    )
-    return us.round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
-def parse_timestamp(expr: pl.Expr, *, tz: str = "UTC") -> pl.Expr:
-    """Parse many timestamp spellings into ``Datetime(us, UTC)``; null if none fits.
-
-    Accepts epoch numbers (s/ms/us/ns, numbers or numeric strings), ISO-8601
-    with or without ``T``, fraction and offset (``Z``, ``+02:00``, ``+0200``),
-    a trailing ``UTC``/``GMT`` word, a comma before milliseconds (log4j),
-    ``10/Oct/2000:13:55:36 -0700`` (access logs, brackets optional) and
-    ``14 Mar 2026 11:02:33.158`` (Redis).  Timestamps without a zone are read
-    in ``tz``.
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> df = pl.DataFrame({"t": ["2023-11-02 16:14:58,123", "1698941698", "[02/Nov/2023:18:14:58 +0200]"]})
-    >>> df.select(parse_timestamp(pl.col("t")).dt.strftime("%H:%M:%S")).to_series().to_list()
-    ['16:14:58', '16:14:58', '16:14:58']
-    """
-    s = expr.cast(pl.String).str.strip_chars().str.strip_chars("[]")
-    numeric = s.str.contains(r"^-?\d{9,19}(\.\d+)?$")
-    iso = (
-        s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
-        .str.replace(r"(:\d{2}),(\d+)", "${1}.${2}")
-        .str.replace(r"\s*(UTC|GMT|Z)$", "+00:00")
-        .str.replace(r"\s+([+-]\d{2}:?\d{2})$", "${1}")
-    )
-    aware = iso.str.to_datetime(_ISO_AWARE, strict=False, time_unit="us", time_zone="UTC")
-    naive = _localize(iso.str.to_datetime(_ISO_NAIVE, strict=False, time_unit="us"), tz)
-    clf = s.str.to_datetime("%d/%b/%Y:%H:%M:%S %z", strict=False, time_unit="us", time_zone="UTC")
-    redis = _localize(s.str.to_datetime("%d %b %Y %H:%M:%S%.f", strict=False, time_unit="us"), tz)
-    return (
-        pl.when(numeric)
-        .then(epoch_to_ts(s))
-        .otherwise(pl.coalesce(aware, naive, clf, redis))
-        .cast(TS_TYPE)
-    )
-
-
-_FAST_FORMATS: tuple[tuple[str, bool], ...] = (
-    # (strptime format, carries its own zone)
-    ("%Y-%m-%dT%H:%M:%S%.f%#z", True),
-    ("%Y-%m-%d %H:%M:%S%.f%#z", True),
-    ("%Y-%m-%dT%H:%M:%S%.f", False),
-    ("%Y-%m-%d %H:%M:%S%.f", False),
-    ("%d/%b/%Y:%H:%M:%S %z", True),
-    ("%d %b %Y %H:%M:%S%.f", False),
+from .timestamps import (  # noqa: F401 (re-exported; moved to timestamps.py)
+    epoch_to_ts, parse_timestamp, parse_timestamp_series,
 )
-
-
-def parse_timestamp_series(values: pl.Series, *, tz: str = "UTC") -> pl.Series:
-    """Like :func:`parse_timestamp`, but fast on uniform columns.
-
-    The first non-null values pick one strptime format, applied to the whole
-    column in one pass; only rows that format cannot read go through the
-    general (slower, many-format) :func:`parse_timestamp`.
-    """
-    name = values.name
-    if values.dtype != pl.String:
-        if values.dtype.is_numeric():
-            return pl.select(epoch_to_ts(pl.lit(values))).to_series().alias(name)
-        values = values.cast(pl.String)
-    sample = values.drop_nulls().head(200)
-    frame = pl.DataFrame({"v": values})
-    out: pl.Series | None = None
-    if sample.len() and not sample.str.contains(r"^\s*-?\d{9,19}(\.\d+)?\s*$").any():
-        for fmt, aware in _FAST_FORMATS:
-            if aware:
-                trial = sample.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
-            else:
-                trial = sample.str.to_datetime(fmt, strict=False, time_unit="us")
-            if trial.null_count() == 0:
-                if aware:
-                    expr = pl.col("v").str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC")
-                else:
-                    expr = _localize(pl.col("v").str.to_datetime(fmt, strict=False, time_unit="us"), tz)
-                out = select_rows(frame, expr.cast(TS_TYPE)).to_series()
-                break
-    if out is None:
-        return frame.select(parse_timestamp(pl.col("v"), tz=tz)).to_series().alias(name)
-    missed = out.is_null() & values.is_not_null()
-    if missed.any():
-        slow = frame.filter(missed).select(parse_timestamp(pl.col("v"), tz=tz)).to_series()
-        out = out.scatter(missed.arg_true(), slow)
-    return out.alias(name)
-
-
-# -------------------------------------------------------------------------- level
-
-_LEVEL_MAP = {
-    "trace": "debug", "debug": "debug", "dbg": "debug", "finest": "debug", "finer": "debug", "fine": "debug",
-    "verbose": "debug", "d": "debug", "t": "debug",
-    "info": "info", "information": "info", "informational": "info", "notice": "info", "i": "info",
-    "log": "info", "statement": "info", "detail": "info", "hint": "info", "context": "info", "config": "info",
-    "warn": "warn", "warning": "warn", "w": "warn",
-    "error": "error", "err": "error", "e": "error", "severe": "error",
-    "fatal": "fatal", "critical": "fatal", "crit": "fatal", "panic": "fatal", "emerg": "fatal",
-    "emergency": "fatal", "alert": "fatal", "f": "fatal", "c": "fatal",
-}
-
-
-def normalize_level(expr: pl.Expr) -> pl.Expr:
-    """Map level spellings (WARNING, Err, crit, ...) to debug/info/warn/error/fatal."""
-    low = expr.cast(pl.String).str.strip_chars().str.to_lowercase()
-    return low.replace_strict(_LEVEL_MAP, default=None, return_dtype=pl.String)
-
+from .values import (  # noqa: F401 (re-exported; moved to values.py)
+    LEVEL_RANK, normalize_level, level_by_scheme, status_level, worse_level, duration_text_ms,
+)
 
 # ---------------------------------------------------------------- canonicalize
 
@@ -174,6 +50,19 @@ def _pick_all(columns: list[str], canonical: str, overrides: dict[str, str]) -> 
     return found
 
 
+#: Canonical columns whose value can be null where their field is not (an
+#: unmapped level, a status that is no number, an empty user): there the field
+#: stays in ``attrs``.
+_CHECKED = frozenset({"ts", "level", "status", "latency_ms", "user", "session", "request_id"})
+#: Identifiers for which an empty value (``""``, ``"-"``) means none.
+_IDS = frozenset({"user", "session", "request_id"})
+
+
+def blank_id(expr: pl.Expr) -> pl.Expr:
+    """Whether an identifier value is empty: ``""`` or ``"-"`` (null stays null)."""
+    return expr.cast(pl.String).str.strip_chars().is_in(["", "-"])
+
+
 def _field_expr(raw: pl.DataFrame, canonical: str, name: str, options: IngestOptions) -> pl.Expr | None:
     col = pl.col(name)
     if canonical == "ts":
@@ -191,7 +80,10 @@ def _field_expr(raw: pl.DataFrame, canonical: str, name: str, options: IngestOpt
         if name.lower() in LATENCY_NANOS:
             return num / 1e6
         return num * 1000.0 if name.lower() in LATENCY_SECONDS else num
-    return _as_text(col, raw.schema[name])
+    text = _as_text(col, raw.schema[name])
+    if canonical in _IDS:
+        return pl.when(blank_id(col)).then(None).otherwise(text)
+    return text
 
 
 def canonicalize(
@@ -200,12 +92,18 @@ def canonicalize(
     options: IngestOptions,
     fixed: dict[str, pl.Expr] | None = None,
     skip: tuple[str, ...] = (),
+    prefer: dict[str, tuple[pl.Expr, pl.Expr]] | None = None,
+    consumed: dict[str, pl.Expr] | None = None,
 ) -> pl.DataFrame:
     """Map a frame of named raw fields to canonical columns.
 
     Each canonical column takes, line by line, the first non-null of the
     fields that answer for it (so one stream may mix ``uid`` and ``user_id``).
-    A field is left out of ``attrs`` on the lines where it gave the value.
+    A field is left out of ``attrs`` on the lines where it gave the value; on
+    the other lines it stays, so a level that maps to none of the five (``5``,
+    ``"verbose-ish"``) or a status that is no number is kept verbatim.  An
+    empty identifier (``""`` or ``"-"`` as user, session or request id) is
+    no value and is left out.
 
     Parameters
     ----------
@@ -218,6 +116,13 @@ def canonicalize(
         Canonical columns the format computed itself (they win over aliases).
     skip
         Canonical names not to look up by alias.
+    prefer
+        Canonical name -> ``(value, own)``: the value a format read for some
+        lines (a JSON dialect); where it is null and ``own`` is not true, the
+        aliases answer as usual.
+    consumed
+        Raw field -> the lines on which it was read into a ``prefer`` value
+        (left out of ``attrs`` there).
 
     Returns
     -------
@@ -231,14 +136,20 @@ def canonicalize(
     >>> import polars as pl
     >>> from forensics.ingest.options import IngestOptions
     >>> raw = pl.DataFrame({"line": [1, 2], "time": ["2023-11-02T10:00:00Z"] * 2,
-    ...                     "uid": ["u1", None], "user_id": [None, "u3"]})
-    >>> canonicalize(raw, options=IngestOptions())["user"].to_list()
-    ['u1', 'u3']
+    ...                     "uid": ["u1", None], "user_id": [None, "u3"], "level": ["warning", "5"]})
+    >>> out = canonicalize(raw, options=IngestOptions())
+    >>> out["user"].to_list(), out["level"].to_list(), out["attrs"].to_list()
+    (['u1', 'u3'], ['warn', None], [None, '{"level":"5"}'])
     """
     cols = [c for c in raw.columns if c != "line"]
-    exprs, used, masked = _alias_exprs(raw, cols, options=options, fixed=fixed, skip=skip)
-    leftovers = [c for c in cols if c not in used]
-    attrs_src = raw.with_columns(masked[c] for c in leftovers if c in masked) if masked else raw
+    exprs, whole, drop = _alias_exprs(raw, cols, options=options, fixed=fixed, skip=skip, prefer=prefer or {})
+    for name, cond in (consumed or {}).items():
+        if name in raw.columns and name not in whole:
+            drop.setdefault(name, []).append(cond.fill_null(False))
+    leftovers = [c for c in cols if c not in whole]
+    masks = [pl.when(pl.any_horizontal(conds)).then(None).otherwise(pl.col(n)).alias(n)
+             for n, conds in drop.items() if n in leftovers]
+    attrs_src = raw.with_columns(masks) if masks else raw
     out = raw.select(
         pl.col("line"),
         *[e.alias(k) for k, e in exprs.items()],
@@ -262,34 +173,57 @@ _CANONICAL = ("ts", "level", "component", "status", "user", "session", "request_
 
 
 def _alias_exprs(raw: pl.DataFrame, cols: list[str], *, options: IngestOptions,
-                 fixed: dict[str, pl.Expr] | None, skip: tuple[str, ...]
-                 ) -> tuple[dict[str, pl.Expr], set[str], dict[str, pl.Expr]]:
+                 fixed: dict[str, pl.Expr] | None, skip: tuple[str, ...],
+                 prefer: dict[str, tuple[pl.Expr, pl.Expr]],
+                 ) -> tuple[dict[str, pl.Expr], set[str], dict[str, list[pl.Expr]]]:
     """The expression of each canonical column (the format's own ``fixed``
-    ones win; else the first non-null of the fields that answer for it), the
-    fields used, and the lower-ranked fields masked on the lines where they
-    gave the value (elsewhere they stay in ``attrs``)."""
+    ones win; then, line by line, its ``prefer`` value; else the first
+    non-null of the fields that answer for it), the fields wholly used, and
+    for each other field the conditions of the lines where it gave the value
+    (there it is left out of ``attrs``; elsewhere it stays)."""
     fixed = dict(fixed or {})
     overrides = options.overrides()
-    used: set[str] = set()
-    masked: dict[str, pl.Expr] = {}
+    claimed: set[str] = set()
+    whole: set[str] = set()
+    drop: dict[str, list[pl.Expr]] = {}
     exprs: dict[str, pl.Expr] = {}
     for canonical in _CANONICAL:
         if canonical in fixed:
             exprs[canonical] = fixed.pop(canonical)
             continue
-        if canonical in skip:
+        parts = []
+        if canonical not in skip:
+            names = _pick_all([c for c in cols if c not in claimed], canonical, overrides)
+            parts = [(n, e) for n in names if (e := _field_expr(raw, canonical, n, options)) is not None]
+        pref = prefer.get(canonical)
+        if not parts and pref is None:
             continue
-        names = _pick_all([c for c in cols if c not in used], canonical, overrides)
-        parts = [(n, e) for n in names if (e := _field_expr(raw, canonical, n, options)) is not None]
-        if not parts:
-            continue
-        used.add(parts[0][0])
-        exprs[canonical] = parts[0][1] if len(parts) == 1 else pl.coalesce([e for _, e in parts])
-        for i, (name, _) in enumerate(parts[1:], start=1):
-            better_null = pl.all_horizontal([pl.col(n).is_null() for n, _ in parts[:i]])
-            masked[name] = pl.when(better_null).then(None).otherwise(pl.col(name)).alias(name)
+        taken = None
+        if pref is not None:
+            value = pref[0].cast(EVENT_SCHEMA[canonical], strict=False)
+            taken = value.is_not_null() | pref[1].fill_null(False)
+        if parts:
+            claimed.add(parts[0][0])
+        before_null: list[pl.Expr] = []
+        for i, (name, e) in enumerate(parts):
+            answers = e.is_not_null() if canonical in _CHECKED else pl.col(name).is_not_null()
+            if i == 0 and taken is None and canonical not in _CHECKED:
+                whole.add(name)  # gave the value wherever it has one
+            else:
+                gave = pl.all_horizontal([answers, *before_null]) if before_null else answers
+                drop.setdefault(name, []).append(gave if taken is None else gave & ~taken)
+            if canonical in _IDS:
+                drop.setdefault(name, []).append(blank_id(pl.col(name)).fill_null(False))
+            before_null.append(e.is_null())
+        alias = None if not parts else parts[0][1] if len(parts) == 1 else pl.coalesce([e for _, e in parts])
+        if pref is None:
+            exprs[canonical] = alias
+        elif alias is None:
+            exprs[canonical] = value
+        else:
+            exprs[canonical] = pl.when(taken).then(value).otherwise(alias)
     exprs.update(fixed)
-    return exprs, used, masked
+    return exprs, whole, drop
 
 
 def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

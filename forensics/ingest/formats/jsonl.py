@@ -3,7 +3,11 @@
 Nested objects are flattened with dotted names (``http.status``); arrays are
 kept as JSON text.  Lines that are not a JSON object are malformed.  Parsing
 uses Polars' native NDJSON reader over all lines at once; when a batch fails,
-it is bisected so that only the bad lines are rejected.
+it is bisected so that only the bad lines are rejected.  Lines written by a
+known JSON log writer (journald, GELF, log4j2, Logstash, pino/bunyan, MongoDB,
+Caddy, Traefik, Google Cloud Logging) are read by its dialect
+(:mod:`forensics.ingest.json_dialects`); a field named ``line`` (GELF 1.0's
+source line) is kept as ``line_``, since ``line`` is the line number.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import io
 
 import polars as pl
 
-from ..normalize import canonicalize
+from ..json_dialects import canonicalize_json
 from ..options import IngestOptions
 from .base import ParseResult, empty_rejects, reject, split_blank
 
 NAME = "jsonl"
-DESCRIPTION = "JSON lines (one object per line; nested objects flattened with dotted names)"
+DESCRIPTION = ("JSON lines (one object per line; nested objects flattened with dotted names); journald, GELF, "
+               "log4j2, Logstash, pino/bunyan, MongoDB, Caddy, Traefik and Google Cloud Logging read by their dialect")
 CONTINUATION_LINES = False
+EXAMPLE = '{"ts": "2026-03-14T11:02:33Z", "level": "error", "service": "api", "user_id": "u1", "msg": "payment failed"}'
 
 
 def sniff(sample: list[str]) -> float:
@@ -48,6 +54,20 @@ def _present(schema: pl.Schema) -> pl.Expr:
     return pl.sum_horizontal(parts) if parts else pl.lit(0, dtype=pl.UInt32)
 
 
+def _lost_items(df: pl.DataFrame) -> bool:
+    """Whether an array typed from the first rows as all-null (``[]``, ``[null]``)
+    holds items later (read as nulls: their values lost)."""
+    def walk(expr: pl.Expr, dtype) -> list[pl.Expr]:
+        if isinstance(dtype, pl.Struct):
+            return [e for f in dtype.fields for e in walk(expr.struct.field(f.name), f.dtype)]
+        if isinstance(dtype, pl.List) and dtype.inner == pl.Null:
+            return [expr.list.len() > 0]
+        return []
+
+    checks = [e for c, t in df.schema.items() for e in walk(pl.col(c), t)]
+    return bool(checks) and bool(df.select(pl.any_horizontal(checks).any()).item())
+
+
 def read_objects(data: bytes, texts: pl.Series) -> pl.DataFrame:
     """Parse JSON-lines ``data`` (one object per line, ``texts`` its lines)
     without dropping any field.
@@ -64,7 +84,7 @@ def read_objects(data: bytes, texts: pl.Series) -> pl.DataFrame:
         df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=QUICK_INFER)
         if df.height == texts.len():
             keys = texts.str.count_matches(_KEY)
-            if bool((df.select(_present(df.schema)).to_series() == keys).all()):
+            if bool((df.select(_present(df.schema)).to_series() == keys).all()) and not _lost_items(df):
                 return df
     except Exception:  # noqa: BLE001 - any failure: the full inference decides
         pass
@@ -124,6 +144,33 @@ def flatten(df: pl.DataFrame) -> pl.DataFrame:
     return df
 
 
+def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts a bisection parsed, as one frame: flattened first (a field that
+    is an object in one part and a scalar in another cannot be one column),
+    then, if types still clash, as text (what one parse of all lines gives)."""
+    if len(parts) == 1:
+        return parts[0]
+    flat = [flatten(p) for p in parts]
+    try:
+        return pl.concat(flat, how="diagonal_relaxed")
+    except Exception:  # noqa: BLE001 - a clash relaxed types cannot settle
+        return pl.concat([p.with_columns(pl.exclude("__line").cast(pl.String)) for p in flat], how="diagonal_relaxed")
+
+
+def _fields(df: pl.DataFrame) -> pl.DataFrame:
+    """Flattened fields in name order (Polars orders the fields of lines with
+    different keys differently from run to run, and ``attrs`` must not change
+    with it: cross-file dedupe compares it); a JSON field named ``line``
+    becomes ``line_`` (``line`` is the line number)."""
+    df = flatten(df)
+    if "line" in df.columns:
+        name = "line_"
+        while name in df.columns:
+            name += "_"
+        df = df.rename({"line": name})
+    return df.select(sorted(df.columns))
+
+
 def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult | None:
     """Fast path: a clean file (no blank or bad lines) goes straight through
     Polars' native NDJSON reader; anything else returns None."""
@@ -138,8 +185,8 @@ def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> 
         return None
     if df.height != lines.height:
         return None
-    df = flatten(df).with_columns(lines["line"].alias("line"))
-    return ParseResult(events=canonicalize(df, options=options), rejects=empty_rejects())
+    df = _fields(df).with_columns(lines["line"].alias("line"))
+    return ParseResult(events=canonicalize_json(df, options=options), rejects=empty_rejects())
 
 
 def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
@@ -167,8 +214,8 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     good, bad = _parse_ok(shaped) if shaped.height else ([], [])
     rejects = [reject(not_obj, "not a JSON object"), reject(torn, "invalid JSON")] + [reject(b, "invalid JSON") for b in bad]
     if good:
-        df = flatten(pl.concat(good, how="diagonal_relaxed")).rename({"__line": "line"}).sort("line")
-        events = canonicalize(df, options=options)
+        df = _fields(_concat(good)).rename({"__line": "line"}).sort("line")
+        events = canonicalize_json(df, options=options)
     else:
         from ...schema import empty_events
 
