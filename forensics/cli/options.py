@@ -33,6 +33,10 @@ from ..timeline.model import TimelineOptions
 _I, _T, _M = IngestOptions(), TimelineOptions(), MiningOptions()
 _F = {f.name: f.default for f in dataclasses.fields(FailingSettings)}
 
+#: Canonical columns ``--columns`` can point at a field.
+COLUMN_NAMES = ("ts", "level", "status", "user", "session", "request_id", "action", "key", "latency_ms", "message",
+                "component")
+
 
 def fmt_duration(seconds: float) -> str:
     """Seconds as the shortest duration :func:`~forensics.durations.parse_duration`
@@ -69,6 +73,9 @@ def input_options(f: Callable) -> Callable:
         click.option("--session-field", default=None, help="Field holding the session id."),
         click.option("--action-field", default=None, help="Field holding the action name."),
         click.option("--request-field", default=None, help="Field holding the request or trace id."),
+        click.option("--columns", default=None, metavar="NAME=FIELD,...",
+                     help="Fields (CSV headers, JSON keys) holding canonical columns, e.g. "
+                          "ts=EventTime,level=Severity,user=Account; names: " + ", ".join(COLUMN_NAMES) + "."),
         click.option("--max-bytes", type=click.IntRange(min=1), default=_I.max_bytes, show_default=True,
                      help="Stop reading a file after this many (decompressed) bytes; "
                           "guards against gzip/bzip2/zstd bombs."),
@@ -159,6 +166,30 @@ def check_tz(tz: str) -> str:
     return tz
 
 
+def parse_columns(text: str | None) -> tuple[tuple[str, str], ...]:
+    """``--columns`` text -> ``IngestOptions.columns`` pairs (a field name may
+    hold spaces and ``=``, not commas); a :class:`UsageError` names what is wrong.
+
+    Examples
+    --------
+    >>> parse_columns("ts=TimeGenerated [UTC], level=Severity")
+    (('ts', 'TimeGenerated [UTC]'), ('level', 'Severity'))
+    """
+    pairs: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, eq, field = part.partition("=")
+        name, field = name.strip(), field.strip()
+        if not eq or not field or name not in COLUMN_NAMES:
+            raise UsageError(f"--columns: {part.strip()!r} is not NAME=FIELD with NAME one of "
+                             f"{', '.join(COLUMN_NAMES)}")
+        if name in pairs:
+            raise UsageError(f"--columns: {name} is given twice")
+        pairs[name] = field
+    return tuple(pairs.items())
+
+
 def build_ingest_options(kw: dict[str, Any]) -> IngestOptions:
     """The frozen :class:`IngestOptions` from parsed CLI keywords."""
     return IngestOptions(
@@ -173,6 +204,7 @@ def build_ingest_options(kw: dict[str, Any]) -> IngestOptions:
         strict=bool(kw.get("strict")),
         dedupe=not kw.get("keep_duplicates"),
         cache_dir=None if kw.get("no_cache") else str(kw.get("cache_dir") or default_cache_dir()),
+        columns=parse_columns(kw.get("columns")),
     )
 
 
@@ -271,6 +303,8 @@ def reproduce_args(settings: ScanSettings) -> list[str]:
             args.append(opt)
         else:
             args += [opt, fmt_duration(value) if kind == "duration" else str(value)]
+    if settings.ingest.columns:
+        args += ["--columns", ",".join(f"{k}={v}" for k, v in settings.ingest.columns)]
     cache = settings.ingest.cache_dir
     if cache is None:
         args.append("--no-cache")

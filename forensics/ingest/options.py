@@ -19,6 +19,13 @@ class IngestOptions:
         Time zone for timestamps that carry none (IANA name), default UTC.
     time_field, user_field, session_field, action_field, request_field
         Field names that override the alias lists (named-field formats).
+    columns
+        ``(canonical, field)`` pairs (``--columns ts=EventTime,level=Severity``):
+        the field (a CSV header, a JSON key) that holds a canonical column,
+        for any canonical column (``ts``, ``level``, ``status``, ``user``,
+        ``session``, ``request_id``, ``action``, ``key``, ``latency_ms``,
+        ``message``, ``component``).  A ``*_field`` option given for the same
+        column wins.
     max_bytes
         Ceiling on decompressed bytes read per file.
     default_year
@@ -49,6 +56,11 @@ class IngestOptions:
     strict: bool = False
     dedupe: bool = True
     cache_dir: str | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # pairs given as lists (options.json, a JSON round trip) become tuples
+        object.__setattr__(self, "columns", tuple((str(k), str(v)) for k, v in self.columns))
 
     def overrides(self) -> dict[str, str]:
         """Canonical name -> field name given by the user."""
@@ -59,4 +71,4 @@ class IngestOptions:
             "action": self.action_field,
             "request_id": self.request_field,
         }
-        return {k: v for k, v in pairs.items() if v}
+        return {**dict(self.columns), **{k: v for k, v in pairs.items() if v}}
