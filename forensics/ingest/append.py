@@ -46,7 +46,8 @@ def extend_entry(path: Path, display: str, relative: str, *, options: IngestOpti
     directory = Path(options.cache_dir)
     stem = cache.stem_key(path, display, relative, options=options)
     latest = cache.read_latest(directory, stem)
-    if latest is None or latest.get("compression") is not None or formats.continued(latest["format"]):
+    if (latest is None or latest.get("compression") is not None or formats.continued(latest["format"])
+            or formats.per_file(latest["format"])):
         return False
     old = int(latest["size"])
     try:

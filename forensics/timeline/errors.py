@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..ingest.formats import access_formats
 OUTCOME_FIELDS = ("result", "outcome", "status", "state")
 _OUTCOME_ERR = r"^(?:error|errors|err|fail|failed|failure|timeout|timed[ _-]?out|exception)$"
 _OUTCOME_HINT = '"(?:' + "|".join(OUTCOME_FIELDS) + ')"'
@@ -102,7 +103,7 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
     )
     masked = pl.col("_masked")
     msg_kind = pl.concat_str([comp, pl.lit(": "), masked])
-    use_http = status.is_not_null() & ((pl.col("format") == "access").fill_null(False) | masked.is_null() | (masked == ""))
+    use_http = status.is_not_null() & (pl.col("format").is_in(access_formats()).fill_null(False) | masked.is_null() | (masked == ""))
     kind = (
         pl.when(~(is_error | is_client)).then(None)
         .when(use_http).then(http_kind)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..ingest.formats import access_formats
 #: SQL statement -> first table name (cheap, first match only).
 _SQL = r"(?i)\b(?:select|insert|update|delete|merge|upsert)\b"
 _SQL_TABLE = r"(?i)\b(?:from|into|update|join)\s+[\"`\[]?([A-Za-z_][\w.]*)"
@@ -65,7 +66,7 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     [('u1', False, True), ('u1', True, True), ('u1', False, True)]
     """
     own = pl.col("user").is_not_null() | pl.col("session").is_not_null()
-    fmt_access = (pl.col("format") == "access").fill_null(False)
+    fmt_access = pl.col("format").is_in(access_formats()).fill_null(False)
     cand = pl.col("action").is_not_null() & (own | fmt_access)
     # Smaller rank wins: explicit action first, then the earliest row.
     rank = pl.when(cand).then(fmt_access.cast(pl.Int64) * (1 << 40) + pl.int_range(pl.len(), dtype=pl.Int64))

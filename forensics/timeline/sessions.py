@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..ingest.formats import access_formats
 from ..errors import UsageError
 from .linking import request_resources
 
@@ -115,7 +116,7 @@ def assign_sessions(events: pl.DataFrame, *, session_gap_s: float = 1800.0) -> p
     )
     by_client = (
         ev.select("_row", "session", "user", "format", "attrs", "ts")
-        .filter(pl.col("session").is_null() & pl.col("user").is_null() & (pl.col("format") == "access"))
+        .filter(pl.col("session").is_null() & pl.col("user").is_null() & pl.col("format").is_in(access_formats()))
         .filter(has_client)
         .with_columns(client.alias("_client"))
     )

@@ -58,6 +58,14 @@ def continued(name: str) -> bool:
     return True if mod is None else mod.CONTINUATION_LINES
 
 
+def access_formats() -> tuple[str, ...]:
+    """Formats of HTTP access logs (a module's ``ACCESS_LOG``): one line per
+    request served, usually without an application user, so the timeline
+    sessions them by client and takes their request rows as the action of a
+    linked request (docs/timeline.md)."""
+    return tuple(name for name, mod in FORMATS.items() if getattr(mod, "ACCESS_LOG", False))
+
+
 def per_file(name: str) -> bool:
     """Whether format ``name`` reads state from the head of its file (a CSV
     header row, W3C ``#Fields``, one JSON document): such a file is parsed on

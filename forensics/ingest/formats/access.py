@@ -39,6 +39,8 @@ NAME = "access"
 DESCRIPTION = "nginx/Apache access logs (combined/common, optional key=value extras)"
 EXAMPLE = '203.0.113.7 - u1 [02/Nov/2023:16:10:01 +0000] "POST /login HTTP/1.1" 302 0 "-" "Mozilla/5.0" rt=0.031 rid=req-0001'
 CONTINUATION_LINES = False
+#: An HTTP access log: sessions by client, request rows as actions (formats.access_formats).
+ACCESS_LOG = True
 
 _Q = r'"((?:[^"\\]|\\.)*)"'
 _QNC = r'"(?:[^"\\]|\\.)*"'

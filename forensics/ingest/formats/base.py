@@ -26,6 +26,10 @@ Optionally:
 
 ``EXAMPLE`` (str)
     One typical line (``forensics formats`` shows it).
+``ACCESS_LOG`` (bool, default False)
+    An HTTP access log (nginx, a load balancer, a proxy): the timeline
+    sessions its lines by client and takes them as the action of a linked
+    request (:func:`forensics.ingest.formats.access_formats`).
 ``PER_FILE`` (bool, default False)
     The parse reads state from the head of the file (a CSV header row, W3C
     ``#Fields``, one pretty-printed JSON document): each file is parsed on
