@@ -35,6 +35,9 @@ def render_accounting(acc: Accounting, console: Console, *, rejects=None) -> Non
     table.add_row("total", "", f"{doc['lines']:,}", f"{doc['events']:,}", f"{doc['continuation_lines']:,}",
                   f"{doc['blank_lines']:,}", f"{doc['malformed']:,}", style="bold")
     console.print(table)
+    if doc["extra_events"]:
+        console.print(f"{doc['extra_events']:,} of the events share a line with another (an OTLP request holds many "
+                      "records): lines = events - those + continuation + blank + malformed")
     if acc.duplicates:
         console.print(f"dropped {acc.duplicates:,} events repeated verbatim across files")
     for f in acc.files:

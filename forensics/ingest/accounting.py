@@ -9,9 +9,11 @@ from dataclasses import asdict, dataclass, field
 class FileReport:
     """What happened to one input file.
 
-    ``lines == events + continuation_lines + blank_lines + malformed`` always
-    holds (duplicates dropped later are counted in ``duplicates`` and are
-    still part of ``events`` here).
+    ``lines == events - extra_events + continuation_lines + blank_lines +
+    malformed`` always holds (duplicates dropped later are counted in
+    ``duplicates`` and are still part of ``events`` here).  ``extra_events``
+    are the events beyond the first of their line: a line that holds several
+    records (an OTLP export request) is one line, but several events.
     """
 
     path: str
@@ -19,6 +21,7 @@ class FileReport:
     compression: str | None = None
     lines: int = 0
     events: int = 0
+    extra_events: int = 0
     continuation_lines: int = 0
     blank_lines: int = 0
     malformed: int = 0
@@ -27,7 +30,8 @@ class FileReport:
     damage: str | None = None
 
     def balanced(self) -> bool:
-        return self.lines == self.events + self.continuation_lines + self.blank_lines + self.malformed
+        return self.lines == (self.events - self.extra_events + self.continuation_lines + self.blank_lines
+                              + self.malformed)
 
     @property
     def mostly_malformed(self) -> bool:
@@ -77,6 +81,7 @@ class Accounting:
             "files": sum(1 for f in self.files if f.skipped is None),
             "lines": self.total("lines"),
             "events": self.total("events"),
+            "extra_events": self.total("extra_events"),
             "continuation_lines": self.total("continuation_lines"),
             "blank_lines": self.total("blank_lines"),
             "malformed": self.total("malformed"),

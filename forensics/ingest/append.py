@@ -87,6 +87,7 @@ def extend_entry(path: Path, display: str, relative: str, *, options: IngestOpti
     report = FileReport(
         path=old_rep.path, format=fmt, compression=None,
         lines=old_rep.lines + rep.lines, events=old_rep.events + rep.events,
+        extra_events=old_rep.extra_events + rep.extra_events,
         continuation_lines=old_rep.continuation_lines + rep.continuation_lines,
         blank_lines=old_rep.blank_lines + rep.blank_lines, malformed=old_rep.malformed + rep.malformed,
         invalid_utf8_lines=old_rep.invalid_utf8_lines + rep.invalid_utf8_lines,

@@ -157,6 +157,8 @@ def _finish(group, lines, events, rejects, result, fmt, *, now: datetime, skip: 
         events = events.filter(~pl.col("_g").is_in(sorted(skip)))
         rejects = rejects.filter(~pl.col("_g").is_in(sorted(skip)))
     ev_counts = dict(events.group_by("_g").len().iter_rows()) if events.height else {}
+    # a line may hold several events (an OTLP request): lines are counted once
+    ev_lines = dict(events.group_by("_g").agg(pl.col("line").n_unique()).iter_rows()) if events.height else {}
     rej_counts = dict(rejects.group_by("_g").len().iter_rows()) if rejects.height else {}
     events = conform(events).with_columns(index.gather(events["_g"]).alias("_fi"))
     rejects = rejects.select(*(pl.col(c).cast(t) for c, t in REJECT_SCHEMA.items()), index.gather(rejects["_g"]).alias("_fi"))
@@ -167,10 +169,12 @@ def _finish(group, lines, events, rejects, result, fmt, *, now: datetime, skip: 
         if g in skip:
             continue
         n_ev, n_rej, blank = ev_counts.get(g, 0), rej_counts.get(g, 0), blanks.get(g, 0)
-        continuation = it.height - n_ev - n_rej - blank
+        n_lines = ev_lines.get(g, 0)
+        continuation = it.height - n_lines - n_rej - blank
         cont_total += continuation
         report = FileReport(
             path=it.display, format=fmt, compression=it.compression, lines=it.height, events=n_ev,
+            extra_events=n_ev - n_lines,
             continuation_lines=continuation, blank_lines=blank, malformed=n_rej,
             invalid_utf8_lines=it.invalid, damage=it.damage,
         )

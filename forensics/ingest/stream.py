@@ -105,7 +105,7 @@ class _Parts:
             self.on_chunk()
 
 
-_TOTALS = ("lines", "events", "continuation_lines", "blank_lines", "malformed", "invalid_utf8_lines")
+_TOTALS = ("lines", "events", "extra_events", "continuation_lines", "blank_lines", "malformed", "invalid_utf8_lines")
 
 
 def parse_stream(
@@ -210,6 +210,7 @@ def _hold_back(lines: pl.DataFrame, ev: pl.DataFrame, rej: pl.DataFrame, rep: Fi
     rej = rej.filter(pl.col("line") < cut)
     kept = lines.filter(pl.col("line") < cut)
     blank = int(kept.select((pl.col("text").str.strip_chars().str.len_bytes() == 0).sum()).item())
-    rep = replace(rep, lines=kept.height, events=ev.height, malformed=rej.height, blank_lines=blank,
-                  continuation_lines=kept.height - ev.height - rej.height - blank)
+    ev_lines = ev["line"].n_unique() if ev.height else 0
+    rep = replace(rep, lines=kept.height, events=ev.height, extra_events=ev.height - ev_lines, malformed=rej.height,
+                  blank_lines=blank, continuation_lines=kept.height - ev_lines - rej.height - blank)
     return ev, rej, rep, carry

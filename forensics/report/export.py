@@ -120,9 +120,11 @@ def evidence_table(result) -> pl.DataFrame:
     """Every event of every suspect occurrence, with the event's level,
     status, request id, key and message joined back from the timeline."""
     ev = evidence_frame(result.mining, result.timeline)
-    extra = result.timeline.events.select("source", "line", "level", "status", "request_id", "key", "is_error",
-                                          "message")
-    out = ev.join(extra, on=["source", "line"], how="left", maintain_order="left")
+    # (source, line, ts) names an event; one line may hold several (an OTLP
+    # request), and those at the same time are taken as one (never duplicated)
+    extra = result.timeline.events.select("source", "line", "ts", "level", "status", "request_id", "key", "is_error",
+                                          "message").unique(["source", "line", "ts"], keep="first", maintain_order=True)
+    out = ev.join(extra, on=["source", "line", "ts"], how="left", maintain_order="left")
     return out.select(list(EVIDENCE_SCHEMA)).cast(EVIDENCE_SCHEMA)
 
 

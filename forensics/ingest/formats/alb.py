@@ -146,10 +146,12 @@ def sniff(sample: list[str]) -> float:
     return max(entries, score if cloudfront else 0.0)
 
 
-def _is_cloudfront(body: pl.DataFrame) -> bool:
-    """A chunk with a ``#Fields:`` directive, or mostly tab-separated lines."""
-    text = body.get_column("text")
-    return bool(text.str.starts_with("#Fields:").any()) or text.str.contains("\t", literal=True).mean() > 0.5
+def _merge(a: ParseResult, b: ParseResult) -> ParseResult:
+    """Two parses of disjoint lines as one (events and rejects in line order)."""
+    return ParseResult(events=pl.concat([a.events, b.events]).sort("line", maintain_order=True),
+                       rejects=pl.concat([a.rejects, b.rejects]).sort("line"),
+                       continuation_lines=a.continuation_lines + b.continuation_lines,
+                       blank_lines=a.blank_lines + b.blank_lines)
 
 
 def _regex_fields(lines: pl.DataFrame) -> pl.DataFrame:
@@ -264,8 +266,11 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     ('shop-alb', 200, 'GET /orders/{id}', 53.0, '1-65f2d9a9-3f1c2b7d5e6a4b8c9d0e1f2a')
     """
     body, blank = split_blank(lines)
-    if body.height and _is_cloudfront(body):
-        return w3c.parse(lines, options=options)
+    # A CloudFront log (or one among ALB logs in a batch of small files): its
+    # directives and tab-separated lines (no ALB line has a tab) are read as W3C.
+    cf = pl.col("text").str.starts_with("#") | pl.col("text").str.contains("\t", literal=True)
+    if body.height and body.select(cf.any()).item():
+        return _merge(w3c.parse(lines.filter(cf), options=options), parse(lines.filter(~cf), options=options))
     g, bad = _groups(body)
     rejects = reject(bad, pl.lit(_REASON) + found_fields(pl.col("text"), ALB_FIELDS))
     if g.height == 0:

@@ -19,8 +19,10 @@ A format module defines:
     Score in [0, 1]: how well the first non-blank lines of a file fit.
 ``parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult``
     Turn physical lines (``line``, ``text``) into events.  Must account for
-    every line: ``lines.height == events.height + continuation_lines +
-    blank_lines + rejects.height``.
+    every line: ``lines.height == event lines + continuation_lines +
+    blank_lines + rejects.height``, where the event lines are the distinct
+    ``line`` values of the events (one line may hold several events, as an
+    OTLP export request does; a line is never both an event's and a reject).
 
 Optionally:
 
@@ -30,6 +32,9 @@ Optionally:
     An HTTP access log (nginx, a load balancer, a proxy): the timeline
     sessions its lines by client and takes them as the action of a linked
     request (:func:`forensics.ingest.formats.access_formats`).
+``MANY_EVENTS_PER_LINE`` (bool, default False)
+    One line may hold several events (an OTLP export request); the file's
+    report counts the events beyond the first of their line as ``extra_events``.
 ``PER_FILE`` (bool, default False)
     The parse reads state from the head of the file (a CSV header row, W3C
     ``#Fields``, one pretty-printed JSON document): each file is parsed on
@@ -165,8 +170,11 @@ def check_accounting(module, raw, *, options) -> None:
         if res is not None:
             results.append((f"{module.NAME}.parse_bytes", res))
     for name, res in results:
-        total = res.events.height + res.continuation_lines + res.blank_lines + res.rejects.height
+        ev_lines = res.events["line"].unique()
+        total = ev_lines.len() + res.continuation_lines + res.blank_lines + res.rejects.height
         if total != lines:
             raise AssertionError(f"{name}: {lines} lines but {total} accounted")
         if res.rejects.height and not res.rejects["line"].is_unique().all():
             raise AssertionError(f"{name}: a line was rejected twice")
+        if res.rejects.height and res.rejects["line"].is_in(ev_lines.implode()).any():
+            raise AssertionError(f"{name}: a line is both an event's and a reject")
