@@ -44,6 +44,16 @@ def test_outcome_fields_in_attrs_mark_errors():
     assert df["is_error"].to_list() == [True, True, True, False, False, False, False]
 
 
+def test_capitalized_outcome_fields_of_siem_exports_mark_errors_and_survive_the_scan_projection():
+    from forensics.timeline import analysis_columns
+
+    attrs = ['{"Result": "Failure"}', '{"Status": "failed"}', '{"Result": "Success"}', '{"RESULT": "Failure"}']
+    df = _flags(attrs=attrs, level=[None] * 4)
+    assert df["is_error"].to_list() == [True, True, False, False]  # lower case or capitalized, not any case
+    kept = df.select(analysis_columns()).get_column("attrs").to_list()
+    assert kept[:3] == attrs[:3]  # the scan keeps the attrs the timeline reads
+
+
 def test_exceptions_and_tracebacks_in_messages_mark_errors():
     msgs = [
         "Traceback (most recent call last):\n  File \"x.py\", line 1",

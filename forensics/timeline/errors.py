@@ -25,12 +25,15 @@ from __future__ import annotations
 import polars as pl
 
 from ..ingest.formats import access_formats
+
+#: Outcome fields, in lower case or capitalized (``Result`` in a SIEM export).
 OUTCOME_FIELDS = ("result", "outcome", "status", "state")
+_OUTCOME_KEYS = tuple(k for name in OUTCOME_FIELDS for k in (name, name.capitalize()))
 _OUTCOME_ERR = r"^(?:error|errors|err|fail|failed|failure|timeout|timed[ _-]?out|exception)$"
-_OUTCOME_HINT = '"(?:' + "|".join(OUTCOME_FIELDS) + ')"'
+_OUTCOME_HINT = '"(?:' + "|".join(_OUTCOME_KEYS) + ')"'
 #: Every ``attrs`` key the timeline reads (outcome fields here, the client
 #: address and user agent in :mod:`forensics.timeline.sessions`).
-ATTRS_READ = '"(?:' + "|".join((*OUTCOME_FIELDS, "remote_addr", "user_agent")) + ')"'
+ATTRS_READ = '"(?:' + "|".join((*_OUTCOME_KEYS, "remote_addr", "user_agent")) + ')"'
 _EXCEPTION = (
     r"\w*Exception\b|\b[A-Z]\w*Error:|Traceback \(most recent call last\)|\n\s*at [\w$.<>]+\("
     r"|\n\tat "
@@ -87,7 +90,7 @@ def error_exprs(*, client_errors: bool = False) -> dict[str, pl.Expr]:
     client = (status >= 400) & (status < 500)
     level_err = pl.col("level").is_in(["error", "fatal"]) & ~client.fill_null(False)
     outcome = pl.lit(False)
-    for name in OUTCOME_FIELDS:
+    for name in _OUTCOME_KEYS:
         val = pl.col("attrs").str.json_path_match(f"$.{name}").str.strip_chars().str.to_lowercase()
         outcome = outcome | val.str.contains(_OUTCOME_ERR).fill_null(False)
     # Parse JSON only where an outcome field is mentioned at all.
