@@ -147,14 +147,16 @@ def canonicalize(
         if name in raw.columns and name not in whole:
             drop.setdefault(name, []).append(cond.fill_null(False))
     leftovers = [c for c in cols if c not in whole]
-    masks = [pl.when(pl.any_horizontal(conds)).then(None).otherwise(pl.col(n)).alias(n)
+    values = raw.select(pl.col("line"), *[e.alias(k) for k, e in exprs.items()])
+    # a condition named by its canonical column is "that column has a value"
+    # (the field was its only source): read from the values, not computed again
+    def cond(c: pl.Expr | str) -> pl.Expr:
+        return pl.lit(values.get_column(c).is_not_null()) if isinstance(c, str) else c
+
+    masks = [pl.when(pl.any_horizontal([cond(c) for c in conds])).then(None).otherwise(pl.col(n)).alias(n)
              for n, conds in drop.items() if n in leftovers]
     attrs_src = raw.with_columns(masks) if masks else raw
-    out = raw.select(
-        pl.col("line"),
-        *[e.alias(k) for k, e in exprs.items()],
-        pl.lit(attrs_json(attrs_src, leftovers)).alias("attrs"),
-    )
+    out = values.with_columns(pl.lit(attrs_json(attrs_src, leftovers)).alias("attrs"))
     # Order and types of the canonical schema (minus source/format).
     final = []
     for name, dtype in EVENT_SCHEMA.items():
@@ -175,7 +177,7 @@ _CANONICAL = ("ts", "level", "component", "status", "user", "session", "request_
 def _alias_exprs(raw: pl.DataFrame, cols: list[str], *, options: IngestOptions,
                  fixed: dict[str, pl.Expr] | None, skip: tuple[str, ...],
                  prefer: dict[str, tuple[pl.Expr, pl.Expr]],
-                 ) -> tuple[dict[str, pl.Expr], set[str], dict[str, list[pl.Expr]]]:
+                 ) -> tuple[dict[str, pl.Expr], set[str], dict[str, list[pl.Expr | str]]]:
     """The expression of each canonical column (the format's own ``fixed``
     ones win; then, line by line, its ``prefer`` value; else the first
     non-null of the fields that answer for it), the fields wholly used, and
@@ -185,7 +187,7 @@ def _alias_exprs(raw: pl.DataFrame, cols: list[str], *, options: IngestOptions,
     overrides = options.overrides()
     claimed: set[str] = set()
     whole: set[str] = set()
-    drop: dict[str, list[pl.Expr]] = {}
+    drop: dict[str, list[pl.Expr | str]] = {}
     exprs: dict[str, pl.Expr] = {}
     for canonical in _CANONICAL:
         if canonical in fixed:
@@ -211,6 +213,8 @@ def _alias_exprs(raw: pl.DataFrame, cols: list[str], *, options: IngestOptions,
                 whole.add(name)  # gave the value wherever it has one
             else:
                 gave = pl.all_horizontal([answers, *before_null]) if before_null else answers
+                if len(parts) == 1 and taken is None:
+                    gave = canonical  # its only source: where the column has a value (see canonicalize)
                 drop.setdefault(name, []).append(gave if taken is None else gave & ~taken)
             if canonical in _IDS:
                 drop.setdefault(name, []).append(blank_id(pl.col(name)).fill_null(False))
