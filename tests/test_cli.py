@@ -97,9 +97,9 @@ def test_formats_lists_every_registered_format():
     from forensics.ingest.formats import names
 
     res = CliRunner().invoke(cli, ["formats", "--json"])
-    listed = [r["name"] for r in json.loads(res.stdout)]
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
     for name in names():
-        assert name in listed
+        assert rows[name]["example"] and "\n" not in rows[name]["example"]  # one line to recognise the format by
 
 
 def test_starting_the_cli_does_not_import_scipy_stats_or_numba():

@@ -37,7 +37,7 @@ def test_an_unknown_format_is_taken_to_have_continuation_lines():
 
 def test_a_module_missing_a_required_name_is_refused_with_its_name():
     mod = types.ModuleType("fake_format")
-    mod.NAME, mod.DESCRIPTION, mod.sniff, mod.parse = "fake", "fake logs", len, len
+    mod.NAME, mod.DESCRIPTION, mod.EXAMPLE, mod.sniff, mod.parse = "fake", "fake logs", "a fake line", len, len
     with pytest.raises(TypeError, match="CONTINUATION_LINES"):
         check_shape(mod)
     mod.CONTINUATION_LINES = "yes"  # not a bool
@@ -45,7 +45,10 @@ def test_a_module_missing_a_required_name_is_refused_with_its_name():
         check_shape(mod)
     mod.CONTINUATION_LINES = False
     check_shape(mod)
-    assert set(REQUIRED) == {"NAME", "DESCRIPTION", "CONTINUATION_LINES", "sniff", "parse"}
+    del mod.EXAMPLE
+    with pytest.raises(TypeError, match="EXAMPLE"):
+        check_shape(mod)
+    assert set(REQUIRED) == {"NAME", "DESCRIPTION", "EXAMPLE", "CONTINUATION_LINES", "sniff", "parse"}
 
 
 # ------------------------------------------------------------ sniffing you can trust

@@ -12,7 +12,7 @@ from .common import echo_json
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON on stdout.")
 def command(as_json: bool) -> None:
     """List the log formats that can be read (and sniffed automatically)."""
-    rows = [{"name": name, "description": mod.DESCRIPTION, "example": getattr(mod, "EXAMPLE", None)}
+    rows = [{"name": name, "description": mod.DESCRIPTION, "example": mod.EXAMPLE}
             for name, mod in formats.FORMATS.items()]
     rows.append({"name": "(compression)", "description": "gzip, bzip2 and zstd, detected by content; rotated names like app.log.2.gz",
                  "example": None})

@@ -24,10 +24,11 @@ A format module defines:
     ``line`` values of the events (one line may hold several events, as an
     OTLP export request does; a line is never both an event's and a reject).
 
-Optionally:
-
 ``EXAMPLE`` (str)
     One typical line (``forensics formats`` shows it).
+
+Optionally:
+
 ``ACCESS_LOG`` (bool, default False)
     An HTTP access log (nginx, a load balancer, a proxy): the timeline
     sessions its lines by client and takes them as the action of a linked
@@ -61,7 +62,8 @@ REJECT_COLUMNS = {"line": pl.Int64, "reason": pl.String, "text": pl.String}
 
 #: What every format module must define, with the type of each constant
 #: (``callable`` for the functions).
-REQUIRED = {"NAME": str, "DESCRIPTION": str, "CONTINUATION_LINES": bool, "sniff": callable, "parse": callable}
+REQUIRED = {"NAME": str, "DESCRIPTION": str, "EXAMPLE": str, "CONTINUATION_LINES": bool, "sniff": callable,
+            "parse": callable}
 
 
 def check_shape(module) -> None:
