@@ -140,3 +140,19 @@ def test_field_overrides_pick_the_named_field(write, tmp_path):
     assert res.events.row(0, named=True)["user"] == "alice"
     assert res.events.row(0, named=True)["action"] == "click"
     assert json.loads(res.events.row(0, named=True)["attrs"]) == {"user": "bot"}
+
+
+def test_the_combined_events_are_one_chunk_per_column_and_constant_text_is_held_once():
+    from forensics.ingest.combine import one_chunk
+
+    n = 50_000
+    part = pl.DataFrame({"a": pl.int_range(0, n, eager=True), "format": ["jsonl"] * n,
+                         "key": pl.Series([None] * n, dtype=pl.String), "user": [f"u{i}" for i in range(n)],
+                         "level": ["info", "error"] * (n // 2)})
+    frame = pl.concat([part] * 3, rechunk=False)
+    out = one_chunk(frame)
+    assert out.equals(frame)
+    assert all(out.get_column(c).n_chunks() == 1 for c in out.columns)
+    # the constant and the all-null text columns no longer hold a 16-byte view per row
+    saved = frame.estimated_size() - out.estimated_size()
+    assert saved >= 2 * 16 * frame.height * 0.9

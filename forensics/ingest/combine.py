@@ -70,9 +70,21 @@ def one_chunk(frame: pl.DataFrame) -> pl.DataFrame:
     (string columns copy only their 16-byte views; the text is shared).
     """
     for name in frame.columns:
-        if frame.get_column(name).n_chunks() > 1:
-            frame = frame.with_columns(frame.get_column(name).rechunk())
+        col = frame.get_column(name)
+        if col.dtype == pl.String and frame.height and _constant(col):
+            # one value (or none) on every row: a constant column holds it
+            # once instead of a 16-byte view per row (``format``, an unused ``key``)
+            frame = frame.with_columns(pl.lit(col[0], dtype=pl.String).alias(name))
+        elif col.n_chunks() > 1:
+            frame = frame.with_columns(col.rechunk())
     return frame
+
+
+def _constant(col: pl.Series) -> bool:
+    nulls = col.null_count()
+    if nulls:
+        return nulls == col.len()
+    return col.min() == col.max()
 
 
 def _part_order(frame: pl.DataFrame) -> tuple:
