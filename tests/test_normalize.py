@@ -168,6 +168,9 @@ ROUTES = [
     ("/auth/oauth2callback", "/auth/oauth2callback"),
     ("/docs/chapter12", "/docs/chapter12"),
     ("/deadbeef", "/deadbeef"),  # hex letters only: a word
+    ("/orders.v1.OrderService/GetOrder", "/orders.v1.OrderService/GetOrder"),  # a gRPC service: a dotted name
+    ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Check"),
+    ("/files/report.v2.a7f3c9e1d2", "/files/{id}"),  # a dotted id is still an id
     ("/", "/"),
     ("", ""),
 ]

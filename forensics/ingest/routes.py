@@ -19,6 +19,8 @@ ID_TOKEN = r"^[A-Za-z0-9_.-]{8,}$"
 #: word with a digit or two (``oauth2callback``, ``chapter12``).
 FILE_NAME = r"\.[A-Za-z][A-Za-z0-9]{0,7}$"
 WORD_WITH_DIGIT = r"^[A-Za-z][a-z]*\d{1,2}[a-z]*$"
+#: ... or a dotted name of such words (a gRPC service, ``orders.v1.OrderService``).
+QUALIFIED_NAME = r"^[A-Za-z]+\d{0,2}[A-Za-z]*(?:\.[A-Za-z]+\d{0,2}[A-Za-z]*)+$"
 
 
 def mask_segment(seg: pl.Expr) -> pl.Expr:
@@ -26,19 +28,21 @@ def mask_segment(seg: pl.Expr) -> pl.Expr:
 
     An id is all digits (``123``), a UUID, a hex token of 8+ characters with a
     digit (``9f1c2e7a``), or a token of 8+ letters, digits and ``-_.`` with a
-    digit (``ab12cd34ef``, ``SKU-16993``, ``2023-11-02``) that is neither a
-    file name with an extension (``style2.css``) nor a word with a digit or
-    two (``oauth2callback``).  Short words with a digit (``v2``) are kept.
+    digit (``ab12cd34ef``, ``SKU-16993``, ``2023-11-02``) that is not a file
+    name with an extension (``style2.css``), a word with a digit or two
+    (``oauth2callback``) or a dotted name of such words (the gRPC service
+    ``orders.v1.OrderService``).  Short words with a digit (``v2``) are kept.
 
     Examples
     --------
     >>> import polars as pl
-    >>> segs = ["123", "style2.css", "v2", "9f1c2e7a", "oauth2callback", "ORD-4058324"]
+    >>> segs = ["123", "style2.css", "v2", "9f1c2e7a", "oauth2callback", "ORD-4058324", "orders.v1.OrderService"]
     >>> pl.DataFrame({"s": segs}).select(mask_segment(pl.col("s"))).to_series().to_list()
-    ['{id}', 'style2.css', 'v2', '{id}', 'oauth2callback', '{id}']
+    ['{id}', 'style2.css', 'v2', '{id}', 'oauth2callback', '{id}', 'orders.v1.OrderService']
     """
     has_digit = seg.str.contains(r"\d")
-    token = seg.str.contains(ID_TOKEN) & ~seg.str.contains(FILE_NAME) & ~seg.str.contains(WORD_WITH_DIGIT)
+    token = (seg.str.contains(ID_TOKEN) & ~seg.str.contains(FILE_NAME) & ~seg.str.contains(WORD_WITH_DIGIT)
+             & ~seg.str.contains(QUALIFIED_NAME))
     is_id = (
         seg.str.contains(ID_DIGITS)
         | seg.str.contains(ID_UUID)
