@@ -26,7 +26,7 @@ from forensics.ingest.formats import otlp
 from forensics.ingest.options import IngestOptions
 from forensics.ingest.otlp_values import TOO_DEEP
 from forensics.scan import run_timeline
-from golden_util import FOREIGN_LINES, assert_golden, check_parse_invariants, golden_sample, run_golden
+from golden_util import FOREIGN_LINES, check_parse_invariants, golden_sample, run_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 LINES, PRETTY = GOLDEN / "otlp", GOLDEN / "otlp_pretty"
@@ -85,11 +85,6 @@ def _one(*records: dict, **req) -> dict:
 
 
 # ----------------------------------------------------------------- goldens
-
-
-@pytest.mark.parametrize("folder", [LINES, PRETTY], ids=["lines", "pretty"])
-def test_golden_sample_matches_expected_events_and_rejects(folder):
-    assert_golden("otlp", folder)
 
 
 @pytest.mark.parametrize(("folder", "counts"), [

@@ -27,12 +27,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forensics.ingest import formats, ingest
+from forensics.ingest import ingest
 from forensics.ingest.formats import jsonl
 from forensics.ingest.json_dialects import decode_byte_array, detect
 from forensics.ingest.options import IngestOptions
 from forensics.scan import run_timeline
-from golden_util import FOREIGN_LINES, GOLDEN, assert_golden, check_parse_invariants, golden_sample, run_golden
+from golden_util import FOREIGN_LINES, GOLDEN, check_parse_invariants, golden_sample, run_golden
 
 DIALECT_GOLDENS = ["jsonl_journald", "jsonl_gelf", "jsonl_log4j2", "jsonl_logstash", "jsonl_pino",
                    "jsonl_mongodb", "jsonl_caddy", "jsonl_traefik", "jsonl_gcp"]
@@ -56,20 +56,10 @@ def attrs(df: pl.DataFrame) -> list[dict]:
 
 
 @pytest.mark.parametrize("folder", DIALECT_GOLDENS)
-def test_golden_sample_matches_expected_events_and_rejects(folder):
-    assert_golden("jsonl", GOLDEN / folder)
-
-
-@pytest.mark.parametrize("folder", DIALECT_GOLDENS)
 def test_golden_sample_line_accounting_balances(folder):
     rep = run_golden("jsonl", GOLDEN / folder).accounting.files[0]
     assert rep.balanced()
     assert (rep.events, rep.blank_lines, rep.malformed) == COUNTS[folder]
-
-
-@pytest.mark.parametrize("folder", DIALECT_GOLDENS)
-def test_sniff_picks_jsonl_for_every_dialect_sample(folder):
-    assert formats.sniff(golden_sample(GOLDEN / folder)) == "jsonl"
 
 
 @pytest.mark.parametrize("folder", DIALECT_GOLDENS)
