@@ -226,3 +226,24 @@ def check_parse_invariants(module, texts: list[str], options: IngestOptions | No
     assert res.rejects.columns == ["line", "reason", "text"]
     assert res.events.schema["ts"] == TS_TYPE
     return res
+
+
+def mutate(draw, line: str, fragments, *, edits: int = 3) -> str:
+    """``line`` (space-separated fields) with up to ``edits`` fields dropped,
+    repeated or replaced by one of ``fragments`` (a hypothesis strategy), and
+    maybe cut short: the damaged lines a format's property tests feed its
+    parser.  ``draw`` is a ``st.composite`` function's draw."""
+    from hypothesis import strategies as st
+
+    words = line.split(" ")
+    for _ in range(draw(st.integers(0, edits))):
+        i = draw(st.integers(0, len(words) - 1))
+        op = draw(st.sampled_from(["drop", "dup", "swap"]))
+        if op == "drop" and len(words) > 1:
+            del words[i]
+        elif op == "dup":
+            words.insert(i, words[i])
+        else:
+            words[i] = draw(fragments)
+    text = " ".join(words)
+    return text[: draw(st.integers(0, len(text)))] if draw(st.booleans()) else text

@@ -24,7 +24,7 @@ from forensics.ingest import IngestOptions
 from forensics.ingest.formats import envoy
 from forensics.scan import run_timeline
 from golden_util import (
-    FOREIGN_LINES, FORMAT_GOLDENS, GOLDEN, check_parse_invariants, golden_sample, run_golden,
+    FOREIGN_LINES, FORMAT_GOLDENS, GOLDEN, check_parse_invariants, golden_sample, mutate, run_golden,
 )
 
 RID = "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2"
@@ -160,18 +160,7 @@ def test_arbitrary_lines_never_raise_and_accounting_holds(texts):
 @st.composite
 def _mutated(draw):
     """A real line with fields dropped, repeated or replaced, or cut short."""
-    words = draw(st.sampled_from([line(), ISTIO, envoy.EXAMPLE])).split(" ")
-    for _ in range(draw(st.integers(0, 3))):
-        i = draw(st.integers(0, len(words) - 1))
-        op = draw(st.sampled_from(["drop", "dup", "swap"]))
-        if op == "drop" and len(words) > 1:
-            del words[i]
-        elif op == "dup":
-            words.insert(i, words[i])
-        else:
-            words[i] = draw(_FRAGMENTS)
-    text = " ".join(words)
-    return text[: draw(st.integers(0, len(text)))] if draw(st.booleans()) else text
+    return mutate(draw, draw(st.sampled_from([line(), ISTIO, envoy.EXAMPLE])), _FRAGMENTS)
 
 
 @settings(max_examples=200, deadline=None)

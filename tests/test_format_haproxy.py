@@ -20,7 +20,7 @@ from forensics.ingest import IngestOptions, formats
 from forensics.ingest.formats import haproxy
 from forensics.scan import run_timeline
 from golden_util import (
-    FOREIGN_LINES, FORMAT_GOLDENS, GOLDEN, check_parse_invariants, golden_sample, run_golden,
+    FOREIGN_LINES, FORMAT_GOLDENS, GOLDEN, check_parse_invariants, golden_sample, mutate, run_golden,
 )
 
 UUID = "5f0c7a4e-8a1b-4c2d-9e3f-0a1b2c3d4e5f"
@@ -206,19 +206,7 @@ def test_arbitrary_lines_never_raise_and_accounting_holds(texts):
 def _mutated(draw):
     """A real line (bare or in a syslog header) with fields dropped, repeated or replaced, or cut short."""
     tcp = "10.0.1.2:1 [06/Feb/2009:12:12:51.443] f b/s 0/0/5 1 -- 0/0/0/0/0 0/0"
-    base = draw(st.sampled_from([http(), haproxy.EXAMPLE, tcp]))
-    words = base.split(" ")
-    for _ in range(draw(st.integers(0, 3))):
-        i = draw(st.integers(0, len(words) - 1))
-        op = draw(st.sampled_from(["drop", "dup", "swap"]))
-        if op == "drop" and len(words) > 1:
-            del words[i]
-        elif op == "dup":
-            words.insert(i, words[i])
-        else:
-            words[i] = draw(_FRAGMENTS)
-    text = " ".join(words)
-    return text[: draw(st.integers(0, len(text)))] if draw(st.booleans()) else text
+    return mutate(draw, draw(st.sampled_from([http(), haproxy.EXAMPLE, tcp])), _FRAGMENTS)
 
 
 @settings(max_examples=200, deadline=None)

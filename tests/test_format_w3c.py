@@ -20,7 +20,7 @@ from forensics.ingest import IngestOptions, formats
 from forensics.ingest.formats import w3c
 from forensics.scan import run_timeline
 from golden_util import (
-    FOREIGN_LINES, FORMAT_GOLDENS, GOLDEN, check_parse_invariants, golden_sample, run_golden,
+    FOREIGN_LINES, FORMAT_GOLDENS, GOLDEN, check_parse_invariants, golden_sample, mutate, run_golden,
 )
 
 HEADER = ["#Software: Microsoft Internet Information Services 10.0", "#Version: 1.0", "#Date: 2026-03-14 11:00:00",
@@ -179,18 +179,7 @@ def _mutated(draw):
     """A header block and data lines with fields dropped, repeated or replaced, or cut short."""
     out = list(HEADER[: draw(st.integers(0, 4))])
     for _ in range(draw(st.integers(1, 6))):
-        words = iis().split(" ")
-        for _ in range(draw(st.integers(0, 2))):
-            i = draw(st.integers(0, len(words) - 1))
-            op = draw(st.sampled_from(["drop", "dup", "swap"]))
-            if op == "drop" and len(words) > 1:
-                del words[i]
-            elif op == "dup":
-                words.insert(i, words[i])
-            else:
-                words[i] = draw(_FRAGMENTS)
-        text = " ".join(words)
-        out.append(text[: draw(st.integers(0, len(text)))] if draw(st.booleans()) else text)
+        out.append(mutate(draw, iis(), _FRAGMENTS, edits=2))
     return out
 
 
