@@ -236,6 +236,13 @@ def run_timeline(
         session_pattern_group(settings.timeline.session_pattern)  # a bad regex fails before the long ingest
     project = None if settings.full_events else analysis_columns()
     ing = ingest(paths, options=settings.ingest, progress=progress, project=project)
+    return timeline_of(ing, settings=settings, progress=progress)
+
+
+def timeline_of(ing: IngestResult, *, settings: ScanSettings, progress: Progress | None = None) -> TimelineRun:
+    """The timeline stage of :func:`run_timeline` over events ingested
+    already (by ``ingest`` with ``scan``'s projection, or by another engine:
+    :mod:`forensics.spark`)."""
     if ing.events.height == 0:
         raise DataError("no events with a readable timestamp in the input (see `forensics ingest` for the accounting)")
     if progress:
@@ -271,11 +278,25 @@ def share_columns(events: pl.DataFrame, timeline_events: pl.DataFrame) -> pl.Dat
 
 
 def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: Progress | None) -> ScanResult:
-    fs = settings.failing
-    labels = (read_failing(fs.path, id_column=fs.id_column, label_column=fs.label_column, failing_values=fs.values)
-              if fs else None)
+    labels = read_labels(settings)
     run = run_timeline(paths, settings=settings, progress=progress)
+    return mine_timeline(run, tuple(str(p) for p in paths), settings=settings, labels=labels, progress=progress)
+
+
+def read_labels(settings: ScanSettings) -> FailingLabels | None:
+    """The ``--failing`` labels of ``settings`` (None without), read before
+    the long ingest so that a bad labels file fails first."""
+    fs = settings.failing
+    return (read_failing(fs.path, id_column=fs.id_column, label_column=fs.label_column, failing_values=fs.values)
+            if fs else None)
+
+
+def mine_timeline(run: TimelineRun, inputs: tuple[str, ...], *, settings: ScanSettings,
+                  labels: FailingLabels | None = None, progress: Progress | None = None) -> ScanResult:
+    """The mining stage of :func:`run_scan` over a :class:`TimelineRun`
+    (``labels``: from :func:`read_labels`), and the :class:`ScanResult`."""
     ing, tl = run.ingest, run.timeline
+    fs = settings.failing
     if progress:
         progress("mining", 0, 1)
     labeled = None
@@ -288,7 +309,7 @@ def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: P
         mined = mine(tl, options=settings.mining)
     if progress:
         progress("mining", 1, 1)
-    return ScanResult(tuple(str(p) for p in paths), settings, ing, tl, mined, labeled)
+    return ScanResult(inputs, settings, ing, tl, mined, labeled)
 
 
 def check_failing_matches(labels: FailingLabels, timeline: Timeline, *, examples: int = 2) -> int:

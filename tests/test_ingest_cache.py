@@ -13,15 +13,15 @@ from forensics.ingest import IngestOptions, cache, ingest
 
 
 def _record_reads(monkeypatch) -> list[str]:
-    """The display names of the files read in full (``_load``) from now on."""
+    """The display names of the files read in full (``load_file``) from now on."""
     reads: list[str] = []
-    real = ingest_mod._load
+    real = ingest_mod.load_file
 
     def load(index, path, display, *args, **kwargs):
         reads.append(display)
         return real(index, path, display, *args, **kwargs)
 
-    monkeypatch.setattr(ingest_mod, "_load", load)
+    monkeypatch.setattr(ingest_mod, "load_file", load)
     return reads
 
 

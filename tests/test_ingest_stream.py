@@ -73,7 +73,7 @@ def test_streamed_file_is_cached_in_parts_and_reloaded(per_file, tmp_path):
     opts = IngestOptions(cache_dir=str(tmp_path / "cache"))
     first = ingest([p], options=opts)
     assert len(list((tmp_path / "cache").glob("*.events.*.parquet"))) > 3
-    per_file.setattr(ingest_mod, "_load", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
+    per_file.setattr(ingest_mod, "load_file", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
     second = ingest([p], options=opts)
     _same(second, first)
     assert first.accounting.files[0].malformed == 1

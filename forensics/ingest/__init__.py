@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -73,7 +74,8 @@ class IngestResult:
 # ----------------------------------------------------------------------- reading
 
 
-def _limit_note(damage: str | None, hit: bool, max_bytes: int) -> str | None:
+def limit_note(damage: str | None, hit: bool, max_bytes: int) -> str | None:
+    """``damage`` with the ``--max-bytes`` note added when reading stopped there (``hit``)."""
     if not hit:
         return damage
     limit = f"stopped after {max_bytes} bytes (--max-bytes)"
@@ -89,7 +91,7 @@ def _latest(state: ReadState, path: Path, display: str, relative: str, options: 
             "digest": state.digest.hexdigest()}
 
 
-def _load(index: int, path: Path, display: str, relative: str, *, options: IngestOptions,
+def load_file(index: int, path: Path | BinaryIO, display: str, relative: str, *, options: IngestOptions,
           state: ReadState | None = None) -> Loaded | Streamed | FileReport:
     """Read one file; a :class:`FileReport` when it is skipped (binary, empty),
     a :class:`Streamed` when it is larger than :data:`STREAM_CHUNK`.
@@ -105,12 +107,12 @@ def _load(index: int, path: Path, display: str, relative: str, *, options: Inges
     del buf
     if len(data) <= SMALL_FILE:
         small = decode_texts(data, damage)
-        damage, why, texts, lines = _limit_note(small.damage, hit, options.max_bytes), small.binary_reason, small.texts, None
+        damage, why, texts, lines = limit_note(small.damage, hit, options.max_bytes), small.binary_reason, small.texts, None
         data, invalid = small.data, small.invalid_utf8_lines
         height = len(texts)
     else:
         raw = decode_lines(data, kind, damage, hit)
-        damage, why, texts, lines = _limit_note(raw.damage, hit, options.max_bytes), raw.binary_reason, None, raw.lines
+        damage, why, texts, lines = limit_note(raw.damage, hit, options.max_bytes), raw.binary_reason, None, raw.lines
         data, invalid = raw.data, raw.invalid_utf8_lines
         height = lines.height
     if why or height == 0:
@@ -127,7 +129,7 @@ def _load(index: int, path: Path, display: str, relative: str, *, options: Inges
 
 def _stream(loaded: Streamed, *, options: IngestOptions, now: datetime, sink=None, project=None, on_chunk=None):
     return parse_stream(loaded, options=options, now=now, chunk_bytes=STREAM_CHUNK, sink=sink, project=project,
-                        limit_note=lambda damage, hit: _limit_note(damage, hit, options.max_bytes),
+                        limit_note=lambda damage, hit: limit_note(damage, hit, options.max_bytes),
                         on_chunk=on_chunk)
 
 
@@ -138,7 +140,7 @@ def _now() -> datetime:
 def ingest_file(path: Path, display: str, *, options: IngestOptions, relative: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame, FileReport]:
     """Read and parse one file on its own.  Raises ``OSError`` when it cannot
     be opened."""
-    loaded = _load(0, path, display, relative or path.name, options=options)
+    loaded = load_file(0, path, display, relative or path.name, options=options)
     if isinstance(loaded, FileReport):
         return empty_events(), empty_rejects(), loaded
     if isinstance(loaded, Streamed):
@@ -254,7 +256,7 @@ def _ingest_one(run: _Run, i: int, path: Path, display: str, relative: str) -> N
     if hit:
         return
     try:
-        loaded = _load(i, path, display, relative, options=run.options, state=state)
+        loaded = load_file(i, path, display, relative, options=run.options, state=state)
     except PermissionError:
         run.unreadable(f"{display}: permission denied")
         return

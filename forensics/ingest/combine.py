@@ -51,7 +51,8 @@ def combine(ev_parts: list[pl.DataFrame], rejects: pl.DataFrame, *, dedupe: bool
     ordered = in_order(events)  # (dropping duplicates keeps the order)
     del events
     if not ordered:
-        lazy = lazy.sort(["ts", FILE_INDEX, "line"])
+        # stable: the events of one line (an OTLP request) keep the parser's order
+        lazy = lazy.sort(["ts", FILE_INDEX, "line"], maintain_order=True)
     rejects = rejects.sort([FILE_INDEX, "line"]).drop(FILE_INDEX)
     # the plan holds the concatenated parts: popped, it is gone once collected,
     # so that one_chunk can free each column's old chunks

@@ -9,10 +9,12 @@ damage; the damage is reported in :attr:`RawLines.damage`.
 from __future__ import annotations
 
 import io
+import os
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -92,11 +94,15 @@ class ReadState:
     consumed: int = 0
 
 
-def iter_bytes(path: Path, state: ReadState, *, max_bytes: int = DEFAULT_MAX_BYTES, block: int = 16 * 1024 * 1024):
+def iter_bytes(path: Path | BinaryIO, state: ReadState, *, max_bytes: int = DEFAULT_MAX_BYTES,
+               block: int = 16 * 1024 * 1024):
     """Yield the (decompressed) content of ``path`` in pieces; ``state`` is
     filled in as reading goes (compression first, damage and limit at the end).
-    One file descriptor, open while the generator runs."""
-    with open(path, "rb") as fh:
+    One file descriptor, open while the generator runs.  ``path`` may also be
+    a seekable binary file object (a file's bytes handed over by Spark), read
+    from its start and left open."""
+    opened = open(path, "rb") if isinstance(path, (str, os.PathLike)) else nullcontext(path)
+    with opened as fh:
         head = fh.read(4)
         fh.seek(0)
         state.kind = detect_compression(head)

@@ -51,7 +51,7 @@ class Streamed:
     state: ReadState
 
 
-def _chunks(st: Streamed, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
+def whole_line_chunks(st: Streamed, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
     """Whole-line chunks of about ``chunk_bytes``; the flag marks the last."""
     parts, size = [st.first], len(st.first)
     for piece in st.pieces:
@@ -67,14 +67,24 @@ def _chunks(st: Streamed, chunk_bytes: int) -> Iterator[tuple[bytes, bool]]:
     yield b"".join(parts), True
 
 
-def _lines(data: bytes, *, last: bool, damage: str | None) -> tuple[pl.DataFrame, bytes, int, int]:
-    """(lines, data, invalid UTF-8 lines, NUL bytes) of one chunk."""
+def chunk_lines(data: bytes, *, last: bool, damage: str | None) -> tuple[pl.DataFrame, bytes, int, int]:
+    """(lines, data, invalid UTF-8 lines, NUL bytes) of one chunk (``last``:
+    the file's last, cut to its last whole line when the file is damaged)."""
     if last and damage and data:
         cut = data.rfind(b"\n")
         data = data[: cut + 1] if cut >= 0 else b""
     data, nul = replace_nul_runs(data)
     lines, invalid = split_lines(data)
     return lines, data, invalid, nul
+
+
+def chunk_format(lines: pl.DataFrame, *, options: IngestOptions) -> str:
+    """The format of a file chosen from its first chunk's lines (the first
+    64 that are not blank), unless ``options.format`` names it."""
+    if options.format:
+        return options.format
+    sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
+    return formats.choose(sample, options=options)
 
 
 @dataclass
@@ -156,24 +166,23 @@ def _parse_chunks(st: Streamed, parts: _Parts, parse, *, options: IngestOptions,
     """Parse every chunk into ``parts``; return the format (chosen from the
     first chunk with lines unless ``options.format`` gives it)."""
     fmt = options.format
-    chunks = _chunks(st, chunk_bytes)
+    chunks = whole_line_chunks(st, chunk_bytes)
     carry = b""
     for data, last in chunks:
-        lines, data, invalid, nul = _lines(carry + data, last=last, damage=st.state.damage)
+        lines, data, invalid, nul = chunk_lines(carry + data, last=last, damage=st.state.damage)
         carry = b""
         parts.nul += nul
         if lines.height == 0:
             continue
         if fmt is None:
-            sample = lines.filter(pl.col("text").str.strip_chars() != "").head(64)["text"].to_list()
-            fmt = formats.choose(sample, options=options)
+            fmt = chunk_format(lines, options=options)
         if formats.per_file(fmt) and not last:
             # a file-level header (a CSV header row, W3C #Fields) or one
             # document: the file is parsed whole, as one chunk (its memory is
             # then the file's, not a chunk's)
             whole = [data] + [more for more, _ in chunks]
             parts.nul -= nul
-            lines, data, invalid, nul = _lines(b"".join(whole), last=True, damage=st.state.damage)
+            lines, data, invalid, nul = chunk_lines(b"".join(whole), last=True, damage=st.state.damage)
             parts.nul += nul
             last = True
         if not formats.continued(fmt):
@@ -183,7 +192,7 @@ def _parse_chunks(st: Streamed, parts: _Parts, parse, *, options: IngestOptions,
             def items(first=(lines, data, invalid)):
                 yield first
                 for more, is_last in chunks:
-                    ln, raw, inv, nul_more = _lines(more, last=is_last, damage=st.state.damage)
+                    ln, raw, inv, nul_more = chunk_lines(more, last=is_last, damage=st.state.damage)
                     parts.nul += nul_more
                     if ln.height:
                         yield ln, raw, inv
