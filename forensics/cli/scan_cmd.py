@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..errors import ExitCode
+from ..errors import ExitCode, UsageError
 from ..sanitize import terminal_safe
 from ..scan import run_scan
 from .common import echo_json, run_with_progress, stderr_console
@@ -20,8 +20,17 @@ from .options import analysis_options, build_scan_settings
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report to this file.")
 @click.option("--no-color", is_flag=True, help="No colour in the terminal report (NO_COLOR is honoured too).")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="Where ingest runs: this process, or Apache Spark (pip install 'forensics[spark]'; "
+                   "PATHS may then be any URL Spark reads: s3a://, hdfs://, gs://, abfss://).")
+@click.option("--spark-master", default=None, metavar="URL",
+              help="With --engine spark: the master (local[4], spark://host:7077, yarn, k8s://...); "
+                   "default: what spark-submit or Spark's defaults say.")
+@click.option("--spark-conf", multiple=True, metavar="KEY=VALUE",
+              help="With --engine spark: a Spark setting (repeatable), e.g. spark.executor.memory=8g.")
 @click.pass_context
-def command(ctx: click.Context, as_json, export_dir, export_events, html_path, no_color, quiet, **kw) -> None:
+def command(ctx: click.Context, as_json, export_dir, export_events, html_path, no_color, quiet, engine, spark_master,
+            spark_conf, **kw) -> None:
     """Find the rare user-action sequences that set off each error burst.
 
     Reads every log under PATHS, finds the error bursts and the order in which
@@ -32,9 +41,20 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, n
     finds the session id in the message.  With --failing, the labeled failing
     sessions replace the bursts as evidence: what they did more often than
     the others, and the steps they never reached.
+
+    With --engine spark, Spark reads and parses the files on its executors
+    and the same analysis runs on the driver (docs/spark.md).
     """
     settings = build_scan_settings(kw, full_events=bool(export_events))
-    result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
+    if engine == "spark":
+        from ..spark import run_scan as spark_scan, spark_session
+
+        spark = spark_session(spark_master, parse_spark_conf(spark_conf))
+        result = run_with_progress(quiet, spark_scan, spark, kw["paths"], settings)
+    else:
+        if spark_master or spark_conf:
+            raise UsageError("--spark-master and --spark-conf need --engine spark")
+        result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
     if export_dir:
         from ..report.export import export_scan
 
@@ -57,3 +77,18 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, n
                                    soft_wrap=True)
     if acc.partial:  # an unreadable file, or one with no line read as an event
         ctx.exit(ExitCode.PARTIAL)
+
+
+def parse_spark_conf(items) -> list[tuple[str, str]]:
+    """``--spark-conf KEY=VALUE`` items as pairs; a :class:`UsageError` for one without ``=``.
+
+    >>> parse_spark_conf(["spark.executor.memory=8g", "spark.x=a=b"])
+    [('spark.executor.memory', '8g'), ('spark.x', 'a=b')]
+    """
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--spark-conf {item!r}: expected KEY=VALUE")
+        pairs.append((key.strip(), value))
+    return pairs

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import InputError, UsageError
 
@@ -16,6 +17,8 @@ from ..errors import InputError, UsageError
 MIN_JAVA = 17
 #: Seconds to wait for a ``spark://`` master to accept a connection.
 CONNECT_TIMEOUT_S = 5.0
+#: Spark's JVM logs errors only (when this process starts the JVM).
+LOG4J_CONF = Path(__file__).with_name("log4j2.properties")
 
 
 def require_pyspark():
@@ -91,9 +94,12 @@ def spark_session(master: str | None = None, conf: Sequence[tuple[str, str]] = (
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
+    given = {key for key, _ in conf}
+    defaults = {"spark.ui.showConsoleProgress": "false",
+                "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J_CONF}"}
     if master is None or master.startswith("local"):
-        builder = builder.config("spark.ui.enabled", "false")
-    for key, value in conf:
+        defaults["spark.ui.enabled"] = "false"
+    for key, value in [*((k, v) for k, v in defaults.items() if k not in given), *conf]:
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
