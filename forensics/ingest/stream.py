@@ -78,6 +78,42 @@ def chunk_lines(data: bytes, *, last: bool, damage: str | None) -> tuple[pl.Data
     return lines, data, invalid, nul
 
 
+@dataclass(frozen=True)
+class Piece:
+    """Whole lines of one file parsed on their own (:func:`parse_piece`):
+    events and rejects (line numbers in the file, ``_fi``), the lines, the
+    file report of just these lines, and their NUL bytes."""
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    lines: pl.DataFrame
+    report: FileReport
+    nul: int
+
+
+def parse_piece(data: bytes, *, index: int, display: str, relative: str, fmt: str, options: IngestOptions,
+                now: datetime, first_line: int = 1, last: bool = True, cut_damaged: bool = False,
+                compression: str | None = None) -> Piece:
+    """Parse whole lines of one file that start at line ``first_line``, the
+    way each chunk of a large file is parsed (:func:`parse_stream`): the
+    Spark engine's chunks and ``forensics watch``'s appended lines."""
+    lines, data, invalid, nul = chunk_lines(data, last=last, damage="damaged" if cut_damaged else None)
+    if lines.height == 0:
+        from ..schema import empty_events, empty_rejects
+
+        fi = pl.lit(index, dtype=pl.Int32).alias("_fi")
+        return Piece(empty_events().with_columns(fi), empty_rejects().with_columns(fi), lines,
+                     FileReport(display, fmt, compression), nul)
+    loaded = Loaded(index, display, relative, fmt, compression, None, invalid, data, lines)
+    ev, rej, ((_, rep),) = parse_group([loaded], fmt, options=options, now=now)
+    off = first_line - 1
+    if off:
+        lines = lines.with_columns(pl.col("line") + off)
+        ev = ev.with_columns(pl.col("line") + off)
+        rej = rej.with_columns(pl.col("line") + off)
+    return Piece(ev, rej, lines, rep, nul)
+
+
 def chunk_format(lines: pl.DataFrame, *, options: IngestOptions) -> str:
     """The format of a file chosen from its first chunk's lines (the first
     64 that are not blank), unless ``options.format`` names it."""

@@ -33,11 +33,10 @@ import polars as pl
 from ..ingest import STREAM_CHUNK, load_file
 from ..ingest import formats
 from ..ingest.accounting import FileReport
-from ..ingest.group import Loaded, parse_group
 from ..ingest.options import IngestOptions
 from ..ingest.projection import with_order_columns
 from ..ingest.reader import ReadState, binary_reason
-from ..ingest.stream import Streamed, chunk_format, chunk_lines, whole_line_chunks
+from ..ingest.stream import Streamed, chunk_format, chunk_lines, parse_piece, whole_line_chunks
 from ..timeline import analysis_columns
 
 
@@ -209,26 +208,13 @@ def _blank(lines: pl.DataFrame) -> int:
 def parse_chunk(chunk: Chunk, *, display: str, relative: str, options: IngestOptions, now: datetime,
                 full_events: bool = False) -> ChunkParse:
     """Parse one chunk (see the module docstring for what it keeps)."""
-    lines, data, invalid, nul = chunk_lines(chunk.data, last=chunk.last,
-                                            damage="damaged" if chunk.cut_damaged else None)
-    project = projection(full_events)
-    if lines.height == 0:
-        from ..schema import empty_events, empty_rejects
-
-        fi = pl.lit(chunk.fi, dtype=pl.Int32).alias("_fi")
-        ev = empty_events().with_columns(fi)
-        return ChunkParse(chunk.fi, chunk.k, ev.select(*project, "_fi") if project else ev,
-                          empty_rejects().with_columns(fi), pl.DataFrame(schema=_BOUNDARY), 0, 0, invalid, nul)
-    loaded = Loaded(chunk.fi, display, relative, chunk.fmt, chunk.compression, None, invalid, data, lines)
-    ev, rej, ((_, rep),) = parse_group([loaded], chunk.fmt, options=options, now=now)
-    off = chunk.first_line - 1
-    if off:
-        lines = lines.with_columns(pl.col("line") + off)
-        ev = ev.with_columns(pl.col("line") + off)
-        rej = rej.with_columns(pl.col("line") + off)
-    blank = rep.blank_lines
+    piece = parse_piece(chunk.data, index=chunk.fi, display=display, relative=relative, fmt=chunk.fmt,
+                        options=options, now=now, first_line=chunk.first_line, last=chunk.last,
+                        cut_damaged=chunk.cut_damaged, compression=chunk.compression)
+    ev, rej, lines = piece.events, piece.rejects, piece.lines
+    blank = piece.report.blank_lines
     boundary = pl.DataFrame(schema=_BOUNDARY)
-    if formats.continued(chunk.fmt) and not (chunk.k == 0 and chunk.last):
+    if lines.height and formats.continued(chunk.fmt) and not (chunk.k == 0 and chunk.last):
         first, end = chunk.first_line, chunk.first_line + lines.height
         if ev.height:
             lo = first if chunk.k == 0 else int(ev["line"].min())
@@ -239,6 +225,8 @@ def parse_chunk(chunk: Chunk, *, display: str, relative: str, options: IngestOpt
         ev, rej = ev.filter(inside), rej.filter(inside)
         blank = _blank(lines.filter(inside))
         boundary = lines.filter(~inside).select("line", "text")
+    project = projection(full_events)
     if project is not None:
         ev = ev.select(*project, "_fi")
-    return ChunkParse(chunk.fi, chunk.k, ev, rej, boundary, lines.height, blank, invalid, nul)
+    return ChunkParse(chunk.fi, chunk.k, ev, rej, boundary, lines.height, blank, piece.report.invalid_utf8_lines,
+                      piece.nul)
