@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
+
 import click
 
 from ..errors import ExitCode, UsageError
@@ -19,6 +22,9 @@ from .options import analysis_options, build_scan_settings
 @click.option("--export-events", is_flag=True, help="With --export, also write the full normalized events.parquet.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report to this file.")
+@click.option("--postmortem", "postmortem_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a Markdown draft of the postmortem (summary, timeline, root-cause evidence, "
+                   "what was ruled out, appendix with the command) to this file, to review and complete.")
 @click.option("--no-color", is_flag=True, help="No colour in the terminal report (NO_COLOR is honoured too).")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
               help="Where ingest runs: this process, or Apache Spark (pip install 'forensics[spark]'; "
@@ -29,8 +35,8 @@ from .options import analysis_options, build_scan_settings
 @click.option("--spark-conf", multiple=True, metavar="KEY=VALUE",
               help="With --engine spark: a Spark setting (repeatable), e.g. spark.executor.memory=8g.")
 @click.pass_context
-def command(ctx: click.Context, as_json, export_dir, export_events, html_path, no_color, quiet, engine, spark_master,
-            spark_conf, **kw) -> None:
+def command(ctx: click.Context, as_json, export_dir, export_events, html_path, postmortem_path, no_color, quiet, engine,
+            spark_master, spark_conf, **kw) -> None:
     """Find the rare user-action sequences that set off each error burst.
 
     Reads every log under PATHS, finds the error bursts and the order in which
@@ -63,6 +69,10 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, n
         from ..report.html import write_html
 
         write_html(result, html_path)
+    if postmortem_path:
+        from ..report.postmortem import write_postmortem
+
+        write_postmortem(result, postmortem_path, command=shlex.join(["forensics", *sys.argv[1:]]))
     if as_json:
         echo_json(result.to_json())
     else:
