@@ -15,7 +15,7 @@ import click
 from .. import __version__
 from ..errors import ExitCode, ForensicsError, exit_code_for
 
-_COMMAND_MODULES = ("ingest", "formats", "simulate", "bursts", "scan", "show", "repro")
+_COMMAND_MODULES = ("ingest", "formats", "simulate", "bursts", "scan", "show", "repro", "watch")
 
 
 class ForensicsGroup(click.Group):
