@@ -107,9 +107,27 @@ def _list_url(spark, url: str, out: Listing, *, strict: bool) -> None:
     out.files += sorted(found)
 
 
+#: Causes worth naming from deep inside a JVM stack trace, with what to do.
+_KNOWN_CAUSES = (
+    ("spark.driver.maxResultSize", "the parsed events are larger than spark.driver.maxResultSize; "
+                                   "raise it (--spark-conf spark.driver.maxResultSize=0 lifts the cap)"),
+    ("java.lang.OutOfMemoryError", "a JVM ran out of memory; raise spark.driver.memory or spark.executor.memory"),
+)
+
+
 def one_line(exc: BaseException) -> str:
-    """The first meaningful line of a (Java or Python) exception's message."""
+    """The first meaningful line of a (Java or Python) exception's message,
+    or the known cause found deeper in it (:data:`_KNOWN_CAUSES`).
+
+    >>> one_line(RuntimeError("An error occurred while calling o92.getResult.\\n"
+    ...     "Caused by: SparkException: Total size of serialized results (1127 MiB) is bigger than "
+    ...     "spark.driver.maxResultSize (1024.0 MiB)"))
+    'the parsed events are larger than spark.driver.maxResultSize; raise it (--spark-conf spark.driver.maxResultSize=0 lifts the cap)'
+    """
     text = str(exc).strip()
+    for needle, says in _KNOWN_CAUSES:
+        if needle in text:
+            return says
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith(("at ", "Traceback", "File ", "---", "JVM stacktrace")):

@@ -95,7 +95,9 @@ def spark_session(master: str | None = None, conf: Sequence[tuple[str, str]] = (
     if master:
         builder = builder.master(master)
     given = {key for key, _ in conf}
-    defaults = {"spark.ui.showConsoleProgress": "false",
+    # the driver collects the parsed events (docs/spark.md): Spark's 1 GiB cap on
+    # collected results would stop a scan of about 4M events
+    defaults = {"spark.ui.showConsoleProgress": "false", "spark.driver.maxResultSize": "0",
                 "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J_CONF}"}
     if master is None or master.startswith("local"):
         defaults["spark.ui.enabled"] = "false"
