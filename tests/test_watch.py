@@ -101,7 +101,7 @@ def test_an_onset_is_raised_within_one_tick_of_the_window_showing_it(live, tmp_p
     for s in range(0, 600, 5):  # when does a window ending then first show this onset?
         t = first.at + timedelta(seconds=s)
         events = _events_until(t, window)
-        tl = build_timeline(events, options=watch._tl_options)
+        tl = build_timeline(events, options=watch.timeline_options)
         if any(abs((o - first.at).total_seconds()) < 1 for b in tl.bursts for o in b.onsets):
             seen_at = t
             break

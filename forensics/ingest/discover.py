@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,9 @@ class Found:
     skipped: list[FileReport]
 
 
-def _ignored(path: Path) -> bool:
+def ignored(path: Path) -> bool:
+    """Whether a file inside a walked folder is not a log (hidden, ``*.md``,
+    ``*.parquet``, ``truth.json``, Docker's metadata beside a container log, ...)."""
     name = path.name
     if name in DOCKER_METADATA and (path.parent / f"{path.parent.name}-json.log").exists():
         return True
@@ -94,21 +96,27 @@ def _walk(p: Path, raw: str | os.PathLike, found: Found, fail) -> None:
         fail(f"{raw}: permission denied")
         return
     walk_errors: list[OSError] = []
-    entries: Iterable[tuple[str, list[str], list[str]]] = sorted(os.walk(p, onerror=walk_errors.append))
+    below = log_files_below(p, onerror=walk_errors.append)
     for exc in walk_errors:
         fail(f"{exc.filename or raw}: cannot list folder: {exc.strerror or exc}")
     before = len(found.files)
-    for root, _dirs, files in entries:
-        if any(part.startswith(".") for part in Path(root).relative_to(p).parts):
+    for fp in below:
+        if not fp.is_file():
+            found.skipped.append(FileReport(str(fp), None, skipped="not a regular file"))
             continue
-        for name in sorted(files):
-            fp = Path(root) / name
-            if _ignored(fp):
-                continue
-            if not fp.is_file():
-                found.skipped.append(FileReport(str(fp), None, skipped="not a regular file"))
-                continue
-            found.files.append((fp, str(fp), str(fp.relative_to(p))))
-            found.sizes.append(_size(fp))
+        found.files.append((fp, str(fp), str(fp.relative_to(p))))
+        found.sizes.append(_size(fp))
     if len(found.files) == before and not walk_errors:
         fail(f"{raw}: no log files in folder")
+
+
+def log_files_below(p: Path, *, onerror=None) -> list[Path]:
+    """The log files below folder ``p``, in sorted order: hidden folders and
+    :func:`ignored` files passed over (``onerror`` gets each listing error,
+    as :func:`os.walk` passes it)."""
+    out = []
+    for root, _dirs, files in sorted(os.walk(p, onerror=onerror)):
+        if any(part.startswith(".") for part in Path(root).relative_to(p).parts):
+            continue
+        out.extend(fp for fp in (Path(root) / name for name in sorted(files)) if not ignored(fp))
+    return out

@@ -123,6 +123,11 @@ class Watch:
         self._last_steps = sorted({g.sequence[-1] for g in self.guards})
         self.counts = WatchCounts()
 
+    @property
+    def timeline_options(self):
+        """The timeline settings each evaluation uses (the bin fixed from the window's length)."""
+        return self._tl_options
+
     # ------------------------------------------------------------------ input
 
     def add(self, batches: Sequence, *, now: datetime) -> None:

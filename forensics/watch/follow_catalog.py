@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..ingest.discover import DOCKER_METADATA, IGNORED_NAMES, IGNORED_SUFFIXES
+from ..ingest.discover import log_files_below
 from ..ingest.reader import binary_reason
 from .follow_files import HEAD, MIN_MATCH, Generation, Tail, compression, fingerprint, open_regular, pread_all
 from .follow_state import Saved, SavedFile
@@ -45,14 +45,6 @@ class Entry:
     def seen(self) -> tuple[int, int]:
         """``(size, mtime_ns)``: what tells that a file changed."""
         return (self.size, self.mtime_ns)
-
-
-def _ignored(path: Path) -> bool:
-    """The rule of :mod:`forensics.ingest.discover` for files inside folders."""
-    name = path.name
-    if name in DOCKER_METADATA and (path.parent / f"{path.parent.name}-json.log").exists():
-        return True
-    return name.startswith(".") or name in IGNORED_NAMES or name.lower().endswith(IGNORED_SUFFIXES)
 
 
 def _entry(path: Path, display: str, relative: str, root: int) -> Entry | None:
@@ -103,19 +95,13 @@ def _walk(p: Path, raw: str, index: int, entries: list[Entry], problems: list[st
         problems.append(f"{raw}: permission denied")
         return
     errors: list[OSError] = []
-    for root, _dirs, files in sorted(os.walk(p, onerror=errors.append)):
-        if any(part.startswith(".") for part in Path(root).relative_to(p).parts):
+    for fp in log_files_below(p, onerror=errors.append):
+        try:
+            e = _entry(fp, str(fp), str(fp.relative_to(p)), index)
+        except OSError:  # gone since it was listed, or a dangling link
             continue
-        for name in sorted(files):
-            fp = Path(root) / name
-            if _ignored(fp):
-                continue
-            try:
-                e = _entry(fp, str(fp), str(fp.relative_to(p)), index)
-            except OSError:  # gone since it was listed, or a dangling link
-                continue
-            if e is not None:
-                entries.append(e)
+        if e is not None:
+            entries.append(e)
     problems.extend(f"{exc.filename or raw}: cannot list folder: {exc.strerror or exc}" for exc in errors)
 
 
