@@ -17,7 +17,10 @@ from forensics.mining.model import MiningOptions
 from forensics.scan import ScanSettings
 from forensics.timeline.model import TimelineOptions
 
-OUTPUT_ONLY = {"as_json", "export_dir", "export_events", "html_path", "no_color"}
+#: scan options that do not change its result: outputs, and where ingest runs
+#: (the Spark engine gives the local engine's result, tests/test_spark_engine.py)
+OUTPUT_ONLY = {"as_json", "export_dir", "export_events", "html_path", "no_color", "postmortem_path", "engine",
+               "spark_master", "spark_conf"}
 
 
 def _params(name: str) -> dict:

@@ -94,8 +94,7 @@ def test_shop_scenario_scan_is_the_local_scan(spark, tmp_path):
 
 def test_a_ten_times_day_scan_is_the_local_scan(spark, tmp_path):
     simulate_scenario("elearning", tmp_path, seed=5, users=10 * SCENARIOS["elearning"].default_users)
-    doc = _assert_same_scan(spark, [str(tmp_path)], ScanSettings(ingest=NO_CACHE),
-                            [SparkPlan(), SparkPlan(parts_per_file=4)])
+    doc = _assert_same_scan(spark, [str(tmp_path)], ScanSettings(ingest=NO_CACHE), [SparkPlan(parts_per_file=4)])
     assert doc["ingest"]["events"] > 250_000 and doc["suspects"]
 
 
