@@ -8,11 +8,13 @@ import os
 import click
 
 from ..durations import parse_duration
-from ..errors import UsageError
 from ..report.text import ARROW
 from ..sanitize import terminal_safe
+from ..watch.engine import WatchOptions
 from .common import stderr_console
-from .options import build_scan_settings, input_options, mining_options, timeline_options
+from .options import build_scan_settings, fmt_duration, input_options, mining_options, timeline_options
+
+_W = WatchOptions()
 
 
 def _hms(iso: str | None) -> str:
@@ -53,13 +55,13 @@ def render_alert(d: dict) -> str:
 @mining_options
 @click.option("--guard", "guard_path", type=click.Path(dir_okay=False), default=None,
               help="suspects.parquet of a previous scan (--export): alert when one of its sequences completes again.")
-@click.option("--window", default="6h", show_default=True, help="Events kept: the baseline of rates and suspects.")
+@click.option("--window", default=fmt_duration(_W.window_s), show_default=True, help="Events kept: the baseline of rates and suspects.")
 @click.option("--from-start", is_flag=True, help="Read files from their start (default: from their end).")
 @click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None,
               help="Save where each file was read to this file, and resume from it after a restart.")
 @click.option("--exec", "exec_cmds", multiple=True, metavar="CMD",
               help="Run CMD (no shell) for each alert, the alert JSON on its stdin; repeatable.")
-@click.option("--interval", default="1s", show_default=True, help="Time between two looks at the files.")
+@click.option("--interval", default=fmt_duration(_W.interval_s), show_default=True, help="Time between two looks at the files.")
 @click.option("--once", is_flag=True,
               help="Read what is there now, judge it as of its last event, print the alerts and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print each alert as one JSON line on stdout.")
@@ -72,7 +74,6 @@ def command(guard_path, window, from_start, state_path, exec_cmds, interval, onc
     alert the moment a sequence of a previous scan's --guard file completes
     again, before any error. Stops with Ctrl-C.
     """
-    from ..watch.engine import WatchOptions
     from ..watch.guard import load_guard
     from ..watch.hooks import Hook
     from ..watch.run import run_watch
@@ -80,10 +81,8 @@ def command(guard_path, window, from_start, state_path, exec_cmds, interval, onc
     settings = build_scan_settings(kw)
     # --once judges the past: every onset in the window counts, however old
     options = WatchOptions(window_s=parse_duration(window, option="--window"),
+                           interval_s=parse_duration(interval, option="--interval"),
                            **({"stale_s": 100 * 365 * 86400.0} if once else {}))
-    pause = parse_duration(interval, option="--interval")
-    if not pause > 0:
-        raise UsageError(f"--interval must be positive, got {interval}")
     guards = load_guard(guard_path) if guard_path else ()
     hooks = [Hook.parse(c) for c in exec_cmds]
     for p in kw["paths"]:
@@ -100,7 +99,7 @@ def command(guard_path, window, from_start, state_path, exec_cmds, interval, onc
         err.print(f"warning: {terminal_safe(msg, max_len=300)}", markup=False, highlight=False, soft_wrap=True)
 
     watch = run_watch(kw["paths"], settings=settings, options=options, guards=guards, hooks=hooks,
-                      from_start=from_start, state=state_path, interval_s=pause, once=once,
+                      from_start=from_start, state=state_path, once=once,
                       on_alert=on_alert, on_problem=on_problem, clock="data" if once else "wall")
     if not quiet:
         c = watch.counts

@@ -244,13 +244,20 @@ def _parse_chunks(st: Streamed, parts: _Parts, parse, *, options: IngestOptions,
     return fmt
 
 
+def held_lines(lines: pl.DataFrame, cut: int) -> bytes:
+    """The lines from line ``cut`` on (an event that may go on in lines not
+    read yet, and what follows it), as bytes to parse again with the next
+    lines: the streaming reader's next chunk, ``forensics watch``'s next poll."""
+    tail = lines.filter(pl.col("line") >= cut)
+    return ("\n".join(tail["text"].to_list()) + "\n").encode()
+
+
 def _hold_back(lines: pl.DataFrame, ev: pl.DataFrame, rej: pl.DataFrame, rep: FileReport,
                cut: int) -> tuple[pl.DataFrame, pl.DataFrame, FileReport, bytes]:
     """Hold back the lines from ``cut`` (the last event and what follows it)
     for the next chunk: the chunk's events, rejects and report without them,
     and their text."""
-    tail = lines.filter(pl.col("line") >= cut)
-    carry = ("\n".join(tail["text"].to_list()) + "\n").encode()
+    carry = held_lines(lines, cut)
     ev = ev.filter(pl.col("line") < cut)
     rej = rej.filter(pl.col("line") < cut)
     kept = lines.filter(pl.col("line") < cut)

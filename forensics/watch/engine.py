@@ -29,7 +29,7 @@ import polars as pl
 
 from ..ingest import formats
 from ..ingest.projection import with_order_columns
-from ..ingest.stream import chunk_lines, chunk_format, parse_piece
+from ..ingest.stream import chunk_format, chunk_lines, held_lines, parse_piece
 from ..mining import mine
 from ..scan import ScanSettings
 from ..timeline import analysis_columns, build_timeline
@@ -67,6 +67,9 @@ class WatchOptions:
         Nor is an onset within this many seconds of the window's first event:
         too little baseline before it (and a burst cut by the window's
         start would look like a new one).
+    interval_s
+        Seconds between two looks at the files (``--interval``) when the
+        last look found nothing new.
     """
 
     window_s: float = 6 * 3600.0
@@ -75,6 +78,7 @@ class WatchOptions:
     onset_tolerance_s: float = 120.0
     stale_s: float = 3600.0
     warmup_s: float = 1800.0
+    interval_s: float = 1.0
 
 
 @dataclass
@@ -161,8 +165,7 @@ class Watch:
         ev, rej = piece.events, piece.rejects
         if hold and formats.continued(f.fmt) and ev.height:
             cut = int(ev["line"].max())
-            held = piece.lines.filter(pl.col("line") >= cut)
-            f.carry = ("\n".join(held["text"].to_list()) + "\n").encode()
+            f.carry = held_lines(piece.lines, cut)
             f.carry_line = cut
             ev, rej = ev.filter(pl.col("line") < cut), rej.filter(pl.col("line") < cut)
         self.counts.events += ev.height

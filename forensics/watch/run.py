@@ -22,7 +22,7 @@ from .hooks import Hook
 def run_watch(paths: Sequence[str | os.PathLike], *, settings: ScanSettings | None = None,
               options: WatchOptions = WatchOptions(), guards: Sequence[GuardSequence] = (),
               hooks: Sequence[Hook] = (), from_start: bool = False, state: str | os.PathLike | None = None,
-              interval_s: float = 1.0, once: bool = False, on_alert: Callable[[Alert], None] = lambda a: None,
+              once: bool = False, on_alert: Callable[[Alert], None] = lambda a: None,
               on_problem: Callable[[str], None] = lambda m: None,
               clock: Callable[[], datetime] | str = utc_now,
               sleep: Callable[[float], None] = time.sleep, stop: Callable[[], bool] = lambda: False) -> Watch:
@@ -63,4 +63,4 @@ def run_watch(paths: Sequence[str | os.PathLike], *, settings: ScanSettings | No
             if (once and not batches) or stop():
                 return watch
             if not batches:
-                sleep(interval_s)
+                sleep(options.interval_s)
