@@ -125,6 +125,20 @@ def _sorted_by_session(acts: pl.DataFrame) -> bool:
     return bool(acts.select(ok.head(acts.height - 1).all()).item())
 
 
+def _session_codes(keys: pl.Series, session_keys: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """The sorted distinct keys of both series with their index (``sidx``,
+    UInt32), and ``sidx`` of every row of ``keys``.  Consecutive rows of one
+    session (the actions come in session order) are looked up once: only the
+    first key of each run is joined, a join of one row per session instead
+    of one per action."""
+    start = keys.ne_missing(keys.shift(1))
+    run_keys = keys.filter(start).to_frame("session_key")
+    table = (pl.concat([run_keys, session_keys.to_frame("session_key")]).unique().sort("session_key")
+             .with_row_index("sidx"))
+    run_sidx = run_keys.join(table, on="session_key", how="left", maintain_order="left").get_column("sidx")
+    return table, run_sidx.gather(start.cum_sum() - 1).alias("sidx")
+
+
 def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     """Integer-code a :class:`~forensics.timeline.model.Timeline` for mining.
 
@@ -136,21 +150,11 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     """
     acts = _coded_actions(timeline.actions)
     sessions = timeline.sessions.select("session_key", "user", "first_error")
-    keys = (
-        pl.concat([acts.select("session_key"), sessions.select("session_key")])
-        .unique()
-        .sort("session_key")
-        .with_row_index("sidx")
-    )
+    keys, sidx = _session_codes(acts.get_column("session_key"), sessions.get_column("session_key"))
     vocab = acts.select(pl.col("action").unique().sort()).to_series()
-    vmap = pl.DataFrame({"action": vocab, "code": np.arange(len(vocab), dtype=np.int64)})
-    # Only the two code columns are joined (a join gathers every column it
-    # carries); the actions come sorted by session key and time, so the sort
-    # below is usually a check.
-    acts = acts.with_columns(
-        acts.select("session_key").join(keys, on="session_key", how="left", maintain_order="left")["sidx"],
-        acts.select("action").join(vmap, on="action", how="left", maintain_order="left")["code"],
-    )
+    # codes are positions in the sorted vocabulary: an Enum of it (no join)
+    code = acts.get_column("action").cast(pl.Enum(vocab.to_list())).to_physical().cast(pl.Int64).alias("code")
+    acts = acts.with_columns(sidx, code)
     if not _sorted_by_session(acts):
         acts = acts.sort(["sidx", "ts", "seq"])  # time order within a session (growth relies on it); sidx follows session_key
 
@@ -160,8 +164,8 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     per_sess = (
         keys.join(sessions.with_columns(_us("first_error").alias("first")), on="session_key", how="left")
         .join(burst_err, on="session_key", how="left")
-        .join(acts.group_by("session_key").agg(pl.col("user").drop_nulls().first().alias("auser")),
-              on="session_key", how="left")
+        .join(acts.select("sidx", "user").group_by("sidx").agg(pl.col("user").drop_nulls().first().alias("auser")),
+              on="sidx", how="left")
         .sort("sidx")
         .with_columns(
             pl.min_horizontal("first", "burst_first").fill_null(NO_CUT).alias("cut"),

@@ -28,7 +28,7 @@ from .errors import ATTRS_READ, mark_errors
 from .linking import link_requests
 from .templates import free_text_events, template_table
 from .model import Burst, CascadeStep, Timeline, TimelineOptions
-from .sessions import assign_sessions, build_actions, build_sessions
+from .sessions import assign_sessions, build_actions, build_sessions, session_index
 
 __all__ = ["build_timeline", "Timeline", "TimelineOptions", "Burst", "CascadeStep"]
 
@@ -227,8 +227,10 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
         bin_burst = pl.when(pl.col("_bin").is_between(blo, bhi)).then(pl.lit(bu.id, dtype=pl.Int32)).otherwise(bin_burst)
     ev = ev.with_columns(burst_id.alias("burst_id"))
     rate = rate.with_columns(bin_burst.alias("burst_id")).drop("_bin").cast(_RATE_SCHEMA)
-    actions = build_actions(ev)
-    sessions = build_sessions(ev)
+    sidx = session_index(ev.get_column("session_key"))
+    actions = build_actions(ev, sidx=sidx)
+    sessions = build_sessions(ev, sidx=sidx)
+    del sidx
     session_errors = (
         ev.filter(pl.col("is_error") & pl.col("session_key").is_not_null() & pl.col("burst_id").is_not_null())
         .group_by("session_key", "burst_id").agg(pl.col("ts").min().alias("first_error"))

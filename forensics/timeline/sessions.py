@@ -134,10 +134,29 @@ def assign_sessions(events: pl.DataFrame, *, session_gap_s: float = 1800.0) -> p
     return ev
 
 
-def build_actions(events: pl.DataFrame) -> pl.DataFrame:
+def session_index(keys: pl.Series) -> pl.Series:
+    """Per row, the rank of its ``session_key`` among the sorted distinct keys
+    (UInt32, null where the key is null): sorting by it is sorting by the key,
+    grouping by it is grouping by the key, and both compare integers, not
+    strings.  The keys are hashed once (``unique``) and only the distinct
+    keys, one per session, are sorted.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> session_index(pl.Series(["b#1", None, "a#1", "b#1"])).to_list()
+    [1, None, 0, 1]
+    """
+    ranks = keys.drop_nulls().unique().sort().to_frame("session_key").with_row_index("_sidx")
+    return (keys.to_frame("session_key").join(ranks, on="session_key", how="left", maintain_order="left")
+            .get_column("_sidx"))
+
+
+def build_actions(events: pl.DataFrame, *, sidx: pl.Series | None = None) -> pl.DataFrame:
     """One row per user action, sorted by ``session_key, ts`` (ties by source, line).
 
-    ``events`` must be sorted by ``ts, source, line`` (as :func:`build_timeline` has them).
+    ``events`` must be sorted by ``ts, source, line`` (as :func:`build_timeline` has them);
+    ``sidx``: :func:`session_index` of its ``session_key`` (computed when not given).
 
     Columns: ``session_key``, ``seq``, ``ts``, ``user``, ``action``,
     ``request_id``, ``failed``, ``resources``, then ``source``, ``line``,
@@ -146,21 +165,31 @@ def build_actions(events: pl.DataFrame) -> pl.DataFrame:
     resources = request_resources(events)
     cols = ["session_key", "ts", "user", "action", "request_id", "_req_failed", "_resource", "source", "line",
             "component", "status"]
-    rows = (events.get_column("is_action") & events.get_column("session_key").is_not_null()).arg_true()
+    if sidx is None:
+        sidx = session_index(events.get_column("session_key"))
+    rows = (events.get_column("is_action") & sidx.is_not_null()).arg_true()
     if events.get_column("ts").gather(rows).null_count() == 0:
-        # the rows come in ts, source, line order: the session key and the row
-        # position give the sort, and each column is gathered once, in that order
-        acts = events.select(pl.col(cols).gather(_session_order(events.get_column("session_key"), rows)))
+        # the rows come in ts, source, line order: a stable sort of their
+        # session ranks gives the order, and each column is gathered once
+        order = rows.gather(sidx.gather(rows).to_frame("r").select(pl.arg_sort_by("r", maintain_order=True)).to_series())
+        acts = events.select(pl.col(cols).gather(order))
+        ranks = sidx.gather(order)
     else:
-        acts = events.select(cols).filter(events.get_column("is_action") & events.get_column("session_key").is_not_null())
-        acts = acts.sort("session_key", "ts", "source", "line")
-    # only the request id is joined (a join gathers every column it carries);
-    # ``resources`` has one row per request id
-    linked = acts.select("request_id").join(resources, on="request_id", how="left", maintain_order="left")
+        acts = events.select(cols).with_columns(sidx.alias("_sidx"))
+        acts = acts.filter(events.get_column("is_action") & sidx.is_not_null()).sort("_sidx", "ts", "source", "line")
+        ranks = acts.get_column("_sidx")
+        acts = acts.drop("_sidx")
+    if resources.height:
+        # only the request id is joined (a join gathers every column it
+        # carries); ``resources`` has one row per request id
+        linked = acts.select("request_id").join(resources, on="request_id", how="left", maintain_order="left")
+        acts = acts.with_columns(linked.get_column("resources"))
+    else:
+        acts = acts.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("resources"))
     own = pl.when(pl.col("_resource").is_not_null()).then(pl.concat_list(pl.col("_resource")))
-    return acts.with_columns(linked.get_column("resources")).select(
+    return acts.with_columns(_run_positions(ranks).alias("seq")).select(
         "session_key",
-        pl.int_range(pl.len(), dtype=pl.UInt32).over("session_key").alias("seq"),
+        "seq",
         "ts",
         "user",
         "action",
@@ -174,34 +203,37 @@ def build_actions(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _session_order(keys: pl.Series, rows: pl.Series) -> pl.Series:
-    """``rows`` (increasing positions) ordered by ``keys`` at those rows, ties
-    kept in position order.  The keys are ranked through their sorted distinct
-    values (one per session), so the sort of every row is by integers, not
-    strings: the same order as a stable sort by the key."""
-    picked = keys.gather(rows)
-    ranks = picked.unique().sort().to_frame("session_key").with_row_index("_rank")
-    rank = picked.to_frame("session_key").join(ranks, on="session_key", how="left", maintain_order="left")
-    order = pl.DataFrame({"_rank": rank.get_column("_rank"), "_pos": pl.int_range(rows.len(), eager=True)})
-    return rows.gather(order.select(pl.arg_sort_by("_rank", "_pos")).to_series())
+def _run_positions(ranks: pl.Series) -> pl.Series:
+    """0, 1, 2... within each run of equal consecutive ``ranks`` (UInt32):
+    an action's position in its session when the actions are in session order."""
+    n = ranks.len()
+    pos = pl.int_range(n, eager=True, dtype=pl.Int64)
+    new = ranks.ne_missing(ranks.shift(1)) if n else pl.Series(dtype=pl.Boolean)
+    first = pl.select(pl.when(new).then(pos).forward_fill()).to_series() if n else pos
+    return (pos - first).cast(pl.UInt32)
 
 
-def build_sessions(events: pl.DataFrame) -> pl.DataFrame:
-    """One row per session key: user, start, end, action count, first linked error."""
+def build_sessions(events: pl.DataFrame, *, sidx: pl.Series | None = None) -> pl.DataFrame:
+    """One row per session key: user, start, end, action count, first linked error.
+
+    ``sidx``: :func:`session_index` of the events' ``session_key`` (computed
+    when not given): the rows are grouped by it, an integer.
+    """
     if events.height == 0:
         return pl.DataFrame(schema=_SESSION_COLUMNS)
-    return (
-        events.lazy().select("session_key", "user", "ts", "is_action", "is_error")
-        .filter(pl.col("session_key").is_not_null())
-        .group_by("session_key")
+    if sidx is None:
+        sidx = session_index(events.get_column("session_key"))
+    per = (
+        events.lazy().select("session_key", "user", "ts", "is_action", "is_error").with_columns(sidx.alias("_sidx"))
+        .filter(pl.col("_sidx").is_not_null())
+        .group_by("_sidx")
         .agg(
+            pl.col("session_key").first(),
             pl.col("user").drop_nulls().first(),
             pl.col("ts").min().alias("start"),
             pl.col("ts").max().alias("end"),
             pl.col("is_action").sum().cast(pl.UInt32).alias("n_actions"),
             pl.col("ts").filter(pl.col("is_error")).min().alias("first_error"),
         )
-        .sort("start", "session_key")
-        .cast(_SESSION_COLUMNS)
-        .collect()
     )
+    return per.drop("_sidx").sort("start", "session_key").cast(_SESSION_COLUMNS).collect()
