@@ -36,7 +36,8 @@ from .model import MiningOptions
 
 #: ``Prepared.cut`` of a session that never erred (every action is eligible)
 NO_CUT = np.iinfo(np.int64).max
-#: Set hashes keep 36 bits of :func:`set_hash`: sums of them stay exact in float64.
+#: Set hashes keep 36 bits of :func:`set_hash`; their sums are int64 (exact,
+#: in any order, below 2**27 terms; wrapping, still order-free, beyond).
 SET_HASH_MASK = (1 << 36) - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -240,7 +241,7 @@ def window_flags(p: Prepared, end: np.ndarray, start: np.ndarray, look_us: int,
 def set_hash(values: np.ndarray) -> np.ndarray:
     """A 64-bit mixing hash (splitmix64) per value; sums of it hash a set.
 
-    Keep :data:`SET_HASH_MASK` of it when the sums go through float64.
+    :func:`session_hashes` keeps :data:`SET_HASH_MASK` of it.
     """
     z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
@@ -250,8 +251,10 @@ def set_hash(values: np.ndarray) -> np.ndarray:
 
 
 def session_hashes(n: int) -> np.ndarray:
-    """Masked :func:`set_hash` of ``0 .. n-1`` as float64 (sums hash a set of sessions or rows)."""
-    return (set_hash(np.arange(n, dtype=np.int64)) & np.uint64(SET_HASH_MASK)).astype(np.float64)
+    """Masked :func:`set_hash` of ``0 .. n-1`` as int64 (sums hash a set of
+    sessions or rows; integer sums do not depend on the order of the terms,
+    so counts summed over chunks in any order are the same)."""
+    return (set_hash(np.arange(n, dtype=np.int64)) & np.uint64(SET_HASH_MASK)).astype(np.int64)
 
 
 def grow(p: Prepared, *, options: MiningOptions = MiningOptions(),

@@ -42,6 +42,8 @@ Examples
 
 from __future__ import annotations
 
+import threading
+
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -207,27 +209,57 @@ def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds, keep_a
     return _Found(ukeys, has_o, has_e, look, window, everything)
 
 
+class _Counts:
+    """A level's counters (``kernels.count``): support, completions,
+    failing_with, control_with and the set signatures.  Sessions are never
+    split between chunks, so counters filled from disjoint chunks (one per
+    thread) add up to the counts of the whole: every count and signature is
+    an integer sum."""
+
+    def __init__(self, npat: int):
+        self.stamp = np.full((npat, 2), -1, dtype=np.int64)
+        self.acc = np.zeros((npat, 4), dtype=np.int64)
+        self.sig = np.zeros((npat, 3), dtype=np.int64)
+
+    def count(self, r: _Rows, st: States) -> None:
+        pid, end, _ = st
+        _kernels().count(pid, end, r.sess, r.elig, r.failing, r.control, r.sess_hash, r.row_hash, self.stamp,
+                         self.acc, self.sig)
+
+    def absorb(self, other: _Counts) -> None:
+        self.acc += other.acc
+        self.sig += other.sig
+
+
 class _Level:
-    """One level's counts, filled chunk by chunk in row order."""
+    """One level's counts, filled chunk by chunk in row order, and the
+    completions kept for the evidence."""
 
     def __init__(self, r: _Rows, npat: int):
         self.r = r
-        self.stamp = np.full((npat, 2), -1, dtype=np.int64)
-        self.acc = np.zeros((npat, 4), dtype=np.int64)
-        self.sig = np.zeros((npat, 3), dtype=np.float64)
+        self.counted = _Counts(npat)
         self.compl: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def add(self, st: States) -> None:
+    @property
+    def acc(self) -> np.ndarray:
+        return self.counted.acc
+
+    def kept(self, st: States) -> tuple[np.ndarray, np.ndarray]:
+        """The completions of ``st`` that :meth:`completions` may return."""
         pid, end, _ = st
-        r = self.r
-        _kernels().count(pid, end, r.sess, r.elig, r.failing, r.control, r.sess_hash, r.row_hash, self.stamp,
-                      self.acc, self.sig)
-        keep = np.ones(len(end), dtype=bool) if r.keep_rows is None else r.keep_rows[end]
-        self.compl.append((pid[keep], end[keep]))
+        if self.r.keep_rows is None:
+            return pid, end
+        keep = self.r.keep_rows[end]
+        return pid[keep], end[keep]
+
+    def add(self, st: States) -> None:
+        self.counted.count(self.r, st)
+        self.compl.append(self.kept(st))
 
     def counts(self) -> dict[str, np.ndarray]:
-        cols = [self.acc[:, i] for i in range(4)] + [self.sig[:, i].astype(np.int64) for i in range(3)]
-        return dict(zip(_STATS, (np.ascontiguousarray(c) for c in cols)))
+        c = self.counted
+        cols = [c.acc[:, i] for i in range(4)] + [c.sig[:, i] for i in range(3)]
+        return dict(zip(_STATS, (np.ascontiguousarray(x) for x in cols)))
 
     def completions(self, gid0: int, rare_below: float) -> pl.DataFrame:
         """Completions of the rare patterns (support below ``rare_below``), by (gid, row)."""
@@ -308,18 +340,34 @@ def _depth_first(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len
         wst = res.window
         npat_prev, gid0 = len(res.ukeys), gid0 + len(res.ukeys)
 
-    def down(ch: States) -> list[States]:
+    # each thread counts its chunks into counters of its own (a session is
+    # in one chunk only), added up at the end; completions stay in row order
+    local, per_thread, lock = threading.local(), [], threading.Lock()
+
+    def counters() -> list[_Counts]:
+        mine = getattr(local, "counts", None)
+        if mine is None:
+            mine = local.counts = [_Counts(len(ps.ukeys)) for ps in passes]
+            with lock:
+                per_thread.append(mine)
+        return mine
+
+    def down(ch: States) -> list[tuple[np.ndarray, np.ndarray]]:
         out = []
-        for ps in passes:
+        for ps, counts in zip(passes, counters()):
             ch = _extend(r, ch, ps.npat_prev, ps.look, ps.parent_ok, True)
-            out.append(ch)
+            counts.count(r, ch)
+            out.append(ps.lv.kept(ch))
             if len(ch[0]) == 0:
                 break
         return out
 
     for levels in ordered_map(down, _chunks(r, states, max(size // 8, 1))):
-        for ps, st in zip(passes, levels):
-            ps.lv.add(st)
+        for ps, kept in zip(passes, levels):
+            ps.lv.compl.append(kept)
+    for mine in per_thread:
+        for ps, counts in zip(passes, mine):
+            ps.lv.counted.absorb(counts)
     return passes
 
 

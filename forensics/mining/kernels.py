@@ -173,7 +173,7 @@ def count(pid, end, sess, elig, failing, control, sess_hash, row_hash, stamp, ac
     """Add states (sorted by end row; whole sessions, after the previous
     call's) to a level's counts.  ``acc`` (npat, 4) int64: support,
     completions, failing_with (a failing session with an eligible
-    completion), control_with; ``sig`` (npat, 3) float64: sig_sessions,
+    completion), control_with; ``sig`` (npat, 3) int64: sig_sessions,
     sig_failing, sig_completions; ``stamp`` (npat, 2) int64: the last
     session counted per pattern, for support and for failing_with (start
     at -1)."""

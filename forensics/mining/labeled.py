@@ -186,6 +186,14 @@ def whole_session_bounds(p: Prepared) -> tuple[np.ndarray, np.ndarray]:
     return np.full(len(p.ts), big, dtype=np.int64), np.where(p.elig & p.failing[p.sess], small, big)
 
 
+def _int_bincount(index: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(index, weights, minlength=n)`` in int64 (exact: the float
+    version rounds sums above 2**53, and then depends on their order)."""
+    out = np.zeros(n, dtype=np.int64)
+    np.add.at(out, index, weights.astype(np.int64))
+    return out
+
+
 def _singles(p: Prepared) -> pl.DataFrame:
     """Length-1 candidates (actions failing sessions did in scope) with the
     same counts as :func:`.candidates.grow`."""
@@ -202,7 +210,7 @@ def _singles(p: Prepared) -> pl.DataFrame:
         "completions": np.bincount(p.code[p.elig], minlength=V).astype(np.int64),
         "failing_with": np.bincount(code, weights=fail, minlength=V).astype(np.int64),
         "control_with": np.bincount(code, weights=p.control[sess], minlength=V).astype(np.int64),
-        "sig_sessions": np.bincount(code, weights=sess_hash[sess], minlength=V).astype(np.int64),
+        "sig_sessions": _int_bincount(code, sess_hash[sess], V),
     })
     return out.filter(pl.col("failing_with") > 0).select(
         pl.lit(1, dtype=pl.Int32).alias("length"), pl.concat_list(pl.col("code")).alias("codes"),
