@@ -73,8 +73,9 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), rank.alias("_rank"),
                               resource_expr().alias("_resource"))
     # A request id seen once (a lone app line) is a request of one row: the
-    # per-request windows below only need the ids that occur more than once.
-    shared = out.select(pl.col("request_id").is_duplicated() & _HAS_REQ).to_series()
+    # per-request windows below only need the ids that occur more than once
+    # (a count over the ids: ``is_duplicated`` takes 4-5x as long on strings).
+    shared = out.select((pl.len().over("request_id") > 1) & _HAS_REQ).to_series()
     single = out.with_columns(pl.col("_cand").fill_null(False).alias("is_action"),
                               pl.col("is_error").alias("_req_failed"))
     if not shared.any():
