@@ -103,5 +103,6 @@ def command(guard_path, window, from_start, state_path, exec_cmds, interval, onc
                       on_alert=on_alert, on_problem=on_problem, clock="data" if once else "wall")
     if not quiet:
         c = watch.counts
-        err.print(f"watch: {c.lines:,} lines, {c.events:,} events, {c.malformed:,} malformed, "
-                  f"{c.evaluations:,} evaluations", markup=False, highlight=False)
+        err.print(f"watch: {c.lines:,} lines, {c.events:,} events, {c.continuation:,} continuation, "
+                  f"{c.blank:,} blank, {c.malformed:,} malformed, {c.evaluations:,} evaluations",
+                  markup=False, highlight=False)

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 
 from ..ingest import formats
+from ..ingest.accounting import FileReport
 from ..ingest.projection import with_order_columns
 from ..ingest.stream import chunk_format, chunk_lines, held_lines, parse_piece
 from ..mining import mine
@@ -91,16 +92,46 @@ class _File:
     fmt: str | None = None
     carry: bytes = b""
     carry_line: int = 0
+    #: lines every later piece is parsed behind (a CSV header, W3C directives: formats.carried_head)
+    head: tuple[str, ...] = ()
+    head_report: tuple | None = None
 
 
 @dataclass
 class WatchCounts:
-    """Lines and events seen so far (the watch's accounting)."""
+    """Lines and events seen so far (the watch's accounting, as ingest's
+    :class:`~forensics.ingest.accounting.FileReport` counts a file).
+
+    Lines of an event still held back (its file may append more of it) are
+    in ``lines`` but in none of the other counts until the event is parsed;
+    once every file is quiet, :meth:`balanced` holds.
+    """
 
     lines: int = 0
     events: int = 0
     malformed: int = 0
     evaluations: int = 0
+    #: lines folded into the event before them (a stack trace's lines)
+    continuation: int = 0
+    blank: int = 0
+    #: events beyond the first of their line (several records on one line)
+    extra_events: int = 0
+
+    def balanced(self) -> bool:
+        """``lines == events - extra_events + continuation + blank + malformed``."""
+        return self.lines == self.events - self.extra_events + self.continuation + self.blank + self.malformed
+
+
+#: Non-blank lines a new file's format is chosen from, as ingest chooses it
+#: (:func:`forensics.ingest.stream.chunk_format`); fewer are held back until the file is quiet.
+FORMAT_SAMPLE = 64
+
+_COUNTED = ("events", "extra_events", "malformed", "continuation_lines", "blank_lines")
+
+
+def _net(total: FileReport, less: FileReport | None) -> dict[str, int]:
+    """The counts of ``total`` less those of ``less``."""
+    return {k: getattr(total, k) - (getattr(less, k) if less is not None else 0) for k in _COUNTED}
 
 
 class Watch:
@@ -157,19 +188,38 @@ class Watch:
     def _parse(self, f: _File, data: bytes, first: int, *, now: datetime, hold: bool) -> None:
         if f.fmt is None:
             lines = chunk_lines(data, last=True, damage=None)[0]
-            if lines.filter(pl.col("text").str.strip_chars() != "").height == 0:
+            shown = lines.filter(pl.col("text").str.strip_chars() != "").height
+            if hold and shown < FORMAT_SAMPLE and not self.settings.ingest.format:
+                f.carry, f.carry_line = data, first  # too few lines to choose the format from yet
+                return
+            if shown == 0:
+                self.counts.blank += lines.height
                 return
             f.fmt = chunk_format(lines, options=self.settings.ingest)
-        piece = parse_piece(data, index=f.index, display=f.display, relative=f.relative, fmt=f.fmt,
-                            options=self.settings.ingest, now=now + timedelta(days=1), first_line=first)
-        ev, rej = piece.events, piece.rejects
-        if hold and formats.continued(f.fmt) and ev.height:
-            cut = int(ev["line"].max())
-            f.carry = held_lines(piece.lines, cut)
-            f.carry_line = cut
-            ev, rej = ev.filter(pl.col("line") < cut), rej.filter(pl.col("line") < cut)
-        self.counts.events += ev.height
-        self.counts.malformed += rej.height
+        # a per-file format's piece is parsed behind the file's header lines,
+        # numbered just before it, then dropped again
+        piece = self._piece(f, f.head, data, first, now)
+        ev, rej, lines = piece.events, piece.rejects, piece.lines
+        if f.head:
+            ev, rej, lines = (x.filter(pl.col("line") >= first) for x in (ev, rej, lines))
+        # the lines parsed for good are counted as this piece's report less
+        # the reports of what is not: the head, and a held-back event's lines
+        counts = _net(piece.report, self._head_report(f, now))
+        cut = None
+        if hold and formats.continued(f.fmt):
+            # the last event may go on in the next lines; with no event, every
+            # line may be the start of one not complete yet (a JSON document)
+            cut = int(ev["line"].max()) if ev.height else (first if lines.height else None)
+        if cut is not None:
+            ev, rej, lines = (x.filter(pl.col("line") < cut) for x in (ev, rej, lines))
+        if formats.per_file(f.fmt):  # the head in force after the lines parsed for good
+            f.head = tuple(formats.carried_head(f.fmt, pl.concat([pl.Series(f.head, dtype=pl.String),
+                                                                    lines.get_column("text")])))
+        if cut is not None:
+            f.carry, f.carry_line = held_lines(piece.lines, cut), cut
+            held = _net(self._piece(f, f.head, f.carry, cut, now).report, self._head_report(f, now))
+            counts = {k: v - held[k] for k, v in counts.items()}
+        self._account(counts)
         if ev.height:
             ev = ev.select(*self._project).drop("_attrs_hash", strict=False)
             self._parts.append(ev)
@@ -180,6 +230,28 @@ class Watch:
             if not self._urgent:
                 hit = self._is_error | pl.col("action").is_in(self._last_steps).fill_null(False)
                 self._urgent = bool(ev.select(hit.any()).item())
+
+    def _piece(self, f: _File, head: tuple[str, ...], data: bytes, first: int, now: datetime):
+        """``data`` (lines from ``first``) parsed behind the ``head`` lines."""
+        text = "".join(x + "\n" for x in head).encode()
+        return parse_piece(text + data, index=f.index, display=f.display, relative=f.relative, fmt=f.fmt,
+                           options=self.settings.ingest, now=now + timedelta(days=1), first_line=first - len(head))
+
+    def _head_report(self, f: _File, now: datetime) -> FileReport | None:
+        """The report of the file's head lines parsed alone (None: no head)."""
+        if not f.head:
+            return None
+        if f.head_report is None or f.head_report[0] != f.head:
+            f.head_report = (f.head, self._piece(f, (), "".join(x + "\n" for x in f.head).encode(), 1, now).report)
+        return f.head_report[1]
+
+    def _account(self, counts: dict[str, int]) -> None:
+        c = self.counts
+        c.events += counts["events"]
+        c.extra_events += counts["extra_events"]
+        c.malformed += counts["malformed"]
+        c.continuation += counts["continuation_lines"]
+        c.blank += counts["blank_lines"]
 
     # ------------------------------------------------------------------ evaluation
 

@@ -75,6 +75,14 @@ def per_file(name: str) -> bool:
     return bool(getattr(mod, "PER_FILE", False))
 
 
+def carried_head(name: str, texts: pl.Series) -> list[str]:
+    """For a :func:`per_file` format, the lines of ``texts`` (a file's lines
+    from its start) that a later piece of the file must be parsed behind (a
+    CSV header row, W3C directives); none for other formats."""
+    head = getattr(FORMATS.get(name), "carried_head", None)
+    return head(texts) if head is not None else []
+
+
 def sniff(sample: list[str]) -> str:
     """Pick the best format for the first non-blank lines of a file."""
     best, best_score = None, 0.0

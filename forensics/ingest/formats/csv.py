@@ -218,6 +218,20 @@ def sniff(sample: list[str]) -> float:
 # ----------------------------------------------------------------- header rows
 
 
+def carried_head(texts: pl.Series) -> list[str]:
+    """The lines a later piece of the file needs in front of it to be read as
+    the whole file is (``forensics watch`` parses appended lines): the header
+    row, the first line that is not blank.  ``texts`` are the file's lines
+    from its start (or from the head carried so far).
+
+    >>> carried_head(pl.Series(["", "time,user", "2026-03-14T11:00:00Z,alice"]))
+    ['time,user']
+    """
+    head = texts.filter(texts.str.strip_chars() != "").head(1)
+    return head.to_list()
+
+
+
 def names(cells: list[str]) -> list[str]:
     """Column names from header cells: trimmed, ``column_N`` for an empty one,
     ``_2``, ``_3`` ... for a repeat (case-insensitive), ``line_`` for ``line``

@@ -61,6 +61,33 @@ EXAMPLE = "2026-03-14 11:00:01 10.0.0.5 GET /orders/42 view=full 443 alice 203.0
 
 #: A directive line: ``#Name: value``.
 DIRECTIVE = r"^#[A-Za-z][A-Za-z-]*:"
+
+
+def carried_head(texts: pl.Series) -> list[str]:
+    """The directive lines a later piece of the file needs in front of it to
+    be read as the whole file is (``forensics watch`` parses appended lines):
+    the block of ``#`` directives around the last ``#Fields:`` of ``texts``
+    (the file's lines from its start, or from the head carried so far); none
+    when it has no ``#Fields:`` (the default fields apply).
+
+    >>> carried_head(pl.Series(["#Version: 1.0", "#Fields: date time", "2026-03-14 11:00:01",
+    ...                         "#Date: 2026-03-15", "#Fields: date time sc-status", "2026-03-15 00:00:01 200"]))
+    ['#Date: 2026-03-15', '#Fields: date time sc-status']
+    """
+    fields = texts.str.starts_with("#Fields:").arg_true()
+    if fields.len() == 0:
+        return []
+    lo = max(int(fields[-1]) - 64, 0)
+    near = texts.slice(lo, 129)  # a directive block is a few lines
+    directive = near.str.contains(DIRECTIVE).to_list()
+    start = end = int(fields[-1]) - lo
+    while start > 0 and directive[start - 1]:
+        start -= 1
+    while end < len(directive) and directive[end]:
+        end += 1
+    return near.slice(start, end - start).to_list()
+
+
 #: IIS's default field list (when a data line comes before any ``#Fields:``).
 IIS_FIELDS = ("date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
               "cs(Referer) sc-status sc-substatus sc-win32-status time-taken")
