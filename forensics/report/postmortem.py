@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 
 import polars as pl
 
 from .. import __version__
 from ..io import write_text
 from .markdown import fence, fmt_duration, fmt_pct, fmt_time, markdown_escape
+from .postmortem_timeline import TODO, burst_of, md_sequence, md_text, span_text, timeline_section
 from .text import fmt_p, fmt_ratio, fmt_risk, short_explanation, time_span
 
 __all__ = ["postmortem_markdown", "write_postmortem"]
 
-TODO = "_TODO: {}_"
-ARROW = " → "
 MAX_RUNNERS_UP = 3  # runners-up shown under "Ruled out"
 MAX_PATHS = 5  # affected paths shown
-MAX_KINDS = 2  # error kinds shown per cascade step
 _CONTROL = {"FWER": ("family-wise error rate", "Holm-adjusted p"),
             "FDR": ("false discovery rate", "Benjamini-Hochberg q")}
 _FAMILY = {"onset": "onset precedence", "link": "resource linkage", "enrichment": "session enrichment"}
@@ -39,18 +37,6 @@ _FAMILY = {"onset": "onset precedence", "link": "resource linkage", "enrichment"
 def _of(n: int, total: int, noun: str = "") -> str:
     """``29 of 130 users (22.3 %)``."""
     return f"{n:,} of {total:,}{' ' + noun if noun else ''} ({fmt_pct(n / total if total else 0.0)})"
-
-
-def _md(text: object, max_len: int = 80) -> str:
-    return markdown_escape(text, max_len=max_len)
-
-
-def _seq(seq) -> str:
-    return ARROW.join(_md(a) for a in seq)
-
-
-def _span_s(a: datetime, b: datetime) -> str:
-    return fmt_duration((b - a).total_seconds())
 
 
 def _window_counts(events: pl.DataFrame, windows) -> dict[str, int]:
@@ -77,10 +63,6 @@ def _q(mined, q: float) -> str:
     return f"{_CONTROL.get(mined.error_control, ('', 'q'))[1]} = {fmt_p(q)}"
 
 
-def _burst(result, burst_id: int):
-    return next(b for b in result.timeline.bursts if b.id == burst_id)
-
-
 def _summary(result) -> str:
     """Issue Summary: duration, impact and root cause."""
     tl, bursts, lab = result.timeline, result.timeline.bursts, result.labeled
@@ -89,8 +71,8 @@ def _summary(result) -> str:
         first, last = bursts[0], max(bursts, key=lambda b: b.end)
         lines += [f"  - Start Time: {fmt_time(first.start)} (first onset, burst {first.id})",
                   f"  - End Time: {fmt_time(last.end)} (end of the last burst, burst {last.id})",
-                  f"  - Duration: {_span_s(first.start, last.end)}, {len(bursts)} error burst"
-                  f"{'s' if len(bursts) > 1 else ''}: " + "; ".join(f"burst {b.id} {_span_s(b.start, b.end)}"
+                  f"  - Duration: {span_text(first.start, last.end)}, {len(bursts)} error burst"
+                  f"{'s' if len(bursts) > 1 else ''}: " + "; ".join(f"burst {b.id} {span_text(b.start, b.end)}"
                                                                     for b in bursts)]
     else:
         span = time_span(tl.events)
@@ -131,9 +113,9 @@ def _cause_lines(result) -> list[str]:
             why = (f"completed {', '.join(fmt_duration(x.lead_s) for x in s.lead_time_s)} before "
                    f"{len(s.lead_time_s)} of the {onsets} onsets (burst {', '.join(map(str, s.burst_ids))})")
         out.append(f"Likely cause, by the statistics: suspect #{s.rank}, the user-action sequence "
-                   f"**{_seq(s.sequence)}**, {why}; significant at {_bar(mined)} ({_q(mined, s.q_value)}). "
+                   f"**{md_sequence(s.sequence)}**, {why}; significant at {_bar(mined)} ({_q(mined, s.q_value)}). "
                    "See [Root Cause (evidence)](#root-cause-evidence).")
-        out += [f"Its step {_md(r.step)} touched {_md(r.resource)} at {fmt_time(r.touched_at)}; that resource "
+        out += [f"Its step {md_text(r.step)} touched {md_text(r.resource)} at {fmt_time(r.touched_at)}; that resource "
                 f"returned {r.errors_after:,} errors afterwards." for r in s.resources if r.errors_after]
     elif lab is None and not result.timeline.bursts:
         out.append("No error burst, so no onset to test user-action sequences against: the logs point at no cause.")
@@ -149,90 +131,6 @@ def _cause_lines(result) -> list[str]:
     out += [f"Burst {v.burst_id}: {none} (see [Ruled out](#ruled-out))."
             for v in mined.burst_verdicts if not v.explained]
     return out
-
-
-def _who(last: pl.DataFrame, done: float) -> str:
-    """`` in session S (user U)``: the occurrence of ``last`` (its last
-    steps) that completed at ``done`` (epoch seconds, within 1 s), or ``""``."""
-    if not last.height:
-        return ""
-    key, user, d = (last.with_columns((pl.col("ts").dt.epoch("us") / 1e6 - done).abs().alias("d"))
-                    .sort("d").select("session_key", "user", "d").row(0))
-    if d > 1.0:
-        return ""
-    return f" in session {_md(key, 60)}" + (f" (user {_md(user, 60)})" if user else "")
-
-
-def _suspect_entries(result) -> list[tuple[datetime, int, str]]:
-    """Timeline entries: each credited completion of a significant suspect,
-    and the resources it touched that returned errors."""
-    mined, out = result.mining, []
-    for s in mined.suspects if result.labeled is None else ():
-        last = pl.DataFrame()
-        if mined.steps is not None and mined.steps.height:
-            last = mined.steps.filter((pl.col("rank") == s.rank) & (pl.col("step") == len(s.sequence)))
-        for lead in s.lead_time_s:
-            done = lead.onset.timestamp() - lead.lead_s
-            kind = ("onset" if lead.onset == _burst(result, lead.burst_id).start
-                    else f"re-onset at {fmt_time(lead.onset)}")
-            out.append((datetime.fromtimestamp(done, tz=timezone.utc), 0,
-                        f"Suspect #{s.rank} ({_seq(s.sequence)}) completed{_who(last, done)}, "
-                        f"{fmt_duration(lead.lead_s)} before burst {lead.burst_id}'s {kind}."))
-        for r in (r for r in s.resources if r.errors_after):
-            first = f", the first at {fmt_time(r.first_error_after)}" if r.first_error_after else ""
-            out.append((r.touched_at, 0, f"Suspect #{s.rank}'s step {_md(r.step)} touched {_md(r.resource)}; "
-                                         f"it returned {r.errors_after:,} errors afterwards{first}."))
-    return out
-
-
-def _burst_entries(b) -> list[tuple[datetime, int, str]]:
-    """Timeline entries of one burst: onsets, each component's first error, the end."""
-    given = " (the window given with `--incident`)" if b.user_given else ""
-    out = [(b.start, 1, f"Burst {b.id} onset{given}: {b.errors:,} errors in the burst, "
-                        f"peak {b.peak_per_min:g} per minute.")]
-    out += [(o, 1, f"Burst {b.id} re-onset: errors return after a fade.") for o in b.onsets[1:]]
-    for i, step in enumerate(b.cascade):
-        prev = b.cascade[i - 1] if i else None
-        after = f", {fmt_duration(prev.lead_s or 0.0)} after {_md(prev.component, 60)}" if prev else ""
-        kinds = "; ".join(_md(k, 100) for k in step.error_kinds[:MAX_KINDS])
-        out.append((step.first_error, 2, f"{_md(step.component, 60)}: first error of burst {b.id}{after} "
-                                         f"({step.errors:,} errors{': ' + kinds if kinds else ''})."))
-    out.append((b.end, 9, f"Burst {b.id} ends: its last error, {_span_s(b.start, b.end)} after its onset; "
-                          "the errors stop."))
-    return out
-
-
-def _labeled_entries(result) -> list[tuple[datetime, int, str]]:
-    """Timeline entries of ``--failing``: when the labeled failing sessions start, first err and end."""
-    lab = result.labeled
-    if lab is None or lab.labels is None:
-        return []
-    fs = result.timeline.sessions.filter(pl.col("session_key").is_in(sorted(lab.labels.failing)))
-    if not fs.height:
-        return []
-    out = [(fs["start"].min(), 3, f"The first of the {fs.height:,} labeled failing sessions starts."),
-           (fs["end"].max(), 8, "The last labeled failing session ends.")]
-    if fs["first_error"].drop_nulls().len():
-        out.append((fs["first_error"].min(), 4, "First error in a labeled failing session."))
-    return out
-
-
-def _timeline(result) -> str:
-    """Timeline: every entry in time order, grouped by the second."""
-    entries = _suspect_entries(result) + _labeled_entries(result)
-    for b in result.timeline.bursts:
-        entries += _burst_entries(b)
-    none = " No error burst was found: no component's error rate departs from its baseline." * (
-        not result.timeline.bursts)
-    lines = ["## Timeline", "", f"Times from the logs, in UTC.{none}", ""]
-    shown = None
-    for when, _, text in sorted(entries, key=lambda e: (e[0].timestamp(), e[1])):
-        if fmt_time(when) != shown:
-            shown = fmt_time(when)
-            lines.append(f"- **{shown}:**")
-        lines.append(f"  - {text}")
-    lines.append("- " + TODO.format("what the team saw and did (alerts, escalation, restarts, the fix), at their times"))
-    return "\n".join(lines)
 
 
 def _stats_lines(result, s) -> list[str]:
@@ -255,8 +153,8 @@ def _stats_lines(result, s) -> list[str]:
 
 def _suspect_section(result, s) -> list[str]:
     """The evidence of one suspect: sessions, lead times, resources, statistics."""
-    examples = ", ".join(_md(x, 60) for x in s.example_sessions)
-    lines = [f"### Suspect #{s.rank}: {_seq(s.sequence)}", "",
+    examples = ", ".join(md_text(x, 60) for x in s.example_sessions)
+    lines = [f"### Suspect #{s.rank}: {md_sequence(s.sequence)}", "",
              f"- **Sessions:** {s.sessions:,} sessions{f' of {s.users:,} users' if s.users else ''} did it in the whole log"
              + (f"; examples: {examples} (`forensics show PATH... --session ID`)." if examples else ".")]
     if s.lead_time_s:
@@ -267,14 +165,14 @@ def _suspect_section(result, s) -> list[str]:
         lines += ["- **Resources its steps touched:**", "",
                   "  | resource | step | touched at | errors after | first error after |",
                   "  | --- | --- | --- | --- | --- |",
-                  *(f"  | {_md(r.resource)} | {r.step_index}. {_md(r.step, 60)} | {fmt_time(r.touched_at)} | "
+                  *(f"  | {md_text(r.resource)} | {r.step_index}. {md_text(r.step, 60)} | {fmt_time(r.touched_at)} | "
                     f"{r.errors_after:,} | {fmt_time(r.first_error_after) if r.first_error_after else '-'} |"
                     for r in s.resources), ""]
     lines += ["- **Statistics:**", *_stats_lines(result, s),
-              f"- **The scan's explanation:** {_md(short_explanation(s), 600)}"]
+              f"- **The scan's explanation:** {md_text(short_explanation(s), 600)}"]
     if s.collapsed:
         lines.append(f"- **Also covers** (sequences with the same evidence): "
-                     f"{'; '.join(_seq(c) for c in s.collapsed[:3])}{' …' if len(s.collapsed) > 3 else ''}")
+                     f"{'; '.join(md_sequence(c) for c in s.collapsed[:3])}{' …' if len(s.collapsed) > 3 else ''}")
     return lines
 
 
@@ -286,7 +184,7 @@ def _missing_lines(result) -> list[str]:
         return []
     return ["", "### Steps the failing sessions never reached", "",
             "| step | missing in failing | missing in others | risk ratio | q |", "| --- | --- | --- | --- | --- |",
-            *(f"| {_md(m.step, 100)} | {_of(m.failing_missing, m.failing_sessions)} | "
+            *(f"| {md_text(m.step, 100)} | {_of(m.failing_missing, m.failing_sessions)} | "
               f"{_of(m.control_sessions - m.control_reached, m.control_sessions)} | {fmt_ratio(m.risk_ratio)} | "
               f"{fmt_p(m.q_value)} |" for m in steps)]
 
@@ -305,7 +203,7 @@ def _root_cause(result) -> str:
         lines.append("No suspect: the draft names no cause. " + TODO.format("the cause, from other evidence"))
     if len(mined.suspects) > 1:
         lines += ["", "### Other significant suspects", "",
-                  *(f"- #{s.rank}: {_seq(s.sequence)} ({_q(mined, s.q_value)}"
+                  *(f"- #{s.rank}: {md_sequence(s.sequence)} ({_q(mined, s.q_value)}"
                     + (f"; bursts {', '.join(map(str, s.burst_ids))})" if s.burst_ids else ")")
                     for s in mined.suspects[1:])]
     return "\n".join(lines + _missing_lines(result))
@@ -318,25 +216,25 @@ def _ruled_out(result) -> str:
     why = "; no significant suspect precedes its onsets" if result.labeled is None else ""
     if unexplained:
         lines += ["### Bursts with no user-action cause", "",
-                  *(f"- Burst {v.burst_id} ({fmt_time(_burst(result, v.burst_id).start)}): {_md(v.note, 300)}{why}."
+                  *(f"- Burst {v.burst_id} ({fmt_time(burst_of(result, v.burst_id).start)}): {md_text(v.note, 300)}{why}."
                     for v in unexplained), ""]
     later = [b for b in result.timeline.bursts if len(b.cascade) > 1]
     if later:
         lines += ["### Components that failed later in the cascade", "",
-                  *(f"- Burst {b.id}: {', '.join(_md(c.component, 60) for c in b.cascade[1:])} had their first "
-                    f"error after {_md(b.cascade[0].component, 60)}'s ("
-                    f"{_span_s(b.cascade[0].first_error, b.cascade[1].first_error)} to "
-                    f"{_span_s(b.cascade[0].first_error, b.cascade[-1].first_error)} later)." for b in later), ""]
+                  *(f"- Burst {b.id}: {', '.join(md_text(c.component, 60) for c in b.cascade[1:])} had their first "
+                    f"error after {md_text(b.cascade[0].component, 60)}'s ("
+                    f"{span_text(b.cascade[0].first_error, b.cascade[1].first_error)} to "
+                    f"{span_text(b.cascade[0].first_error, b.cascade[-1].first_error)} later)." for b in later), ""]
     if mined.affected_paths:
         lines += ["### Frequent paths of the failing sessions (impact, not cause)", "",
                   f"Each is taken by at least {fmt_pct(mined.options.max_support)} of all sessions "
                   "(`--max-support`), too common to be a trigger.", "",
                   "| path | failing sessions | sessions in all |", "| --- | --- | --- |",
-                  *(f"| {_seq(p.sequence)} | {p.failing_sessions:,} ({fmt_pct(p.share)} of failing) | {p.sessions:,} |"
+                  *(f"| {md_sequence(p.sequence)} | {p.failing_sessions:,} ({fmt_pct(p.share)} of failing) | {p.sessions:,} |"
                     for p in mined.affected_paths[:MAX_PATHS]), ""]
     if mined.runners_up:
         lines += ["### Candidates below the significance or effect-size bar", "",
-                  *(f"- {_seq(s.sequence)}: {_q(mined, s.q_value)}, risk ratio {fmt_risk(s)}"
+                  *(f"- {md_sequence(s.sequence)}: {_q(mined, s.q_value)}, risk ratio {fmt_risk(s)}"
                     + ("" if result.labeled is not None else f", closeness {fmt_ratio(s.rate_ratio)}")
                     for s in mined.runners_up[:MAX_RUNNERS_UP])]
     if len(lines) == 2:
@@ -360,7 +258,7 @@ def _appendix(result, command: str | None) -> str:
     lines = ["## Appendix: how this draft was made", "", "Command:", "",
              fence(command) if command else "_not recorded: the draft was written through the library_", "",
              f"- Tool: forensics {__version__}",
-             f"- Inputs: {', '.join(_md(x, 200) for x in result.inputs)}",
+             f"- Inputs: {', '.join(md_text(x, 200) for x in result.inputs)}",
              f"- Read: {acc['files']:,} file{'s' if acc['files'] != 1 else ''}, {acc['lines']:,} lines, "
              f"{acc['events']:,} events; "
              f"{acc['malformed']:,} malformed lines, {acc['duplicates_dropped']:,} duplicates dropped",
@@ -392,7 +290,7 @@ def postmortem_markdown(result, *, command: str | None = None) -> str:
               f"> **Draft generated by forensics {__version__} from the logs; to be reviewed.** Every number and "
               "time below comes from the scan (the command is in the [appendix](#appendix-how-this-draft-was-made)). "
               "Log content is shown escaped. What logs cannot know is marked _TODO_.")
-    parts = [header, _summary(result), _timeline(result), _root_cause(result), _ruled_out(result),
+    parts = [header, _summary(result), timeline_section(result), _root_cause(result), _ruled_out(result),
              _todo_sections(result), _appendix(result, command)]
     return "\n\n".join(p.strip("\n") for p in parts) + "\n"
 
