@@ -39,7 +39,7 @@ import re
 
 import polars as pl
 
-from ..normalize import parse_timestamp_series, select_rows
+from ..normalize import parse_times, select_rows
 from ..options import IngestOptions
 from . import w3c
 from .base import ParseResult, reject, split_blank
@@ -216,9 +216,12 @@ def _seconds(col: str) -> pl.Expr:
 def _frames(g: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Matched groups -> (raw fields for ``attrs``, canonical columns)."""
     req = g.select(split_request(pl.col("request")).alias("r")).unnest("r")
-    g = pl.concat([g, req], how="horizontal").with_columns(route_of(pl.col("target")).alias("_route"))
     trace = nil(pl.col("trace_id"))
-    root = pl.coalesce(trace.str.extract(r"Root=([^;\s]+)", 1), trace)
+    g = pl.concat([g, req], how="horizontal").with_columns(
+        route_of(pl.col("target")).alias("_route"),
+        pl.coalesce(trace.str.extract(r"Root=([^;\s]+)", 1), trace).alias("_root"),
+    )
+    root = pl.col("_root")
     client = pl.col("client").str.extract_groups(r"^\[?(?<ip>.*?)\]?:(?<port>\d+)$")
     raw = g.select(
         "line", "type", nil(pl.col("elb")).alias("elb"),
@@ -242,7 +245,7 @@ def _frames(g: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     total = _seconds("rpt") + _seconds("tpt") + _seconds("rspt")
     name = pl.col("elb").str.extract(r"^(?:app|net|gwy)/([^/]+)/", 1)
     fixed = g.select(
-        pl.lit(parse_timestamp_series(g.get_column("time"))).alias("ts"),
+        pl.lit(parse_times(g.get_column("time"))).alias("ts"),
         status.alias("status"),
         level_from_status(status).fill_null("info").alias("level"),
         (total * 1000.0).round(3).alias("latency_ms"),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..normalize import parse_timestamp_series
+from ..normalize import parse_times
 from ..options import IngestOptions
 from .base import ParseResult, reject, split_blank
 from .envelope import unwrap
@@ -74,7 +74,7 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     """
     body, blank = split_blank(lines)
     parts = body.select("line", "text", pl.col("text").str.extract_groups(LINE).alias("_m")).unnest("_m")
-    env_ts = parse_timestamp_series(parts.get_column("time"), tz="UTC")
+    env_ts = parse_times(parts.get_column("time"), tz="UTC")
     parts = parts.with_columns(pl.lit(env_ts).alias("env_ts"))
     why = (
         pl.when(pl.col("stream").is_null()).then(pl.lit(f"not a CRI log line: {_SHAPE}"))

@@ -127,17 +127,26 @@ def unwrap(records: pl.DataFrame, *, options: IngestOptions, rejects: pl.DataFra
         Where the envelope's ``component`` goes in ``attrs`` when the payload
         names its own component.
     """
-    records = records.sort("line")
+    records = _by_line(records)
     logical = _join_partials(records, extras)
-    body = logical.filter(pl.col("payload").str.strip_chars().str.len_bytes() > 0)
+    # not whitespace only (``\S``: not Unicode White_Space, what strip_chars strips)
+    body = logical.filter(pl.col("payload").str.contains(r"\S"))
     parts, text = _rounds(body, options=options)
     if text.height:
         parts.append(_text_events(body, text, options=options))
     parts = [p for p in parts if p.height]
-    events = pl.concat(parts).sort("line") if parts else empty_events().drop("source", "format")
+    events = _by_line(pl.concat(parts)) if parts else empty_events().drop("source", "format")
     events = _envelope_columns(events, logical, extras=extras, component_key=component_key)
     return ParseResult(events=events, rejects=rejects.sort("line"),
                        continuation_lines=records.height - events.height, blank_lines=blank_lines)
+
+
+def _by_line(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by ``line`` (no work when its lines already go up one by one)."""
+    line = frame.get_column("line")
+    if line.len() < 2 or (line.is_sorted() and bool((line.diff().drop_nulls() > 0).all())):
+        return frame
+    return frame.sort("line")
 
 
 def _join_partials(records: pl.DataFrame, extras: tuple[str, ...]) -> pl.DataFrame:
@@ -176,11 +185,35 @@ def _rounds(body: pl.DataFrame, *, options: IngestOptions) -> tuple[list[pl.Data
         name, subset = pick
         tried.add(name)
         lines = subset.select("line", _inner_text(name, options).alias("text"))
-        result = _formats().get(name).parse(lines, options=options)
+        result = _parse_inner(name, lines, options=options)
         events.append(result.events)
+        if result.rejects.height == 0 and subset.height == rest.height:
+            rest = rest.clear()  # the format took every line
+            break
         taken = subset.join(result.rejects.select("line"), on="line", how="anti")
         rest = rest.join(taken.select("line"), on="line", how="anti")
     return events, rest.select("line")
+
+
+#: Inner formats whose whole-buffer fast path (``parse_bytes``) gives what
+#: their ``parse`` gives; it is tried first on payload lines.
+FAST_INNER = frozenset({"jsonl"})
+
+
+def _parse_inner(name: str, lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
+    """Payload lines (``line``, ``text``) parsed by format ``name``: through
+    its ``parse_bytes`` when it has one that applies (JSON payloads read from
+    one buffer), else its ``parse``."""
+    module = _formats().get(name)
+    fast = getattr(module, "parse_bytes", None) if name in FAST_INNER else None
+    # jsonl's parse loses a field named "__line" (its own line column) where
+    # parse_bytes keeps it: such payloads take parse, as they always did
+    if fast is not None and lines.height and not lines.get_column("text").str.contains('"__line"', literal=True).any():
+        data = lines.select(pl.col("text").str.join("\n").cast(pl.Binary)).item() + b"\n"
+        result = fast(data, lines, options=options)
+        if result is not None:
+            return result
+    return module.parse(lines, options=options)
 
 
 def _formats():
@@ -280,15 +313,19 @@ def _envelope_columns(events: pl.DataFrame, logical: pl.DataFrame, *, extras: tu
     if events.height == 0:
         return events
     info = logical.select("line", "env_ts", "stream", pl.col("component").alias("_env_comp"), *extras)
-    ev = events.join(info, on="line", how="left", maintain_order="left")
+    if events.height == info.height and events.get_column("line").equals(info.get_column("line")):
+        ev = pl.concat([events, info.drop("line")], how="horizontal")  # one event per payload line
+    else:
+        ev = events.join(info, on="line", how="left", maintain_order="left")
     own = pl.col("ts").is_not_null() & ((pl.col("ts") - pl.col("env_ts")).abs() <= MAX_SKEW)
     # A payload time given to the second that the envelope time falls in: the envelope's is finer.
     coarse = (pl.col("ts").dt.truncate("1s") == pl.col("ts")) & (pl.col("env_ts").dt.truncate("1s") == pl.col("ts"))
     ts = pl.when(own & ~coarse.fill_null(False)).then(pl.col("ts")).otherwise(pl.col("env_ts"))
     ev = ev.with_columns(
         ts.alias("ts"),
-        pl.when(pl.col("ts").is_not_null() & ~own).then(pl.col("ts").dt.strftime(_ISO_US)).alias("payload_time"),
-        pl.when(ts != pl.col("env_ts")).then(pl.col("env_ts").dt.strftime(_ISO_US)).alias("envelope_time"),
+        # (formatted where needed only: null elsewhere)
+        pl.when(pl.col("ts").is_not_null() & ~own).then(pl.col("ts")).dt.strftime(_ISO_US).alias("payload_time"),
+        pl.when(ts != pl.col("env_ts")).then(pl.col("env_ts")).dt.strftime(_ISO_US).alias("envelope_time"),
         pl.when(pl.col("component").is_not_null()).then(pl.col("_env_comp")).alias("_comp_attr"),
         pl.coalesce("component", "_env_comp").alias("component"),
     )
@@ -298,13 +335,16 @@ def _envelope_columns(events: pl.DataFrame, logical: pl.DataFrame, *, extras: tu
         names.insert(1, component_key)
     for name in [n for n in names if ev.get_column(n).null_count() < ev.height]:
         clash = pl.col("attrs").str.contains(r'[{,]"' + re.escape(name) + '":').fill_null(False)
-        if bool(ev.select(clash.any()).item()):
+        near = pl.col("attrs").str.contains(f'"{name}":', literal=True).any()  # a quick scan first
+        if bool(ev.select(near).item()) and bool(ev.select(clash.any()).item()):
             ev = ev.with_columns(
                 pl.when(clash).then(pl.col(name)).alias(f"envelope.{name}"),
                 pl.when(~clash).then(pl.col(name)).alias(name),
             )
             names.append(f"envelope.{name}")
     env = attrs_json(ev, names)
+    if ev.get_column("attrs").null_count() == ev.height:  # the payloads left nothing in attrs
+        return ev.with_columns(attrs=env).select(events.columns)
     inner = pl.col("attrs")
     merged = (
         pl.when(inner.is_null()).then(pl.lit(env))
