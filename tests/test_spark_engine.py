@@ -171,3 +171,62 @@ def test_spark_options_without_the_spark_engine_are_a_usage_error():
     assert res.exit_code == UsageError.exit_code and "need --engine spark" in res.stderr
     res = CliRunner().invoke(cli, ["scan", str(SAMPLE), "--engine", "spark", "--spark-conf", "nokey"])
     assert res.exit_code == UsageError.exit_code and "expected KEY=VALUE" in res.stderr
+
+
+def _read_events(folder: Path) -> "pl.DataFrame":
+    import polars as pl
+
+    return pl.read_parquet(str(folder / "**" / "*.parquet"), hive_partitioning=True)
+
+
+def test_export_writes_the_events_partitioned_by_day_and_the_tables_as_the_local_engine(spark, tmp_path):
+    import polars as pl
+    from forensics.report.export import TABLES
+    from forensics.spark.export import export_through_spark
+
+    settings = ScanSettings(ingest=NO_CACHE, full_events=True)
+    result = spark_scan(spark, [str(SAMPLE)], settings)
+    written = export_through_spark(spark, result, str(tmp_path / "out"), events=True)
+    assert [Path(w).name for w in written] == [f"{t}.parquet" for t in TABLES] + ["events"]
+    for table in TABLES:  # the same files as the local engine's, with their metadata
+        meta = pl.read_parquet_metadata(tmp_path / "out" / f"{table}.parquet")
+        assert meta["forensics.table"] == table
+    days = sorted(p.name for p in (tmp_path / "out" / "events").iterdir() if p.name.startswith("date="))
+    events = result.timeline.events
+    assert days == sorted(f"date={d}" for d in events["ts"].dt.date().unique().cast(pl.String).to_list())
+    back = _read_events(tmp_path / "out" / "events")
+    assert back.height == events.height
+    assert set(events.columns) | {"date"} == set(back.columns)
+    key = ["source", "line", "ts", "message", "session_key", "is_error", "attrs"]
+    want = events.select(key).sort("source", "line", "message")
+    got = back.select(key).with_columns(pl.col("ts").dt.convert_time_zone("UTC")).sort("source", "line", "message")
+    assert got.equals(want)
+
+
+def test_export_to_a_url_writes_every_table_through_spark(spark, tmp_path, monkeypatch):
+    import polars as pl
+    import forensics.spark.export as spark_export
+    from forensics.report.export import TABLES
+
+    result = spark_scan(spark, [str(SAMPLE)], ScanSettings(ingest=NO_CACHE))
+    monkeypatch.setattr(spark_export, "is_url", lambda _: True)  # a local folder taken as a URL Spark writes
+    out = tmp_path / "bucket"
+    spark_export.export_through_spark(spark, result, str(out), events=False)
+    for table, build in TABLES.items():
+        back = pl.read_parquet(str(out / f"{table}.parquet" / "*.parquet"))
+        assert back.height == build(result).height, table
+    assert not (out / "events").exists()
+
+
+def test_cli_export_to_a_url_without_spark_is_a_usage_error(tmp_path):
+    res = CliRunner().invoke(cli, ["scan", str(SAMPLE), "--no-cache", "--export", "s3a://bucket/out"])
+    assert res.exit_code == 2 and "needs --engine spark" in res.output
+
+
+def test_cli_engine_spark_export_events_writes_the_day_partitions(spark, tmp_path):
+    args = ["scan", str(SAMPLE), "-q", "--no-cache", "--engine", "spark", "--spark-master", "local[2]",
+            "--export", str(tmp_path / "out"), "--export-events"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "suspects.parquet").is_file()
+    assert [p.name for p in (tmp_path / "out" / "events").glob("date=*")] == ["date=2023-11-02"]

@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..errors import ExitCode, UsageError
+from ..spark.engine import is_url
 from ..sanitize import terminal_safe
 from ..scan import run_scan
 from .common import echo_json, run_with_progress, stderr_console
@@ -18,8 +19,11 @@ from .options import analysis_options, build_scan_settings
 @analysis_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (the documented contract) on stdout.")
 @click.option("--export", "export_dir", type=click.Path(file_okay=False), default=None,
-              help="Write suspects, evidence, bursts and cascade as Parquet files into this folder.")
-@click.option("--export-events", is_flag=True, help="With --export, also write the full normalized events.parquet.")
+              help="Write suspects, evidence, bursts and cascade as Parquet files into this folder "
+                   "(with --engine spark, also a URL Spark writes: s3a://, hdfs://...).")
+@click.option("--export-events", is_flag=True,
+              help="With --export, also write the full normalized events.parquet "
+                   "(with --engine spark: events/ partitioned by day, written by Spark).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report to this file.")
 @click.option("--postmortem", "postmortem_path", type=click.Path(dir_okay=False), default=None,
@@ -52,6 +56,8 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, p
     and the same analysis runs on the driver (docs/spark.md).
     """
     settings = build_scan_settings(kw, full_events=bool(export_events))
+    if export_dir and engine != "spark" and is_url(export_dir):
+        raise UsageError(f"--export {export_dir}: a URL needs --engine spark (the local engine writes local folders)")
     if engine == "spark":
         from ..spark import run_scan as spark_scan, spark_session
 
@@ -61,7 +67,11 @@ def command(ctx: click.Context, as_json, export_dir, export_events, html_path, p
         if spark_master or spark_conf:
             raise UsageError("--spark-master and --spark-conf need --engine spark")
         result = run_with_progress(quiet, run_scan, kw["paths"], settings=settings)
-    if export_dir:
+    if export_dir and engine == "spark":
+        from ..spark.export import export_through_spark
+
+        export_through_spark(spark, result, export_dir, events=export_events)
+    elif export_dir:
         from ..report.export import export_scan
 
         export_scan(result, export_dir, events=export_events)
