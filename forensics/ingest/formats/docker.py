@@ -86,14 +86,19 @@ def _canonical(part: pl.DataFrame) -> pl.DataFrame | None:
     if not bool(texts.str.contains(CANONICAL).all()):
         return None
     varying = bool(texts.str.contains(',"attrs":{', literal=True).any())
-    data = (texts.str.join("\n").item() + "\n").encode()
+    df = _read_records((texts.str.join("\n").item() + "\n").encode(), varying=varying, rows=part.height)
+    return None if df is None else flatten(df).with_columns(part.get_column("line").alias("_line"))
+
+
+def _read_records(data: bytes, *, varying: bool, rows: int) -> pl.DataFrame | None:
+    """``data``'s records read as NDJSON (the schema from every record when
+    ``varying``: ``attrs`` keys differ), or None when that fails or does not
+    give ``rows`` rows (the general path sorts such data out)."""
     try:
         df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None if varying else 100)
-    except Exception:  # noqa: BLE001 - e.g. a lone surrogate escape: the general path sorts it out
+    except Exception:  # noqa: BLE001 - e.g. a lone surrogate escape
         return None
-    if df.height != part.height:
-        return None
-    return flatten(df).with_columns(part.get_column("line").alias("_line"))
+    return df if df.height == rows else None
 
 
 def _decode(part: pl.DataFrame) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
@@ -175,12 +180,8 @@ def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> 
                         text.str.contains(',"attrs":{', literal=True).alias("v"))
     if not bool(shape.get_column("c").all()):
         return None
-    varying = bool(shape.get_column("v").any())
-    try:
-        df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None if varying else 100)
-    except Exception:  # noqa: BLE001 - e.g. a lone surrogate escape: the general path sorts it out
-        return None
-    if df.height != lines.height:
+    df = _read_records(data, varying=bool(shape.get_column("v").any()), rows=lines.height)
+    if df is None:
         return None
     decoded = flatten(df).with_columns(lines.get_column("line").alias("_line"))
     records, rejects, extras = _records(decoded, lines)
