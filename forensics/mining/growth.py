@@ -43,7 +43,6 @@ Examples
 from __future__ import annotations
 
 import threading
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -52,6 +51,7 @@ import numpy as np
 import polars as pl
 
 from ..concurrency import ordered_map
+from .level_counts import Counts, LevelCounts, kernels
 
 #: states per chunk (peak memory is a few times this)
 CHUNK = 1 << 20
@@ -65,20 +65,10 @@ OPEN_GAPS = True
 LEVELWISE_SHARE = 0.5
 
 
-def _kernels():
-    """:mod:`.kernels`, imported on first use: Numba costs ~0.2 s of
-    start-up, which every command would pay."""
-    from . import kernels
-
-    return kernels
-
-
 States = tuple[np.ndarray, np.ndarray, np.ndarray]  # pattern id, end row, d (int32), sorted by (end, pattern)
 #: a level's states as parts of whole sessions, in row order (never concatenated: no copy)
 Parts = list[States]
 Lookup = tuple[int, np.ndarray, np.ndarray]  # (kernels mode, dense table, sorted keys)
-_STATS = ("support", "completions", "failing_with", "control_with", "sig_sessions", "sig_failing",
-          "sig_completions")
 
 
 @dataclass
@@ -138,8 +128,8 @@ def _lookup(keys: np.ndarray, space: int) -> Lookup:
     if space <= DENSE_MAX:
         table = np.full(space, -1, dtype=np.int32)
         table[keys] = np.arange(len(keys), dtype=np.int32)
-        return _kernels().DENSE, table, none
-    return _kernels().SORTED, np.zeros(1, np.int32), np.ascontiguousarray(keys, dtype=np.int64)
+        return kernels().DENSE, table, none
+    return kernels().SORTED, np.zeros(1, np.int32), np.ascontiguousarray(keys, dtype=np.int64)
 
 
 def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarray, narrow: bool) -> States:
@@ -148,10 +138,10 @@ def _extend(r: _Rows, st: States, npat: int, lookup: Lookup, parent_ok: np.ndarr
         return np.zeros(0, np.int32 if narrow else np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     mode, table, keys = lookup
     if r.open_gaps:
-        q, t, nd = _kernels().extend_open(pid, end, d, r.code, r.ts, r.sess_start, r.sess_end, r.V, npat, r.span_us,
+        q, t, nd = kernels().extend_open(pid, end, d, r.code, r.ts, r.sess_start, r.sess_end, r.V, npat, r.span_us,
                                        r.span_free, mode, table, keys, parent_ok)
     else:
-        q, t, nd = _kernels().extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us,
+        q, t, nd = kernels().extend(pid, end, d, r.code, r.ts, r.sess_start, r.V, npat, r.step, r.span_us,
                                   r.span_free, mode, table, keys, parent_ok)
     return (q.astype(np.int32) if narrow else q), t, nd  # narrow: ids of this level's patterns (< 2**31)
 
@@ -173,7 +163,7 @@ def _window_keys(r: _Rows, parts: list[States], space: int, bounds):
     is small enough, else a sort)."""
     if space <= DENSE_MAX:
         o_key, e_key = np.zeros(space, dtype=bool), np.zeros(space, dtype=bool)
-        masks = [_kernels().window_flags(k, e, d, r.ts, bounds[0], bounds[1], o_key, e_key) for k, e, d in parts]
+        masks = [kernels().window_flags(k, e, d, r.ts, bounds[0], bounds[1], o_key, e_key) for k, e, d in parts]
         ukeys = np.flatnonzero(o_key | e_key)
         return ukeys, o_key[ukeys], e_key[ukeys], masks
     flags = []
@@ -194,7 +184,7 @@ def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds, keep_a
     id lookup and the window states; with ``keep_all`` (the window states
     were every state) also every extension, as the counting pass would have
     made it."""
-    ident = (_kernels().IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
+    ident = (kernels().IDENTITY, np.zeros(1, np.int32), np.zeros(1, np.int64))
     every = np.ones(npat_prev, dtype=bool)
     parts = list(ordered_map(lambda ch: _extend(r, ch, npat_prev, ident, every, False), _chunks(r, wst, size)))
     space = npat_prev * r.V
@@ -203,74 +193,10 @@ def _window_pass(r: _Rows, wst: Parts, npat_prev: int, size: int, bounds, keep_a
         return None
     ukeys = ukeys.astype(np.int64)
     look = _lookup(ukeys, space)
-    window = [_kernels().remap(k, e, d, *look, m, True) for (k, e, d), m in zip(parts, masks)]
-    everything = [_kernels().remap(k, e, d, *look, m, False) for (k, e, d), m in zip(parts, masks)] if keep_all \
+    window = [kernels().remap(k, e, d, *look, m, True) for (k, e, d), m in zip(parts, masks)]
+    everything = [kernels().remap(k, e, d, *look, m, False) for (k, e, d), m in zip(parts, masks)] if keep_all \
         else None
     return _Found(ukeys, has_o, has_e, look, window, everything)
-
-
-class _Counts:
-    """A level's counters (``kernels.count``): support, completions,
-    failing_with, control_with and the set signatures.  Sessions are never
-    split between chunks, so counters filled from disjoint chunks (one per
-    thread) add up to the counts of the whole: every count and signature is
-    an integer sum."""
-
-    def __init__(self, npat: int):
-        self.stamp = np.full((npat, 2), -1, dtype=np.int64)
-        self.acc = np.zeros((npat, 4), dtype=np.int64)
-        self.sig = np.zeros((npat, 3), dtype=np.int64)
-
-    def count(self, r: _Rows, st: States) -> None:
-        pid, end, _ = st
-        _kernels().count(pid, end, r.sess, r.elig, r.failing, r.control, r.sess_hash, r.row_hash, self.stamp,
-                         self.acc, self.sig)
-
-    def absorb(self, other: _Counts) -> None:
-        self.acc += other.acc
-        self.sig += other.sig
-
-
-class _Level:
-    """One level's counts, filled chunk by chunk in row order, and the
-    completions kept for the evidence."""
-
-    def __init__(self, r: _Rows, npat: int):
-        self.r = r
-        self.counted = _Counts(npat)
-        self.compl: list[tuple[np.ndarray, np.ndarray]] = []
-
-    @property
-    def acc(self) -> np.ndarray:
-        return self.counted.acc
-
-    def kept(self, st: States) -> tuple[np.ndarray, np.ndarray]:
-        """The completions of ``st`` that :meth:`completions` may return."""
-        pid, end, _ = st
-        if self.r.keep_rows is None:
-            return pid, end
-        keep = self.r.keep_rows[end]
-        return pid[keep], end[keep]
-
-    def add(self, st: States) -> None:
-        self.counted.count(self.r, st)
-        self.compl.append(self.kept(st))
-
-    def counts(self) -> dict[str, np.ndarray]:
-        c = self.counted
-        cols = [c.acc[:, i] for i in range(4)] + [c.sig[:, i] for i in range(3)]
-        return dict(zip(_STATS, (np.ascontiguousarray(x) for x in cols)))
-
-    def completions(self, gid0: int, rare_below: float) -> pl.DataFrame:
-        """Completions of the rare patterns (support below ``rare_below``), by (gid, row)."""
-        pid = np.concatenate([p for p, _ in self.compl]) if self.compl else np.zeros(0, np.int32)
-        end = np.concatenate([e for _, e in self.compl]) if self.compl else np.zeros(0, np.int32)
-        rare = (self.acc[:, 0] < rare_below)[pid]
-        pid, end = pid[rare], end[rare]
-        order = _kernels().group_order(pid, len(self.acc))  # by pattern, rows kept in order
-        g = (pid[order] + np.int32(gid0)).astype(np.int32)
-        e = end[order].astype(np.int32)
-        return pl.DataFrame({"gid": g, "row": e, "elig": self.r.elig[e]})
 
 
 @dataclass
@@ -284,7 +210,7 @@ class _Pass:
     npat_prev: int
     look: Lookup
     parent_ok: np.ndarray
-    lv: _Level
+    lv: LevelCounts
 
 
 def _new_pass(r: _Rows, k: int, res: _Found, npat_prev: int, gid0: int) -> _Pass:
@@ -293,7 +219,7 @@ def _new_pass(r: _Rows, k: int, res: _Found, npat_prev: int, gid0: int) -> _Pass
         raise OverflowError("more than 2**31 patterns")
     parent_ok = np.zeros(npat_prev, dtype=bool)
     parent_ok[ukeys // r.V] = True
-    return _Pass(k, ukeys, has_o, has_e, npat_prev, look, parent_ok, _Level(r, len(ukeys)))
+    return _Pass(k, ukeys, has_o, has_e, npat_prev, look, parent_ok, LevelCounts(r, len(ukeys)))
 
 
 def _levelwise(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len: int) -> list[_Pass]:
@@ -344,10 +270,10 @@ def _depth_first(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len
     # in one chunk only), added up at the end; completions stay in row order
     local, per_thread, lock = threading.local(), [], threading.Lock()
 
-    def counters() -> list[_Counts]:
+    def counters() -> list[Counts]:
         mine = getattr(local, "counts", None)
         if mine is None:
-            mine = local.counts = [_Counts(len(ps.ukeys)) for ps in passes]
+            mine = local.counts = [Counts(len(ps.ukeys)) for ps in passes]
             with lock:
                 per_thread.append(mine)
         return mine
