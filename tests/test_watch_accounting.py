@@ -101,3 +101,12 @@ def test_a_new_file_waits_for_enough_lines_to_choose_its_format():
     assert w.counts.events == 0 and w.counts.lines > 0  # fewer than 64 lines: not chosen yet
     w.add([], now=NOW)  # quiet: chosen from what there is
     assert w.counts.events > 0 and w.counts.balanced()
+
+
+def test_lines_that_never_start_an_event_are_not_held_back_without_bound(monkeypatch):
+    import forensics.watch.engine as engine
+
+    monkeypatch.setattr(engine, "HOLD_MAX", 64)
+    w = Watch(settings=ScanSettings(ingest=IngestOptions(cache_dir=None, format="otlp")))
+    w.add([NewLines("x.json", "x.json", 1, b'{"resourceLogs": [\n' * 10)], now=NOW)
+    assert w.counts.malformed == 10  # 190 bytes: parsed as they are, not held

@@ -126,6 +126,10 @@ class WatchCounts:
 #: (:func:`forensics.ingest.stream.chunk_format`); fewer are held back until the file is quiet.
 FORMAT_SAMPLE = 64
 
+#: Lines without any event start are held back up to this many bytes (a JSON
+#: document written in several pieces); more are parsed as they are.
+HOLD_MAX = 1 << 20
+
 _COUNTED = ("events", "extra_events", "malformed", "continuation_lines", "blank_lines")
 
 
@@ -209,7 +213,7 @@ class Watch:
         if hold and formats.continued(f.fmt):
             # the last event may go on in the next lines; with no event, every
             # line may be the start of one not complete yet (a JSON document)
-            cut = int(ev["line"].max()) if ev.height else (first if lines.height else None)
+            cut = int(ev["line"].max()) if ev.height else (first if lines.height and len(data) <= HOLD_MAX else None)
         if cut is not None:
             ev, rej, lines = (x.filter(pl.col("line") < cut) for x in (ev, rej, lines))
         if formats.per_file(f.fmt):  # the head in force after the lines parsed for good
