@@ -151,3 +151,17 @@ def test_quick_parse_is_kept_when_every_key_is_accounted_for(monkeypatch):
     texts = ['{"a": 1, "b": {"c": "x"}}'] * 3
     jsonl.read_objects(("\n".join(texts) + "\n").encode(), pl.Series(texts))
     assert calls == [jsonl.QUICK_INFER]
+
+
+def test_fields_named_like_the_line_column_are_kept_on_both_paths():
+    import polars as pl
+
+    texts = ['{"ts": 1698941698, "__line": 7, "line": 9, "user": "u1"}', '{"ts": 1698941699, "user": "u2"}']
+    lines = pl.DataFrame({"line": [4, 5], "text": texts})
+    data = ("\n".join(texts) + "\n").encode()
+    general = jsonl.parse(lines.vstack(pl.DataFrame({"line": [6], "text": ["oops"]})), options=IngestOptions())
+    fast = jsonl.parse_bytes(data, lines, options=IngestOptions())
+    for result in (general, fast):
+        ev = result.events
+        assert ev["line"].to_list() == [4, 5]
+        assert json.loads(ev["attrs"][0]) == {"__line": 7, "line_": 9}

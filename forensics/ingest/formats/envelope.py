@@ -206,9 +206,7 @@ def _parse_inner(name: str, lines: pl.DataFrame, *, options: IngestOptions) -> P
     one buffer), else its ``parse``."""
     module = _formats().get(name)
     fast = getattr(module, "parse_bytes", None) if name in FAST_INNER else None
-    # jsonl's parse loses a field named "__line" (its own line column) where
-    # parse_bytes keeps it: such payloads take parse, as they always did
-    if fast is not None and lines.height and not lines.get_column("text").str.contains('"__line"', literal=True).any():
+    if fast is not None and lines.height:
         data = lines.select(pl.col("text").str.join("\n").cast(pl.Binary)).item() + b"\n"
         result = fast(data, lines, options=options)
         if result is not None:

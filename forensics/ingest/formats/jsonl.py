@@ -96,9 +96,11 @@ def _read(texts: pl.Series) -> pl.DataFrame:
     return read_objects(buf, texts)
 
 
-def _parse_ok(lines: pl.DataFrame) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
-    """Parse ``lines``; bisect on failure.  Returns (good frames, bad line frames)."""
-    good: list[pl.DataFrame] = []
+def _parse_ok(lines: pl.DataFrame) -> tuple[list[tuple[pl.DataFrame, pl.Series]], list[pl.DataFrame]]:
+    """Parse ``lines``; bisect on failure.  Returns (good frames with their
+    line numbers, bad line frames).  The line numbers are kept beside the
+    frames, not in a column of them: any column name could be a field."""
+    good: list[tuple[pl.DataFrame, pl.Series]] = []
     bad: list[pl.DataFrame] = []
     stack = [lines]
     while stack:
@@ -107,7 +109,7 @@ def _parse_ok(lines: pl.DataFrame) -> tuple[list[pl.DataFrame], list[pl.DataFram
             df = _read(part["text"])
             if df.height != part.height:
                 raise ValueError("row count mismatch")
-            good.append(df.with_columns(part["line"].alias("__line")))
+            good.append((df, part["line"]))
         except Exception:
             if part.height == 1:
                 bad.append(part)
@@ -144,17 +146,25 @@ def flatten(df: pl.DataFrame) -> pl.DataFrame:
     return df
 
 
-def _concat(parts: list[pl.DataFrame]) -> pl.DataFrame:
+def _free_name(name: str, frames: list[pl.DataFrame]) -> str:
+    """``name``, with underscores added until no frame has a column of that name."""
+    while any(name in f.columns for f in frames):
+        name += "_"
+    return name
+
+
+def _concat(parts: list[pl.DataFrame], *, keep: str) -> pl.DataFrame:
     """The parts a bisection parsed, as one frame: flattened first (a field that
     is an object in one part and a scalar in another cannot be one column),
-    then, if types still clash, as text (what one parse of all lines gives)."""
+    then, if types still clash, as text (what one parse of all lines gives),
+    all but the ``keep`` column (the line numbers)."""
     if len(parts) == 1:
         return parts[0]
     flat = [flatten(p) for p in parts]
     try:
         return pl.concat(flat, how="diagonal_relaxed")
     except Exception:  # noqa: BLE001 - a clash relaxed types cannot settle
-        return pl.concat([p.with_columns(pl.exclude("__line").cast(pl.String)) for p in flat], how="diagonal_relaxed")
+        return pl.concat([p.with_columns(pl.exclude(keep).cast(pl.String)) for p in flat], how="diagonal_relaxed")
 
 
 def _fields(df: pl.DataFrame) -> pl.DataFrame:
@@ -214,7 +224,9 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     good, bad = _parse_ok(shaped) if shaped.height else ([], [])
     rejects = [reject(not_obj, "not a JSON object"), reject(torn, "invalid JSON")] + [reject(b, "invalid JSON") for b in bad]
     if good:
-        df = _fields(_concat(good)).rename({"__line": "line"}).sort("line")
+        key = _free_name("__line", [f for f, _ in good])  # a name no field has
+        parts = [f.with_columns(n.alias(key)) for f, n in good]
+        df = _fields(_concat(parts, keep=key)).rename({key: "line"}).sort("line")
         events = canonicalize_json(df, options=options)
     else:
         from ...schema import empty_events
