@@ -287,7 +287,7 @@ def _settings():
 
 def child_local(args: argparse.Namespace, marks: dict, rep: dict) -> dict:
     from forensics.ingest import ingest
-    from forensics.scan import mine_timeline, read_labels, timeline_of
+    from forensics.scan import read_labels
     from forensics.timeline import analysis_columns
 
     settings = _settings()
@@ -297,14 +297,7 @@ def child_local(args: argparse.Namespace, marks: dict, rep: dict) -> dict:
     project = None if settings.full_events else analysis_columns()
     ing = ingest(paths, options=settings.ingest, project=project)
     marks["ingest"] = time.time()
-    rep["frame"] = _frame_facts(ing)
-    run = timeline_of(ing, settings=settings)
-    marks["timeline"] = time.time()
-    result = mine_timeline(run, tuple(paths), settings=settings, labels=labels)
-    marks["mining"] = time.time()
-    rep["doc"] = result.to_json()
-    rep["events"] = result.ingest.events.height
-    marks["json"] = time.time()
+    _analyse(ing, paths, settings, labels, rep, marks)
     return rep
 
 
@@ -408,6 +401,21 @@ def _time_calls(module, name: str, into: dict) -> None:
     setattr(module, name, timed)
 
 
+def _analyse(ing, paths, settings, labels, rep: dict, marks: dict) -> None:
+    """The driver's part after ingest, the same for both engines: timeline,
+    mining and the JSON document, each step's end time in ``marks``."""
+    from forensics.scan import mine_timeline, timeline_of
+
+    rep["frame"] = _frame_facts(ing)
+    run = timeline_of(ing, settings=settings)
+    marks["timeline"] = time.time()
+    result = mine_timeline(run, tuple(paths), settings=settings, labels=labels)
+    marks["mining"] = time.time()
+    rep["doc"] = result.to_json()
+    rep["events"] = result.ingest.events.height
+    marks["json"] = time.time()
+
+
 def _frame_facts(ing) -> dict:
     ev = ing.events
     return {"event_chunks": max(ev.n_chunks("all"), default=0), "event_bytes": ev.estimated_size()}
@@ -417,7 +425,7 @@ def child_spark(args: argparse.Namespace, marks: dict, rep: dict) -> dict:
     import pyarrow  # noqa: F401 - imported by the engine anyway; not counted as session start
 
     import forensics.spark.engine as engine
-    from forensics.scan import mine_timeline, read_labels, timeline_of
+    from forensics.scan import read_labels
     from forensics.spark import SparkPlan, spark_ingest, spark_session
     from forensics.spark.session import java_problem
 
@@ -466,14 +474,7 @@ def child_spark(args: argparse.Namespace, marks: dict, rep: dict) -> dict:
     plan = SparkPlan(partitions=args.partitions)
     ing = spark_ingest(spark, paths, options=settings.ingest, full_events=settings.full_events, plan=plan)
     marks["ingest"] = time.time()
-    rep["frame"] = _frame_facts(ing)
-    run = timeline_of(ing, settings=settings)
-    marks["timeline"] = time.time()
-    result = mine_timeline(run, tuple(paths), settings=settings, labels=labels)
-    marks["mining"] = time.time()
-    rep["doc"] = result.to_json()
-    rep["events"] = result.ingest.events.height
-    marks["json"] = time.time()
+    _analyse(ing, paths, settings, labels, rep, marks)
     rep["spark"] = spark_metrics(spark)
     if jvm:
         rep["jvm_hwm"] = _rss(jvm)[1]
