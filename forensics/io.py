@@ -1,4 +1,5 @@
-"""Atomic output: write to a temporary file (or folder) beside the target, then rename."""
+"""Atomic output: write to a temporary file (or folder) beside the target, then rename;
+and :func:`is_url`, whether a path names another file system."""
 
 from __future__ import annotations
 
@@ -101,3 +102,13 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+def is_url(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a file system by scheme (``s3a://``, ``hdfs://``), not a local path.
+
+    >>> is_url("s3a://logs/day/"), is_url("logs/day"), is_url("file:///tmp/x")
+    (True, False, False)
+    """
+    text = str(path)
+    scheme, sep, _ = text.partition("://")
+    return bool(sep) and scheme.isalnum() and scheme.lower() != "file"

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import ExitCode, UsageError
-from ..spark.engine import is_url
+from ..io import is_url
 from ..sanitize import terminal_safe
 from ..scan import run_scan
 from .common import echo_json, run_with_progress, stderr_console

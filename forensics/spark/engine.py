@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ..errors import InputError
+from ..io import is_url
 from ..ingest import STREAM_CHUNK, IngestResult
 from ..ingest.accounting import FileReport
 from ..ingest.discover import IGNORED_NAMES, IGNORED_SUFFIXES, find_files
@@ -38,17 +39,6 @@ class Listing:
     files: list[tuple[str, str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     skipped: list[FileReport] = field(default_factory=list)
-
-
-def is_url(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names a file system by scheme (``s3a://``, ``hdfs://``), not a local path.
-
-    >>> is_url("s3a://logs/day/"), is_url("logs/day"), is_url("file:///tmp/x")
-    (True, False, False)
-    """
-    text = str(path)
-    scheme, sep, _ = text.partition("://")
-    return bool(sep) and scheme.isalnum() and scheme.lower() != "file"
 
 
 def list_inputs(spark, paths: Sequence[str | os.PathLike], *, strict: bool = False) -> Listing:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from ..report.export import TABLES, events_frame, export_scan
-from .engine import is_url
+from ..io import is_url
 
 __all__ = ["export_through_spark", "dated_events"]
 

@@ -246,7 +246,7 @@ class Watch:
         if not f.head:
             return None
         if f.head_report is None or f.head_report[0] != f.head:
-            f.head_report = (f.head, self._piece(f, (), "".join(x + "\n" for x in f.head).encode(), 1, now).report)
+            f.head_report = (f.head, self._piece(f, f.head, b"", 1 + len(f.head), now).report)
         return f.head_report[1]
 
     def _account(self, counts: dict[str, int]) -> None:
