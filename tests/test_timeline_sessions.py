@@ -84,7 +84,9 @@ def test_sessionizing_keeps_every_event_exactly_once(rows, gap):
     assert sorted(tl.events["line"].to_list()) == sorted(ev["line"].to_list())
     # Each action row appears once in the actions table, each in one session.
     acts = tl.actions
-    assert acts.select(pl.struct("source", "line").is_unique().all()).item()
+    assert acts["row"].is_unique().all()
+    assert tl.events["is_action"].gather(acts["row"]).all()  # each row is its action's event
+    assert tl.events["action"].gather(acts["row"]).to_list() == acts["action"].to_list()
     assert acts.height == tl.events.filter(pl.col("is_action") & pl.col("session_key").is_not_null()).height
     # At most one action per request id.
     per_req = tl.events.filter(pl.col("is_action") & pl.col("request_id").is_not_null()).group_by("request_id").len()
