@@ -54,7 +54,7 @@ from ..concurrency import ordered_map
 from .level_counts import Counts, LevelCounts, kernels
 
 #: states per chunk (peak memory is a few times this)
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 #: largest dense key -> pattern id table (int32 entries); larger: binary search
 DENSE_MAX = 1 << 26
 #: extend by the parents seen so far when the gap cannot bind (tests switch it off)
