@@ -40,7 +40,12 @@ from .fingerprint import code_fingerprint
 from .io import atomic_dir
 
 #: Bump when the layout of an entry changes.
-LAYOUT = 1
+LAYOUT = 2
+
+#: frames stored without the columns they share with another frame of the
+#: result (the ingest events share every column the timeline left unchanged,
+#: :func:`forensics.scan.share_columns`): loaded, they share them again
+SHARED = {"ingest.events": "timeline.events"}
 
 def _stat(path: Path) -> list:
     st = path.stat()
@@ -129,6 +134,33 @@ def _decode(value: Any, hint: Any, frames: dict[str, pl.DataFrame]) -> Any:
 # ----------------------------------------------------------------- store / load
 
 
+def _split_shared(frames: dict[str, pl.DataFrame]) -> dict[str, dict]:
+    """Drop from each frame of :data:`SHARED` the columns equal to its
+    partner's (in place); returns, per frame, the partner and the column
+    order to put it back together (:func:`_join_shared`)."""
+    out = {}
+    for where, partner in SHARED.items():
+        frame, other = frames.get(where), frames.get(partner)
+        if frame is None or other is None or frame.height != other.height:
+            continue
+        same = [c for c in frame.columns if c in other.columns
+                and frame.get_column(c).equals(other.get_column(c), check_dtypes=True, check_names=True)]
+        if same:
+            frames[where] = frame.drop(same)
+            out[where] = {"partner": partner, "columns": frame.columns, "shared": same}
+    return out
+
+
+def _join_shared(frames: dict[str, pl.DataFrame], shared: dict[str, dict]) -> None:
+    """Put back the columns :func:`_split_shared` dropped (in place), taken
+    from the partner frame: one copy of each in memory."""
+    for where, how in shared.items():
+        own, other = frames[where], frames[how["partner"]]
+        taken = set(how["shared"])
+        frames[where] = pl.DataFrame([other.get_column(c) if c in taken else own.get_column(c)
+                                      for c in how["columns"]])
+
+
 def save(directory: Path, key: str, result: Any) -> None:
     """Write ``result`` (a :class:`forensics.scan.ScanResult`; its settings are
     not stored, the key covers them) as entry ``key``, atomically
@@ -138,11 +170,13 @@ def save(directory: Path, key: str, result: Any) -> None:
             frames: dict[str, pl.DataFrame] = {}
             doc = {f.name: _encode(getattr(result, f.name), frames, f.name)
                    for f in dataclasses.fields(result) if f.name != "settings"}
+            shared = _split_shared(frames)
             names = {}
             for i, (where, frame) in enumerate(frames.items()):
                 names[where] = f"f{i}.parquet"
                 frame.write_parquet(tmp / names[where], compression="lz4", statistics=False)
-            (tmp / "result.json").write_text(json.dumps({"frames": names, "result": doc}), encoding="utf-8")
+            (tmp / "result.json").write_text(json.dumps({"frames": names, "result": doc, "shared": shared}),
+                                             encoding="utf-8")
     except Exception:  # noqa: BLE001 - the cache must never fail a run
         return
 
@@ -153,6 +187,7 @@ def load(directory: Path, key: str, result_type: type, settings: Any) -> Any | N
     try:
         doc = json.loads((base / "result.json").read_text(encoding="utf-8"))
         frames = {where: pl.read_parquet(base / name) for where, name in doc["frames"].items()}
+        _join_shared(frames, doc.get("shared", {}))
         hints = typing.get_type_hints(result_type)
         kw = {f.name: _decode(doc["result"][f.name], hints[f.name], frames)
               for f in dataclasses.fields(result_type) if f.name in doc["result"]}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -61,6 +63,27 @@ def test_loaded_result_has_equal_frames_and_objects(logs, tmp_path):
     assert a.mining.steps.equals(b.mining.steps)
     assert a.ingest.accounting == b.ingest.accounting
     assert a.to_json() == b.to_json()
+
+
+def test_stored_ingest_events_keep_only_the_columns_the_timeline_changed_and_share_the_rest(logs, tmp_path):
+    settings = ScanSettings(ingest=IngestOptions(cache_dir=str(tmp_path / "c")))
+    a = run_scan([logs], settings=settings)
+    changed = [c for c in a.ingest.events.columns if not a.ingest.events[c].equals(a.timeline.events[c])]
+    assert "user" in changed  # request linking fills users on the sample
+    (entry,) = (tmp_path / "c" / "scans").iterdir()
+    doc = json.loads((entry / "result.json").read_text())
+    stored = pl.read_parquet_schema(entry / doc["frames"]["ingest.events"])
+    assert list(stored) == changed
+    b = run_scan([logs], settings=settings)
+    assert b.ingest.events.equals(a.ingest.events) and b.ingest.events.columns == a.ingest.events.columns
+    for c in ("ts", "line", "latency_ms"):  # one buffer for both frames, as after a computed scan
+        assert _address(b.ingest.events[c]) == _address(b.timeline.events[c])
+    assert _address(b.ingest.events["line"]) != _address(a.timeline.events["line"])  # the check can tell
+
+
+def _address(s: pl.Series) -> int:
+    """Where a primitive column's values live (Arrow export is zero-copy)."""
+    return s.rechunk().to_arrow().buffers()[1].address
 
 
 def test_a_touched_file_or_another_option_runs_the_scan_again(logs, tmp_path, monkeypatch):
