@@ -116,7 +116,9 @@ class Timeline:
         ``user``, ``action``, ``request_id``, ``failed`` (Bool: an error was
         linked to this action's request), ``resources`` (List[String]: cache
         keys / resources touched by the request, through request ids), then
-        ``source``, ``line``, ``component``, ``status`` of the action row.
+        ``row``: the action's row in ``events``
+        (:func:`forensics.timeline.sessions.action_rows` adds its other
+        columns, e.g. ``source``, ``line``, ``component``, ``status``).
     sessions
         One row per session: ``session_key``, ``user``, ``start``, ``end``,
         ``n_actions``, ``first_error`` (Datetime or null: first error linked
