@@ -73,27 +73,46 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), rank.alias("_rank"),
                               resource_expr().alias("_resource"))
     # A request id seen once (a lone app line) is a request of one row: the
-    # per-request windows below only need the ids that occur more than once
-    # (a count over the ids: ``is_duplicated`` takes 4-5x as long on strings).
-    shared = out.select((pl.len().over("request_id") > 1) & _HAS_REQ).to_series()
+    # per-request windows below only need the ids that occur more than once.
+    # Their hashes are compared (``is_duplicated`` on the strings takes twice
+    # as long, a count ``over`` them holds 1.8 GB more at 10M ids); a hash
+    # collision only sends two lone rows through the windows, which give a
+    # lone row what it has.
+    shared = out.select(pl.col("request_id").hash().is_duplicated() & _HAS_REQ).to_series()
     single = out.with_columns(pl.col("_cand").fill_null(False).alias("is_action"),
                               pl.col("is_error").alias("_req_failed"))
     if not shared.any():
         return single.drop("_cand", "_rank")
-    linked = out.filter(shared).with_columns(
+    # the per-request windows run over the shared ids' rows and the columns
+    # they read; their results are put back in place, so every other column
+    # keeps its buffers (a filter and re-sort of whole rows copied the frame)
+    rows = shared.arg_true()
+    linked = out.select("request_id", "user", "session", "_cand", "_rank", "is_error").gather(rows).select(
         pl.col("user").fill_null(pl.col("user").drop_nulls().first().over("request_id")),
         pl.col("session").fill_null(pl.col("session").drop_nulls().first().over("request_id")),
         (pl.col("_cand") & (pl.col("_rank") == pl.col("_rank").min().over("request_id"))).fill_null(False)
         .alias("is_action"),
         pl.col("is_error").any().over("request_id").alias("_req_failed"),
     )
-    if shared.all():
-        return linked.drop("_cand", "_rank")
-    # put the linked rows back in their places (events keep their order)
-    pos = pl.Series("_pos", range(out.height), dtype=pl.UInt32)
-    both = pl.concat([single.filter(~shared).with_columns(pos.filter(~shared)),
-                      linked.with_columns(pos.filter(shared))])
-    return both.sort("_pos").drop("_pos", "_cand", "_rank")
+    return single.with_columns(
+        put(single.get_column(c), rows, linked.get_column(c)) for c in linked.columns
+    ).drop("_cand", "_rank")
+
+
+def put(column: pl.Series, rows: pl.Series, values: pl.Series) -> pl.Series:
+    """``column`` with ``values`` at ``rows`` where they differ from it.
+
+    The column's other values keep their buffers (strings are not copied:
+    on 10M session ids, 0.18 GB against 0.46 GB for a ``coalesce``).
+
+    >>> put(pl.Series(["a", None, None]), pl.Series([1, 2], dtype=pl.UInt32), pl.Series(["b", None])).to_list()
+    ['a', 'b', None]
+    """
+    old = column.gather(rows)
+    changed = old.ne_missing(values)
+    if not changed.any():
+        return column
+    return column.clone().scatter(rows.filter(changed), values.filter(changed))
 
 
 def request_resources(events: pl.DataFrame) -> pl.DataFrame:

@@ -22,7 +22,7 @@ import polars as pl
 
 from ..ingest.formats import access_formats
 from ..errors import UsageError
-from .linking import request_resources
+from .linking import put, request_resources
 
 _SESSION_COLUMNS = {
     "session_key": pl.String(),
@@ -121,8 +121,11 @@ def assign_sessions(events: pl.DataFrame, *, session_gap_s: float = 1800.0) -> p
         .with_columns(client.alias("_client"))
     )
     keys = pl.concat([_gap_split(by_user, "user", session_gap_s), _gap_split(by_client, "_client", session_gap_s)])
-    derived = ev.select("_row").join(keys, on="_row", how="left", maintain_order="left").get_column("_k")
-    ev = ev.drop("_row").with_columns(pl.coalesce(pl.col("session"), derived).alias("session_key"))
+    # the derived keys are put into a copy of ``session`` at their rows: the
+    # session ids keep their buffers (a coalesce copied every string)
+    session = ev.get_column("session")
+    key = put(session, keys.get_column("_row"), keys.get_column("_k")) if keys.height else session
+    ev = ev.drop("_row").with_columns(key.alias("session_key"))
     orphan = pl.col("session_key").is_null() & pl.col("request_id").is_not_null()
     if ev.select(orphan.any()).item():
         ev = ev.with_columns(
