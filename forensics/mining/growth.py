@@ -78,8 +78,8 @@ class _Rows:
     code: np.ndarray  # int64
     ts: np.ndarray  # int64 us
     sess: np.ndarray  # int64 session index
-    sess_start: np.ndarray  # int64 first row of each row's session
-    sess_end: np.ndarray  # int64 one past the last row of each row's session
+    sess_start: np.ndarray  # int32 first row of each row's session
+    sess_end: np.ndarray  # int32 one past the last row of each row's session
     elig: np.ndarray
     failing: np.ndarray
     control: np.ndarray
@@ -103,8 +103,8 @@ class _Rows:
         span_free = n == 0 or span_us >= int(ts.max()) - int(ts.min())  # the span rule never binds
         open_gaps = OPEN_GAPS and n > 0 and max_gap + 1 >= int(lens.max())
         return cls(code=np.ascontiguousarray(code, dtype=np.int64), ts=ts, sess=sess,
-                   sess_start=np.repeat(starts, lens).astype(np.int64),
-                   sess_end=np.repeat(ends, lens).astype(np.int64), V=V, step=max_gap + 1, span_us=span_us,
+                   sess_start=np.repeat(starts, lens).astype(np.int32),  # rows < 2**31 (grow_arrays)
+                   sess_end=np.repeat(ends, lens).astype(np.int32), V=V, step=max_gap + 1, span_us=span_us,
                    span_free=span_free, open_gaps=open_gaps, **arrays)
 
 
@@ -119,6 +119,18 @@ def _chunks(r: _Rows, parts: Parts, size: int) -> Iterator[States]:
                 j = int(np.searchsorted(end, end.dtype.type(r.sess_end[end[j - 1]]), side="left"))
             yield pid[i:j], end[i:j], d[i:j]
             i = j
+
+
+def _level1_chunks(r: _Rows, size: int) -> Iterator[States]:
+    """The level-1 states (each row, its own action) in slices of about
+    ``size`` rows cut only between sessions, made one slice at a time."""
+    i, n = 0, len(r.code)
+    while i < n:
+        j = min(i + size, n)
+        if j < n:  # finish the session of the last row
+            j = int(r.sess_end[j - 1])
+        yield r.code[i:j].astype(np.int32), np.arange(i, j, dtype=np.int32), np.zeros(j - i, dtype=np.int32)
+        i = j
 
 
 def _lookup(keys: np.ndarray, space: int) -> Lookup:
@@ -250,10 +262,10 @@ def _levelwise(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len: 
     return passes
 
 
-def _depth_first(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len: int) -> list[_Pass]:
+def _depth_first(r: _Rows, wst: Parts, size: int, bounds, max_len: int) -> list[_Pass]:
     """Sparse windows: every level's patterns from the window passes alone,
     then each chunk of sessions grown through all levels in turn, so only one
-    chunk's states are held at a time."""
+    chunk's states are held at a time (the level-1 states too)."""
     passes: list[_Pass] = []
     npat_prev, gid0 = r.V, 0
     for k in range(2, max_len + 1):
@@ -288,7 +300,7 @@ def _depth_first(r: _Rows, states: Parts, wst: Parts, size: int, bounds, max_len
                 break
         return out
 
-    for levels in ordered_map(down, _chunks(r, states, max(size // 8, 1))):
+    for levels in ordered_map(down, _level1_chunks(r, max(size // 8, 1))):
         for ps, kept in zip(passes, levels):
             ps.lv.compl.append(kept)
     for mine in per_thread:
@@ -318,11 +330,13 @@ def grow_arrays(*, sess, code, ts, elig, failing, control, onset_lo, err_lo, row
                     control=control, sess_hash=sess_hash, row_hash=row_hash, keep_rows=keep_rows)
     size = chunk or CHUNK
     bounds = (onset_lo, err_lo)
-    states: Parts = [(np.asarray(code, dtype=np.int32), np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.int32))]
-    win1 = (r.ts >= onset_lo) | (r.ts >= err_lo)
-    wst: Parts = [tuple(x[win1] for x in states[0])]
-    grow_levels = _levelwise if win1.sum() >= LEVELWISE_SHARE * max(n, 1) else _depth_first
-    passes = grow_levels(r, states, wst, size, bounds, max_len)
+    win1 = np.flatnonzero((r.ts >= onset_lo) | (r.ts >= err_lo))
+    wst: Parts = [(r.code[win1].astype(np.int32), win1.astype(np.int32), np.zeros(len(win1), dtype=np.int32))]
+    if len(win1) >= LEVELWISE_SHARE * max(n, 1):
+        states: Parts = [(r.code.astype(np.int32), np.arange(n, dtype=np.int32), np.zeros(n, dtype=np.int32))]
+        passes = _levelwise(r, states, wst, size, bounds, max_len)
+    else:
+        passes = _depth_first(r, wst, size, bounds, max_len)
     frames: list[pl.DataFrame] = []
     compl: list[pl.DataFrame] = []
     codes_prev = np.arange(V, dtype=np.int64)[:, None]
