@@ -95,6 +95,7 @@ def build_timeline(spec: Spec) -> Timeline:
         pl.lit(None, dtype=pl.String).alias("attrs"), pl.lit(False).alias("is_error"),
         pl.lit(False).alias("is_client_error"), pl.lit(None, dtype=pl.String).alias("error_kind"),
         "session_key", pl.lit(True).alias("is_action"), pl.lit(None, dtype=pl.Int32).alias("burst_id"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("_a"),
     )
     ev_errors = errs.select(
         "ts", pl.lit("cache.log").alias("source"), (pl.int_range(pl.len()) + n_a).cast(pl.Int64).alias("line"),
@@ -104,9 +105,13 @@ def build_timeline(spec: Spec) -> Timeline:
         pl.lit(None, dtype=pl.String).alias("action"), "key", pl.lit(None, dtype=pl.Float64).alias("latency_ms"),
         pl.col("error_kind").alias("message"), pl.lit(None, dtype=pl.String).alias("attrs"),
         pl.lit(True).alias("is_error"), pl.lit(False).alias("is_client_error"), "error_kind", "session_key",
-        pl.lit(False).alias("is_action"), "burst_id",
+        pl.lit(False).alias("is_action"), "burst_id", pl.lit(None, dtype=pl.UInt32).alias("_a"),
     )
     events = pl.concat([ev_actions, ev_errors]).sort("ts", maintain_order=True)
+    # as build_actions: each action's row in the events, not copies of its user and request id
+    at_row = events.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), "_a").drop_nulls("_a").sort("_a")
+    acts = acts.with_columns(at_row.get_column("row")).drop("user", "request_id")
+    events = events.drop("_a")
     assert list(events.columns[: len(EVENT_SCHEMA)]) == list(EVENT_SCHEMA)
     bursts = []
     for bid, onsets, end_s in spec.bursts:

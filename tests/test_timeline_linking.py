@@ -5,6 +5,7 @@ from __future__ import annotations
 from timeline_fixtures import at, events
 
 from forensics.timeline import build_timeline
+from forensics.timeline.sessions import action_rows
 
 
 def _request_with_cache_error():
@@ -81,4 +82,5 @@ def test_a_failing_request_of_one_user_does_not_mark_another_users_action():
                 request_id=["r1", "r1", "r2"], action=["open", None, "open"], level=["info", "error", "info"],
                 component=["app", "db", "app"])
     tl = build_timeline(ev)
-    assert dict(zip(tl.actions["user"], tl.actions["failed"])) == {"a": True, "b": False}
+    acts = action_rows(tl.actions, tl.events, ["user"])
+    assert dict(zip(acts["user"], acts["failed"])) == {"a": True, "b": False}

@@ -59,7 +59,8 @@ class Prepared:
     onsets: np.ndarray  # int64 sorted onsets (us)
     onset_burst: np.ndarray  # int64 burst id per onset
     window_lo: np.ndarray  # int64 lower bound of each onset's window
-    request_id: pl.Series  # request id per row (String, may be null)
+    event_row: pl.Series  # per row, its action's row in the timeline's events
+    event_request_id: pl.Series  # the events' request ids (read through event_row)
     rows: pl.DataFrame  # the sorted actions frame (for linkage)
     #: a completion up to this long after an onset still counts as before it
     #: (timestamp precision, clock skew between logs): windows end at
@@ -70,6 +71,10 @@ class Prepared:
     #: (None: not prepared, the family is untestable)
     errors: pl.DataFrame | None = None
     onset_end: np.ndarray | None = None
+
+    def request_ids(self, rows: np.ndarray) -> pl.Series:
+        """The request id of each of ``rows`` (String, may be null)."""
+        return self.event_request_id.gather(self.event_row.gather(rows))
 
     @property
     def horizon(self) -> np.ndarray:
@@ -101,7 +106,7 @@ def us_dt(value: int) -> datetime:
 
 
 #: The action columns mining reads (``resources`` when the timeline linked any).
-_ROW_COLUMNS = ("session_key", "ts", "seq", "user", "action", "request_id", "resources")
+_ROW_COLUMNS = ("session_key", "ts", "seq", "action", "resources", "row")
 
 
 def _us(col: str) -> pl.Expr:
@@ -165,7 +170,8 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     per_sess = (
         keys.join(sessions.with_columns(_us("first_error").alias("first")), on="session_key", how="left")
         .join(burst_err, on="session_key", how="left")
-        .join(acts.select("sidx", "user").group_by("sidx").agg(pl.col("user").drop_nulls().first().alias("auser")),
+        .join(acts.select("sidx", timeline.events.get_column("user").gather(acts.get_column("row")))
+              .group_by("sidx").agg(pl.col("user").drop_nulls().first().alias("auser")),
               on="sidx", how="left")
         .sort("sidx")
         .with_columns(
@@ -202,7 +208,8 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
         onsets=onsets,
         onset_burst=onset_burst,
         window_lo=window_lo,
-        request_id=acts["request_id"],
+        event_row=acts["row"],
+        event_request_id=timeline.events.get_column("request_id"),
         rows=acts,
         onset_slack_us=slack,
     )

@@ -326,7 +326,7 @@ def steps_frame(p: Prepared, rank: int, occ: np.ndarray) -> pl.DataFrame:
         "step": np.tile(np.arange(1, k + 1, dtype=np.int32), len(occ)),
         "ts": [us_dt(t) for t in p.ts[rows]],
         "action": [p.vocab[x] for x in p.code[rows]],
-        "request_id": p.request_id.gather(rows),
+        "request_id": p.request_ids(rows),
         "row": rows,
     }, schema=STEP_SCHEMA)
 

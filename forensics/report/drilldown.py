@@ -126,7 +126,7 @@ def session_timeline(result, session_key: str, *, steps: pl.DataFrame | None = N
         raise UsageError(f"no session {session_key!r} in the input (see the suspects' example sessions)")
     info = sess.row(0, named=True)
     acts = action_rows(tl.actions.filter(pl.col("session_key") == session_key).sort("seq"), tl.events,
-                       ["status", "component", "source", "line"])
+                       ["request_id", "status", "component", "source", "line"])
     if steps is not None and steps.height:
         marks = (steps.filter(pl.col("session_key") == session_key)
                  .group_by("ts", "action").agg(pl.col("step").min().cast(pl.Int32)))

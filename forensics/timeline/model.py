@@ -113,12 +113,12 @@ class Timeline:
     actions
         One row per user action, sorted by ``session_key``, ``ts``:
         ``session_key``, ``seq`` (0-based position in the session), ``ts``,
-        ``user``, ``action``, ``request_id``, ``failed`` (Bool: an error was
-        linked to this action's request), ``resources`` (List[String]: cache
-        keys / resources touched by the request, through request ids), then
-        ``row``: the action's row in ``events``
+        ``action``, ``failed`` (Bool: an error was linked to this action's
+        request), ``resources`` (List[String]: cache keys / resources
+        touched by the request, through request ids), then ``row``: the
+        action's row in ``events``
         (:func:`forensics.timeline.sessions.action_rows` adds its other
-        columns, e.g. ``source``, ``line``, ``component``, ``status``).
+        columns, e.g. ``user``, ``request_id``, ``source``, ``line``).
     sessions
         One row per session: ``session_key``, ``user``, ``start``, ``end``,
         ``n_actions``, ``first_error`` (Datetime or null: first error linked

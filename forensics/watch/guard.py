@@ -80,8 +80,9 @@ def _us(ts: pl.Series) -> np.ndarray:
 def completions(guards: tuple[GuardSequence, ...], actions: pl.DataFrame, *, after: datetime | None,
                 max_gap: int, max_span_s: float) -> list[Completion]:
     """The completions of ``guards`` in ``actions`` (the timeline's actions
-    table: sorted by session, then time) whose last step is later than
-    ``after`` (all with None), in completion order."""
+    table, sorted by session, then time, with its events' ``user`` and
+    ``request_id``: :func:`forensics.timeline.sessions.action_rows`) whose
+    last step is later than ``after`` (all with None), in completion order."""
     if not guards or actions.height == 0:
         return []
     vocab = {a: i for i, a in enumerate(sorted({a for g in guards for a in g.sequence}))}
