@@ -7,13 +7,15 @@ Usage::
 Runs ``run_scan`` over ``DIR`` (no cache) in this process, samples RSS every
 50 ms in a thread and labels the samples with the stage running: the scan's
 progress stages, the timeline's steps and the miner's strategy steps (each
-wrapped for the run).  Prints, per stage in order, its peak RSS and when it
-started.  The RSS of a stage includes what earlier stages still hold.
+wrapped for the run).  Prints each stage as it starts (stderr, with the RSS
+then), and at the end, per stage in order, its peak RSS and when it started.
+The RSS of a stage includes what earlier stages still hold.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 
@@ -41,6 +43,11 @@ def main() -> None:
     args = ap.parse_args()
     stage, peaks, order, t0 = ["start"], {}, [], time.perf_counter()
 
+    def enter(name: str) -> None:
+        if name != stage[0]:  # printed as it happens: a run killed for memory still shows where
+            print(f"  {time.perf_counter() - t0:7.1f} s  {_rss_gb():6.2f} GB  -> {name}", file=sys.stderr, flush=True)
+        stage[0] = name
+
     def sample() -> None:
         while True:
             rss, name = _rss_gb(), stage[0]
@@ -54,7 +61,7 @@ def main() -> None:
         inner = getattr(owner, attr)
 
         def run(*a, **k):
-            stage[0] = label
+            enter(label)
             return inner(*a, **k)
 
         setattr(owner, attr, run)
@@ -65,8 +72,8 @@ def main() -> None:
         labelled(onsets.OnsetStrategy, step, f"mining.{step}")
     threading.Thread(target=sample, daemon=True).start()
     run_scan([args.path], settings=ScanSettings(ingest=IngestOptions(cache_dir=None)),
-             progress=lambda name, done, total: stage.__setitem__(0, name))
-    stage[0] = "end"
+             progress=lambda name, done, total: enter(name))
+    enter("end")
     time.sleep(0.2)
     for name in order:
         print(f"{name:32s} peak {peaks[name][0]:.2f} GB, from t={peaks[name][1]:.1f} s")

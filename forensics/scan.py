@@ -255,26 +255,11 @@ def timeline_of(ing: IngestResult, *, settings: ScanSettings, progress: Progress
     tl = build_timeline(ing.events, options=tl_options)
     if progress:
         progress("timeline", 1, 1)
-    return TimelineRun(replace(ing, events=share_columns(ing.events, tl.events)), tl)
-
-
-def share_columns(events: pl.DataFrame, timeline_events: pl.DataFrame) -> pl.DataFrame:
-    """``events`` with every column the timeline left unchanged taken from
-    ``timeline_events``, so the two frames share one copy of it in memory.
-
-    The timeline keeps the ingest's rows and order and adds columns, but its
-    frame is a copy (joins), and request linking fills ``user`` and
-    ``session``: only the columns that differ keep their own buffers (on 4.7M
-    events, 0.7 GB less).  When the rows are not the same, ``events`` is
-    returned unchanged.
-    """
-    if events.height != timeline_events.height or not set(events.columns) <= set(timeline_events.columns):
-        return events
-    cols = []
-    for c in events.columns:
-        same = events.get_column(c).equals(timeline_events.get_column(c), check_dtypes=True, check_names=True)
-        cols.append(timeline_events.get_column(c) if same else events.get_column(c))
-    return pl.DataFrame(cols)
+    # The timeline adds columns and puts linked users and sessions into
+    # theirs in place: every column it leaves unchanged is the ingest's, one
+    # copy in memory for both frames (a check by content materialized the
+    # constant columns of both: 10 s and 1.7 GB at 49M events).
+    return TimelineRun(ing, tl)
 
 
 def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: Progress | None) -> ScanResult:

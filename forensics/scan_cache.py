@@ -43,8 +43,8 @@ from .io import atomic_dir
 LAYOUT = 2
 
 #: frames stored without the columns they share with another frame of the
-#: result (the ingest events share every column the timeline left unchanged,
-#: :func:`forensics.scan.share_columns`): loaded, they share them again
+#: result (the ingest events share every column the timeline left unchanged):
+#: loaded, they share them again
 SHARED = {"ingest.events": "timeline.events"}
 
 def _stat(path: Path) -> list:
