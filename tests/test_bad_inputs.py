@@ -432,7 +432,7 @@ def test_small_files_parsed_in_batches_match_files_parsed_one_by_one(tmp_path, m
     for src in sorted((REPO / "sample_logs").rglob("*")):
         if not src.is_file() or src.suffix in (".md", ".json", ".gz"):
             continue
-        lines = src.read_bytes().splitlines(keepends=True)[:900]
+        lines = src.read_bytes().splitlines(keepends=True)[:450]
         for k in range(0, len(lines), 9):
             dst = root / src.parent.name / f"{src.stem}_{k // 9:04d}{src.suffix}"
             dst.parent.mkdir(parents=True, exist_ok=True)

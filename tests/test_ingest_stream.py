@@ -27,7 +27,7 @@ def per_file(monkeypatch):
     return monkeypatch
 
 
-@pytest.mark.parametrize("chunk", [4096, 50_000])
+@pytest.mark.parametrize("chunk", [16_384, 50_000])
 def test_chunked_ingest_matches_whole_files_on_every_sample_log(per_file, chunk):
     whole = ingest([SAMPLE], options=IngestOptions(cache_dir=None))
     per_file.setattr(ingest_mod, "STREAM_CHUNK", chunk)
