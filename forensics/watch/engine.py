@@ -36,7 +36,6 @@ from ..scan import ScanSettings
 from ..timeline import analysis_columns, build_timeline
 from ..timeline.bursts import choose_bin
 from ..timeline.errors import error_exprs
-from ..timeline.sessions import action_rows
 from .alerts import Alert, onset_alert, suspects_alert, guard_alert
 from .guard import GuardSequence, completions
 
@@ -312,8 +311,8 @@ class Watch:
             alerts += [suspects_alert(b, onset, mined, raised_at=now) for b, onset in fresh]
         if self.guards:
             m = self.settings.mining
-            acts = action_rows(tl.actions, tl.events, ["user", "request_id"])
-            for c in completions(self.guards, acts, after=None, max_gap=m.max_gap, max_span_s=m.max_span_s):
+            for c in completions(self.guards, tl.actions, tl.events, after=None, max_gap=m.max_gap,
+                                 max_span_s=m.max_span_s):
                 key = (c.guard.rank, c.session, c.completed_at)
                 if key not in self._guarded:
                     self._guarded.add(key)

@@ -20,6 +20,7 @@ import polars as pl
 
 from ..errors import InputError
 from ..mining.occurrences import occurrences
+from ..timeline.sessions import action_rows
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,12 @@ def _us(ts: pl.Series) -> np.ndarray:
     return ts.dt.epoch("us").to_numpy()
 
 
-def completions(guards: tuple[GuardSequence, ...], actions: pl.DataFrame, *, after: datetime | None,
-                max_gap: int, max_span_s: float) -> list[Completion]:
+def completions(guards: tuple[GuardSequence, ...], actions: pl.DataFrame, events: pl.DataFrame, *,
+                after: datetime | None, max_gap: int, max_span_s: float) -> list[Completion]:
     """The completions of ``guards`` in ``actions`` (the timeline's actions
-    table, sorted by session, then time, with its events' ``user`` and
-    ``request_id``: :func:`forensics.timeline.sessions.action_rows`) whose
-    last step is later than ``after`` (all with None), in completion order."""
+    table, sorted by session, then time) whose last step is later than
+    ``after`` (all with None), in completion order; a step's ``user`` and
+    ``request_id`` are read from its row of ``events`` (the timeline's)."""
     if not guards or actions.height == 0:
         return []
     vocab = {a: i for i, a in enumerate(sorted({a for g in guards for a in g.sequence}))}
@@ -99,7 +100,7 @@ def completions(guards: tuple[GuardSequence, ...], actions: pl.DataFrame, *, aft
         if cut is not None:
             occ = occ[ts[occ[:, -1]] > cut]
         for rows in occ:  # completions are rare: that is why they were suspects
-            found.append(_completion(g, acts, rows))
+            found.append(_completion(g, acts, events, rows))
     return sorted(found, key=lambda c: (c.completed_at, c.session, c.guard.rank))
 
 
@@ -110,8 +111,8 @@ class _Rows:
     ts: np.ndarray
 
 
-def _completion(g: GuardSequence, acts: pl.DataFrame, rows: np.ndarray) -> Completion:
-    steps = acts[rows.tolist()]
+def _completion(g: GuardSequence, acts: pl.DataFrame, events: pl.DataFrame, rows: np.ndarray) -> Completion:
+    steps = action_rows(acts[rows.tolist()], events, ["user", "request_id"])
     out = []
     for i, r in enumerate(steps.iter_rows(named=True)):  # the k steps of one completion
         out.append({"step": i + 1, "action": r["action"], "ts": _iso(r["ts"]), "request_id": r["request_id"],
