@@ -51,8 +51,9 @@ FORMAT_GOLDENS: dict[str, str] = {
 TERMINAL_GOLDEN_DIR = GOLDEN / "report"
 #: Terminal report golden file -> the CLI arguments and environment that print it (run from the repo root).
 TERMINAL_GOLDENS: dict[str, tuple[tuple[str, ...], dict]] = {
-    "scan_sample_logs.txt": (("scan", "sample_logs/"), {"NO_COLOR": None, "FORCE_COLOR": None}),
-    "show_suspect_1.txt": (("show", "sample_logs/", "--suspect", "1", "-q"), {}),
+    # COLUMNS unset: `show` is as wide as COLUMNS says (pytest-xdist's workers set it to 80)
+    "scan_sample_logs.txt": (("scan", "sample_logs/"), {"NO_COLOR": None, "FORCE_COLOR": None, "COLUMNS": None}),
+    "show_suspect_1.txt": (("show", "sample_logs/", "--suspect", "1", "-q"), {"COLUMNS": None}),
 }
 STAGE_FIXTURE = TESTS / "fixtures" / "timeline" / "bursts.txt"
 REGENERATE_HINT = "regenerate with `python tests/regen_goldens.py` and read the diff"
