@@ -6,6 +6,7 @@ chunks, the result is the local engine's."""
 from __future__ import annotations
 
 import gzip
+from datetime import datetime, timezone
 import json
 from pathlib import Path
 
@@ -62,6 +63,38 @@ def test_sample_logs_give_the_scan_projection_of_the_local_engine(parts):
     spark = ingest_in_process([SAMPLE], options=OPTS, plan=SparkPlan(parts_per_file=parts))
     _same(local, spark)
     assert spark.events.columns == local.events.columns
+
+
+@pytest.mark.parametrize("group", [1, 5, None])
+@pytest.mark.parametrize("rows", [1, 2, 7])
+@pytest.mark.parametrize("name", ["otlp", "jsonl", "access"])
+def test_rows_collected_in_batches_of_any_size_assemble_as_the_local_engine(monkeypatch, name, rows, group):
+    """Spark's collect re-cuts the chunks' rows into batches of its own size,
+    and the driver converts them a group of rows at a time; it puts the
+    pieces in order without sorting rows (the OTLP sample has a line whose
+    two events share one time: they stay in the parser's order)."""
+    if group is not None:
+        monkeypatch.setattr("forensics.spark.rows.GROUP_ROWS", group)
+    options = _golden_options(name)
+    path = GOLDEN / name / "input.log"
+    local = ingest([path], options=options)
+    spark = ingest_in_process([path], options=options, full_events=True, plan=SparkPlan(parts_per_file=3),
+                              batch_rows=rows)
+    _same(local, spark, attrs=name not in TYPED_PER_CHUNK)
+
+
+def test_the_driver_frees_each_collected_batch_as_it_converts_it():
+    from forensics.spark.chunks import Chunk, parse_chunk
+    from forensics.spark.rows import frames, parse_frame, result_fields, to_batch
+
+    data = (GOLDEN / "access" / "input.log").read_bytes()
+    part = parse_chunk(Chunk(0, 0, True, "access", 1, data, None), display="a.log", relative="a.log",
+                       options=OPTS, now=datetime.now(timezone.utc), full_events=True)
+    batches = [to_batch(parse_frame(part), result_fields(True))]
+    n = batches[0].num_rows
+    pieces, rejects, *_ = frames(batches, full_events=True)
+    assert batches == []
+    assert n > 0 and sum(frame.height for _, frame in pieces) == part.events.height > 0
 
 
 def _trace_log(path: Path, n: int = 200) -> Path:

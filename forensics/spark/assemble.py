@@ -18,10 +18,11 @@ import polars as pl
 from ..errors import DataError, InputError
 from ..ingest import IngestResult, limit_note
 from ..ingest.accounting import Accounting, FileReport
-from ..ingest.combine import combine
+from ..ingest.combine import combine, one_chunk
 from ..ingest.options import IngestOptions
 from ..schema import REJECT_SCHEMA
 from .chunks import Chunk, FileFacts, parse_chunk
+from .rows import Piece, order_pieces
 
 
 def parse_regions(boundary: pl.DataFrame, facts: dict[int, FileFacts], files: Sequence[tuple[str, str]], *,
@@ -44,7 +45,7 @@ def parse_regions(boundary: pl.DataFrame, facts: dict[int, FileFacts], files: Se
         data = ("\n".join(texts) + "\n").encode()
         part = parse_chunk(Chunk(fi, 0, True, f.fmt, start, data, f.compression), display=display,
                            relative=relative, options=options, now=now, full_events=full_events)
-        events.append(part.events.with_columns(pl.lit(-1, dtype=pl.Int32).alias("_k")))
+        events.append(part.events)
         rejects.append(part.rejects)
         blank[fi] = blank.get(fi, 0) + part.blank
     return events, rejects, blank
@@ -87,11 +88,20 @@ def file_reports(files: Sequence[tuple[str, str]], facts: dict[int, FileFacts], 
     return out
 
 
-def assemble(files: Sequence[tuple[str, str]], events: pl.DataFrame, rejects: pl.DataFrame, boundary: pl.DataFrame,
-             stats: pl.DataFrame, facts: Sequence[FileFacts], *, options: IngestOptions, now: datetime,
-             full_events: bool, skipped: Sequence[FileReport] = (), errors: Sequence[str] = ()) -> IngestResult:
+def assemble(files: Sequence[tuple[str, str]], events: list[Piece], rejects: pl.DataFrame,
+             boundary: pl.DataFrame, stats: pl.DataFrame, facts: Sequence[FileFacts], *, options: IngestOptions,
+             now: datetime, full_events: bool, skipped: Sequence[FileReport] = (),
+             errors: Sequence[str] = ()) -> IngestResult:
     """The :class:`IngestResult` of every file's chunks (``files``:
-    ``(display, relative)`` by file index)."""
+    ``(display, relative)`` by file index).
+
+    ``events`` (keyed pieces with ``_fi``, see :func:`forensics.spark.rows.frames`)
+    is emptied, so that each piece is freed once combined.  The pieces are
+    put in file and line order (no sort of rows): then
+    :func:`forensics.ingest.combine.combine` finds a file read in time order
+    already sorted, and its stable sort by time, file and line keeps the
+    events of one line (the only rows equal in all three) in the parser's order.
+    """
     by_fi = {f.fi: f for f in facts}
     if len(by_fi) != len(files):
         missing = [files[i][0] for i in range(len(files)) if i not in by_fi]
@@ -99,18 +109,20 @@ def assemble(files: Sequence[tuple[str, str]], events: pl.DataFrame, rejects: pl
                          else f"{missing[0]}: not read by Spark")
     more_ev, more_rej, region_blank = parse_regions(boundary, by_fi, files, options=options, now=now,
                                                     full_events=full_events)
-    events = pl.concat([events, *more_ev], how="vertical_relaxed") if more_ev else events
-    rejects = pl.concat([rejects.drop("_k"), *more_rej], how="vertical_relaxed") if more_rej else rejects.drop("_k")
-    reports = file_reports(files, by_fi, stats, events, rejects, region_blank, options=options)
+    events.extend(((frame.item(0, "_fi"), frame.item(0, "line"), -1), frame) for frame in more_ev if frame.height)
+    # one chunk a column, a column at a time (the sort and the groupings below would copy them all at once)
+    all_events = one_chunk(pl.concat(order_pieces(events), how="vertical_relaxed", rechunk=False))
+    rejects = pl.concat([rejects, *more_rej], how="vertical_relaxed") if more_rej else rejects
+    reports = file_reports(files, by_fi, stats, all_events, rejects, region_blank, options=options)
     if options.strict:
         for r in reports:
             if r.damage:
                 raise DataError(f"{r.path}: {r.damage}")
     if not reports and errors:
         raise InputError(errors[0] if len(errors) == 1 else f"{errors[0]} (and {len(errors) - 1} more errors)")
-    # chunks in file order before the combine (which sorts by time, file and line)
-    events = events.sort("_fi", "_k", "line", maintain_order=True).drop("_k")
     rejects = rejects.select(*(pl.col(c).cast(t) for c, t in REJECT_SCHEMA.items()), pl.col("_fi").cast(pl.Int32))
-    done = combine([events], rejects, dedupe=options.dedupe)
+    parts = [all_events]
+    del all_events
+    done = combine(parts, rejects, dedupe=options.dedupe)
     accounting = Accounting(tuple(skipped) + tuple(reports), tuple(errors), done.duplicates)
     return IngestResult(done.events, done.rejects, accounting)

@@ -161,14 +161,21 @@ def spark_ingest(spark, paths: Sequence[str | os.PathLike], *, options: IngestOp
         partial(parse_batches, files=names, options=options, now=now, full_events=full_events),
         spark_ddl(result_fields(full_events)))
     table = parsed.toArrow()
-    return _assemble(table, listing, options=options, now=now, full_events=full_events)
+    batches = table.to_batches()
+    del table  # the batches alone hold the collected rows: each is freed once converted
+    return _assemble(batches, listing, options=options, now=now, full_events=full_events)
 
 
 def ingest_in_process(paths: Sequence[str | os.PathLike], *, options: IngestOptions, full_events: bool = False,
-                      plan: SparkPlan = SparkPlan()) -> IngestResult:
+                      plan: SparkPlan = SparkPlan(), batch_rows: int | None = None) -> IngestResult:
     """The same two stages and assembly as :func:`spark_ingest`, run in this
     process without Spark (one file and one chunk after the other): the
-    reference that shows a result does not depend on how Spark ran them."""
+    reference that shows a result does not depend on how Spark ran them.
+
+    ``batch_rows`` re-cuts the parsed rows into batches of that many rows
+    before the assembly, as Spark's collect does whatever the chunks were
+    (``spark.sql.execution.arrow.maxRecordsPerBatch``); None keeps one batch
+    per chunk."""
     listing = list_inputs(None, [p for p in paths if not is_url(p)], strict=options.strict)
     if not listing.files:
         return _nothing(listing)
@@ -183,8 +190,11 @@ def ingest_in_process(paths: Sequence[str | os.PathLike], *, options: IngestOpti
     chunks = split_batches(files(), files=by_path, options=options, parts=plan.parts_per_file,
                            chunk_bytes=plan.chunk_bytes)
     parsed = list(parse_batches(chunks, files=names, options=options, now=now, full_events=full_events))
-    table = pa.Table.from_batches(parsed, schema=result_fields(full_events))
-    return _assemble(table, listing, options=options, now=now, full_events=full_events)
+    if batch_rows is not None:
+        table = pa.Table.from_batches(parsed, schema=result_fields(full_events)).combine_chunks()
+        parsed = table.to_batches(max_chunksize=batch_rows)
+        del table
+    return _assemble(parsed, listing, options=options, now=now, full_events=full_events)
 
 
 def _nothing(listing: Listing) -> IngestResult:
@@ -192,9 +202,10 @@ def _nothing(listing: Listing) -> IngestResult:
     raise InputError(errors[0] if len(errors) == 1 else f"{errors[0]} (and {len(errors) - 1} more errors)")
 
 
-def _assemble(table: pa.Table, listing: Listing, *, options: IngestOptions, now: datetime,
+def _assemble(batches: list[pa.RecordBatch], listing: Listing, *, options: IngestOptions, now: datetime,
               full_events: bool) -> IngestResult:
-    events, rejects, boundary, stats, facts = frames(table, full_events=full_events)
+    """``batches`` is emptied (see :func:`frames`)."""
+    events, rejects, boundary, stats, facts = frames(batches, full_events=full_events)
     files = [(display, relative) for _, display, relative in listing.files]
     return assemble(files, events, rejects, boundary, stats, facts, options=options, now=now,
                     full_events=full_events, skipped=listing.skipped, errors=listing.errors)

@@ -163,27 +163,80 @@ def to_batch(frame: pl.DataFrame, schema: pa.Schema) -> pa.RecordBatch:
 # ------------------------------------------------------------------ driver
 
 
-def frames(table: pa.Table, *, full_events: bool) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame,
-                                                            list[FileFacts]]:
-    """Stage two's rows back as (events, rejects, boundary lines, chunk
-    counts, file facts); events and rejects keep ``_fi`` and ``_k``."""
-    df = pl.from_arrow(table)
-    ev_schema = event_schema(full_events)
+#: Collected rows converted to Polars at a time (a group of Spark's batches).
+GROUP_ROWS = 1 << 18
+#: Events of one chunk (or of one re-parsed run of lines), keyed by
+#: (file index, first line, order collected).
+Piece = tuple[tuple[int, int, int], pl.DataFrame]
+
+
+def frames(batches: list[pa.RecordBatch], *, full_events: bool
+           ) -> tuple[list[Piece], pl.DataFrame, pl.DataFrame, pl.DataFrame, list[FileFacts]]:
+    """Stage two's rows back as (event pieces, rejects, boundary lines, chunk
+    counts, file facts); events and rejects keep ``_fi``.
+
+    ``batches`` (in the order Spark collected them) is emptied as it is read:
+    each group of batches is freed once converted, so the driver never holds
+    the collected Arrow table and all of its frames at once.  The events come
+    back as keyed pieces of one chunk each (see :func:`order_pieces`; an
+    empty one first, for the columns).
+    """
+    schema = result_fields(full_events)
+    empty = pl.from_arrow(pa.Table.from_batches([], schema=schema))
+    assert isinstance(empty, pl.DataFrame)
+    first = _split(empty, full_events)
+    pieces: list[Piece] = [((-1, -1, -1), first[0].drop("_k"))]
+    others: list[tuple[pl.DataFrame, ...]] = [first[1:]]
+    batches.reverse()
+    seq = 0
+    while batches:
+        group = [batches.pop()]
+        rows = group[0].num_rows
+        while batches and rows < GROUP_ROWS:
+            group.append(batches.pop())
+            rows += group[-1].num_rows
+        df = pl.from_arrow(pa.Table.from_batches(group, schema=schema))
+        assert isinstance(df, pl.DataFrame)
+        del group
+        events, *rest = _split(df, full_events)
+        del df
+        others.append(tuple(rest))
+        for piece in events.partition_by("_fi", "_k", maintain_order=True):
+            pieces.append(((piece.item(0, "_fi"), piece.item(0, "line"), seq), piece.drop("_k")))
+            seq += 1
+    rejects, boundary, counts, info = (pl.concat([p[i] for p in others], rechunk=False) for i in range(4))
+    stats = pl.DataFrame([{"_fi": fi, "_k": k, **json.loads(info)} for fi, k, info in counts.iter_rows()],
+                         schema={"_fi": pl.Int32, "_k": pl.Int32, "lines": pl.Int64, "blank": pl.Int64,
+                                 "invalid": pl.Int64, "nul": pl.Int64})
+    facts = [FileFacts(**json.loads(text)) for text in info.get_column("info")]
+    return pieces, rejects, boundary, stats, facts
+
+
+def order_pieces(pieces: list[Piece]) -> list[pl.DataFrame]:
+    """Event pieces (each of one chunk, keyed by file, first line and the
+    order collected) in file and line order: chunks of a file follow each
+    other, and a chunk split across two collected groups keeps its halves'
+    order (the events of a line split there stay in the parser's order).
+    ``pieces`` is emptied."""
+    pieces.sort(key=lambda kp: kp[0])
+    out = [frame for _, frame in pieces]
+    pieces.clear()
+    return out
+
+
+def _split(df: pl.DataFrame, full_events: bool) -> tuple[pl.DataFrame, ...]:
+    """Rows by kind: events (with ``_k``), rejects, boundary lines, chunk counts, file facts."""
     kind = pl.col("_kind")
     ev_cols = []
-    for name, t in ev_schema.items():
+    for name, t in event_schema(full_events).items():
         if t == TS_TYPE:
             ev_cols.append(pl.from_epoch(pl.col(name), time_unit="us").dt.replace_time_zone("UTC").alias(name))
         elif t == pl.UInt64:
             ev_cols.append(pl.col(name).reinterpret(signed=False))
         else:
             ev_cols.append(pl.col(name).cast(t))
-    events = df.filter(kind == "e").select(*ev_cols, "_k")
-    rejects = df.filter(kind == "r").select("source", "line", "format", "reason", "text", "_fi", "_k")
-    boundary = df.filter(kind == "b").select("_fi", "line", "text")
-    counts = df.filter(kind == "s").select("_fi", "_k", "info")
-    stats = pl.DataFrame([{"_fi": fi, "_k": k, **json.loads(info)} for fi, k, info in counts.iter_rows()],
-                         schema={"_fi": pl.Int32, "_k": pl.Int32, "lines": pl.Int64, "blank": pl.Int64,
-                                 "invalid": pl.Int64, "nul": pl.Int64})
-    facts = [FileFacts(**json.loads(info)) for info in df.filter(kind == "f")["info"]]
-    return events, rejects, boundary, stats, facts
+    return (df.filter(kind == "e").select(*ev_cols, "_k"),
+            df.filter(kind == "r").select("source", "line", "format", "reason", "text", "_fi"),
+            df.filter(kind == "b").select("_fi", "line", "text"),
+            df.filter(kind == "s").select("_fi", "_k", "info"),
+            df.filter(kind == "f").select("info"))
