@@ -148,7 +148,9 @@ def test_the_combined_events_are_one_chunk_per_column_and_constant_text_is_held_
     n = 50_000
     part = pl.DataFrame({"a": pl.int_range(0, n, eager=True), "format": ["jsonl"] * n,
                          "key": pl.Series([None] * n, dtype=pl.String), "user": [f"u{i}" for i in range(n)],
-                         "level": ["info", "error"] * (n // 2)})
+                         "level": ["info", "error"] * (n // 2),
+                         # one other value, on a row no sample of a few spread rows reads
+                         "rare": ["x"] * 7 + ["y"] + ["x"] * (n - 8)})
     frame = pl.concat([part] * 3, rechunk=False)
     out = one_chunk(frame)
     # the constant text no longer counts once per row (estimated_size counts the

@@ -85,6 +85,11 @@ def _constant(col: pl.Series) -> bool:
     nulls = col.null_count()
     if nulls:
         return nulls == col.len()
+    # a column with two values nearly always shows them in a few rows spread
+    # over it: only a column equal there is scanned whole (min and max)
+    probe = col.gather_every(max(1, col.len() // 64))
+    if (probe != probe[0]).any():
+        return False
     return col.min() == col.max()
 
 
