@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import forensics.ingest as ingest_mod
 from forensics.ingest import IngestOptions, ingest
@@ -178,3 +179,42 @@ def test_a_per_file_format_is_parsed_whole_not_in_chunks_nor_batches(monkeypatch
     whole = ingest([tmp_path], options=IngestOptions(cache_dir=None))
     assert sorted(calls) == [5, 5, 5, 5_000]
     _same(whole, chunked)
+
+
+def _chunks_by_one_join(first: bytes, pieces: list[bytes], chunk_bytes: int) -> list[tuple[bytes, bool]]:
+    """The reference cut: join what was read, cut after its last newline."""
+    out, parts, size = [], [first], len(first)
+    for piece in pieces:
+        parts.append(piece)
+        size += len(piece)
+        if size >= chunk_bytes:
+            data = b"".join(parts)
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                out.append((data[:cut], False))
+            parts, size = [data[cut:]], len(data) - cut
+    out.append((b"".join(parts), True))
+    return out
+
+
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+       st.lists(st.integers(1, 25), min_size=1, max_size=8), st.integers(1, 90), st.integers(0, 30))
+@settings(max_examples=300, deadline=None)
+def test_whole_line_chunks_cut_after_the_last_newline_read(lines, sizes, chunk_bytes, first_len):
+    """Chunks are whole lines that join back to the data, cut where a join of
+    everything read so far would cut (whether the newline is in the last
+    piece read or only in an earlier one)."""
+    from forensics.ingest.reader import ReadState
+    from forensics.ingest.stream import Streamed, whole_line_chunks
+
+    data = b"\n".join(lines)
+    first, rest = data[:first_len], data[first_len:]
+    pieces, i, k = [], 0, 0
+    while i < len(rest):
+        pieces.append(rest[i:i + sizes[k % len(sizes)]])
+        i += sizes[k % len(sizes)]
+        k += 1
+    got = list(whole_line_chunks(Streamed(0, "f", "f", first, iter(pieces), ReadState()), chunk_bytes))
+    assert got == _chunks_by_one_join(first, pieces, chunk_bytes)
+    assert b"".join(c for c, _ in got) == data
+    assert all(c.endswith(b"\n") for c, last in got if not last)

@@ -57,13 +57,20 @@ def whole_line_chunks(st: Streamed, chunk_bytes: int) -> Iterator[tuple[bytes, b
     for piece in st.pieces:
         parts.append(piece)
         size += len(piece)
-        if size >= chunk_bytes:
+        if size < chunk_bytes:
+            continue
+        cut = piece.rfind(b"\n") + 1
+        if cut:  # cut in the last piece: the chunk is copied once, by the join
+            parts[-1] = piece[:cut]
+            yield b"".join(parts), False
+            rest = piece[cut:]
+        else:
             data = b"".join(parts)
             cut = data.rfind(b"\n") + 1
             if cut:
                 yield (data if cut == len(data) else data[:cut]), False
-                data = data[cut:]
-            parts, size = [data], len(data)
+            rest = data[cut:]
+        parts, size = [rest], len(rest)
     yield b"".join(parts), True
 
 
