@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -165,3 +166,29 @@ def test_fields_named_like_the_line_column_are_kept_on_both_paths():
         ev = result.events
         assert ev["line"].to_list() == [4, 5]
         assert json.loads(ev["attrs"][0]) == {"__line": 7, "line_": 9}
+
+
+_LINE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\x00"), max_size=12)  # NUL runs are replaced before lines are split
+
+
+@given(st.lists(_LINE, min_size=1, max_size=12), st.booleans(), st.booleans(), st.data())
+@settings(max_examples=300, deadline=None)
+def test_the_bytes_of_some_lines_are_cut_out_of_the_data_exactly_when_it_holds_them_verbatim(
+        texts, trailing, bom, data):
+    """``lines_bytes`` gives what joining the kept lines' texts gives, and
+    gives it whenever the data holds the lines verbatim (it declines where a
+    byte-order mark or a ``\\r`` was taken out of them)."""
+    from forensics.ingest.reader import split_lines
+
+    raw = ("\ufeff" if bom else "") + "\n".join(texts) + ("\n" if trailing else "")
+    blob = raw.encode()
+    lines, _ = split_lines(blob)
+    keep = [n for n in lines["line"].to_list() if data.draw(st.booleans())]
+    got = jsonl.lines_bytes(blob, lines, pl.Series(keep, dtype=pl.Int64))
+    kept = lines.filter(pl.col("line").is_in(keep))["text"].to_list()
+    joined = "\n".join(lines["text"].to_list())
+    verbatim = lines.height > 0 and raw in (joined, joined + "\n")
+    if verbatim:
+        assert got == "".join(t + "\n" for t in kept).encode()
+    else:
+        assert got is None

@@ -96,17 +96,47 @@ def _read(texts: pl.Series) -> pl.DataFrame:
     return read_objects(buf, texts)
 
 
-def _parse_ok(lines: pl.DataFrame) -> tuple[list[tuple[pl.DataFrame, pl.Series]], list[pl.DataFrame]]:
+def lines_bytes(data: bytes, lines: pl.DataFrame, keep: pl.Series) -> bytes | None:
+    r"""The text of the ``lines`` whose numbers are in ``keep``, each followed
+    by a newline, cut out of ``data`` (one copy, where joining the texts copies
+    twice), when ``data`` is exactly ``lines`` joined by newlines (no
+    byte-order mark, ``\r`` or invalid UTF-8 was taken out); else None.
+
+    Examples
+    --------
+    >>> lines = pl.DataFrame({"line": [1, 2, 3], "text": ["{}", "x", '{"a": 1}']})
+    >>> lines_bytes(b'{}\nx\n{"a": 1}', lines, pl.Series([1, 3]))
+    b'{}\n{"a": 1}\n'
+    >>> lines_bytes(b'{}\r\nx\n{"a": 1}', lines, pl.Series([1, 3])) is None
+    True
+    """
+    size = lines.select(pl.col("text").str.len_bytes().sum()).item() + lines.height
+    if size != len(data) + (not data.endswith(b"\n")):
+        return None
+    runs = (lines.select(pl.col("line").is_in(keep.implode()).alias("k"),
+                         pl.col("text").str.len_bytes().cast(pl.Int64).add(1).cum_sum().alias("end"))
+            .with_columns(pl.col("end").shift(1, fill_value=0).alias("start"),
+                          (pl.col("k") != pl.col("k").shift(1)).fill_null(True).cum_sum().alias("run"))
+            .filter("k").group_by("run", maintain_order=True).agg(pl.col("start").first(), pl.col("end").last()))
+    out = b"".join(data[a:b] for a, b in runs.select("start", "end").iter_rows())
+    return out if not out or out.endswith(b"\n") else out + b"\n"
+
+
+def _parse_ok(lines: pl.DataFrame, first: bytes | None = None
+              ) -> tuple[list[tuple[pl.DataFrame, pl.Series]], list[pl.DataFrame]]:
     """Parse ``lines``; bisect on failure.  Returns (good frames with their
     line numbers, bad line frames).  The line numbers are kept beside the
-    frames, not in a column of them: any column name could be a field."""
+    frames, not in a column of them: any column name could be a field.
+    ``first``: the bytes of all of ``lines`` (:func:`lines_bytes`), for the
+    first attempt."""
     good: list[tuple[pl.DataFrame, pl.Series]] = []
     bad: list[pl.DataFrame] = []
     stack = [lines]
     while stack:
         part = stack.pop()
         try:
-            df = _read(part["text"])
+            buf, first = first, None
+            df = _read(part["text"]) if buf is None else read_objects(buf, part["text"])
             if df.height != part.height:
                 raise ValueError("row count mismatch")
             good.append((df, part["line"]))
@@ -184,11 +214,14 @@ def _fields(df: pl.DataFrame) -> pl.DataFrame:
 def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult | None:
     """Fast path: a clean file (no blank or bad lines) goes straight through
     Polars' native NDJSON reader; anything else returns None."""
-    if not data or b"\n\n" in data or data.startswith(b"\n"):
+    if not data:
         return None
     text = lines["text"]
-    if not (text.str.starts_with("{").all() and text.str.ends_with("}").all()):
-        return None  # some line is not a whole object: `parse` sorts them out
+    if b"\n\n" in data or data.startswith(b"\n") or not (text.str.starts_with("{").all()
+                                                         and text.str.ends_with("}").all()):
+        # blank lines, or some line is not a whole object (a torn write): `parse`
+        # sorts them out, reading the objects' bytes cut out of `data`
+        return parse(lines, options=options, data=data)
     try:
         df = read_objects(data, text)
     except Exception:
@@ -199,8 +232,9 @@ def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> 
     return ParseResult(events=canonicalize_json(df, options=options), rejects=empty_rejects())
 
 
-def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
-    """Parse JSON lines into canonical events.
+def parse(lines: pl.DataFrame, *, options: IngestOptions, data: bytes | None = None) -> ParseResult:
+    """Parse JSON lines into canonical events (``data``: the bytes of
+    ``lines``, when at hand, to read the objects from).
 
     Examples
     --------
@@ -221,12 +255,15 @@ def parse(lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult:
     shaped = body.filter(pl.col("_o") & pl.col("_c")).drop("_o", "_c")
     torn = body.filter(pl.col("_o") & ~pl.col("_c")).drop("_o", "_c")
     not_obj = body.filter(~pl.col("_o")).drop("_o", "_c")
-    good, bad = _parse_ok(shaped) if shaped.height else ([], [])
+    first = lines_bytes(data, lines, shaped["line"]) if data is not None and shaped.height else None
+    good, bad = _parse_ok(shaped, first) if shaped.height else ([], [])
     rejects = [reject(not_obj, "not a JSON object"), reject(torn, "invalid JSON")] + [reject(b, "invalid JSON") for b in bad]
     if good:
         key = _free_name("__line", [f for f, _ in good])  # a name no field has
         parts = [f.with_columns(n.alias(key)) for f, n in good]
-        df = _fields(_concat(parts, keep=key)).rename({key: "line"}).sort("line")
+        df = _fields(_concat(parts, keep=key)).rename({key: "line"})
+        if len(parts) > 1:  # bisected: parts out of line order
+            df = df.sort("line")
         events = canonicalize_json(df, options=options)
     else:
         from ...schema import empty_events
