@@ -192,3 +192,57 @@ def test_the_bytes_of_some_lines_are_cut_out_of_the_data_exactly_when_it_holds_t
         assert got == "".join(t + "\n" for t in kept).encode()
     else:
         assert got is None
+
+
+_KEYS = {"a": st.integers(-5, 5), "b": st.text("xyz:\" ", max_size=4), "c": st.booleans(),
+         "d": st.fixed_dictionaries({}, optional={"e": st.integers(0, 3) | st.none(), "f": st.just("q") | st.none()})}
+
+
+@st.composite
+def _objects(draw) -> list[dict]:
+    rows = []
+    for _ in range(draw(st.integers(1, 8))):
+        keys = draw(st.lists(st.sampled_from(sorted(_KEYS)), unique=True))
+        rows.append({k: draw(_KEYS[k] | st.none()) for k in keys})
+    return rows
+
+
+@given(_objects(), st.sampled_from([", ", ","]))
+@settings(max_examples=300, deadline=None)
+def test_the_quick_schema_is_kept_only_when_the_full_inference_reads_the_same(rows, sep):
+    """Lines with keys first seen late, some written as ``null`` (at the top
+    level or nested): what ``read_objects`` keeps is what inferring the
+    schema from every line gives."""
+    import io
+
+    texts = [json.dumps(r, separators=(sep, ": ")) for r in rows]
+    data = ("\n".join(texts) + "\n").encode()
+    old = jsonl.QUICK_INFER
+    jsonl.QUICK_INFER = 2  # the schema is inferred from the first two lines only
+    try:
+        got = jsonl.read_objects(data, pl.Series(texts))
+    finally:
+        jsonl.QUICK_INFER = old
+    full = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    flat_got, flat_full = jsonl._fields(got), jsonl._fields(full)
+    assert flat_got.schema == flat_full.schema  # (`equals` does not tell a struct's extra null field)
+    assert flat_got.equals(flat_full)
+
+
+def test_a_null_nested_in_an_object_is_not_taken_for_a_kept_top_level_null():
+    """The quick schema has ``a`` without a field ``x`` (inferred from the
+    first line); a later line's ``a.x: null`` must not pass for the
+    top-level ``x`` (which the schema has): the full inference decides."""
+    import io
+
+    texts = ['{"a": {"y": 1}, "x": 1}', '{"a": {"x": null, "y": 2}, "x": 2}']
+    data = ("\n".join(texts) + "\n").encode()
+    old = jsonl.QUICK_INFER
+    jsonl.QUICK_INFER = 1
+    try:
+        got = jsonl.read_objects(data, pl.Series(texts))
+    finally:
+        jsonl.QUICK_INFER = old
+    full = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    assert got.schema == full.schema  # (`equals` does not tell a struct's extra null field)
+    assert got.equals(full)

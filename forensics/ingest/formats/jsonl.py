@@ -39,6 +39,9 @@ QUICK_INFER = 1000
 #: A key: a quote, optional white space, a colon.  Every key of a line
 #: matches once; an escaped quote inside a string can match too (more, never fewer).
 _KEY = r'"\s*:'
+#: A key whose value is an explicit ``null`` (the name captured): each match
+#: also matches :data:`_KEY` once.
+_NULL_KEY = r'"((?:[^"\\]|\\.)*)"\s*:\s*null\b'
 
 
 def _present(schema: pl.Schema) -> pl.Expr:
@@ -82,13 +85,33 @@ def read_objects(data: bytes, texts: pl.Series) -> pl.DataFrame:
     """
     try:
         df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=QUICK_INFER)
-        if df.height == texts.len():
+        if df.height == texts.len() and not _lost_items(df):
             keys = texts.str.count_matches(_KEY)
-            if bool((df.select(_present(df.schema)).to_series() == keys).all()) and not _lost_items(df):
+            present = df.select(_present(df.schema)).to_series()
+            if bool((present == keys).all()) or _nulls_explain(df, texts, keys, present):
                 return df
     except Exception:  # noqa: BLE001 - any failure: the full inference decides
         pass
     return pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+
+
+def _nulls_explain(df: pl.DataFrame, texts: pl.Series, keys: pl.Series, present: pl.Series) -> bool:
+    """Whether every line whose keys outnumber what the quick parse kept is a
+    flat object (one ``{``, no ``[``, even inside strings) that differs only
+    by keys written as ``null`` which the schema has as columns: a null kept
+    is a null read, so nothing is lost.  Anything else (a null key the schema
+    lacks, a nested object, which a text column would take whole) sends the
+    file to the full inference, as any other difference does."""
+    off = present != keys
+    rows = texts.filter(off)
+    flat = (rows.str.count_matches("{", literal=True) == 1) & ~rows.str.contains("[", literal=True)
+    if not bool(flat.all()):
+        return False
+    nulls = rows.str.count_matches(_NULL_KEY)
+    if not bool((keys.filter(off) == present.filter(off) + nulls).all()):
+        return False
+    names = rows.str.extract_all(_NULL_KEY).explode().drop_nulls().unique().str.replace(_NULL_KEY, "${1}")
+    return bool(names.is_in(pl.Series(df.columns, dtype=pl.String).implode()).all())
 
 
 def _read(texts: pl.Series) -> pl.DataFrame:
