@@ -109,7 +109,7 @@ def assemble(files: Sequence[tuple[str, str]], events: list[Piece], rejects: pl.
                          else f"{missing[0]}: not read by Spark")
     more_ev, more_rej, region_blank = parse_regions(boundary, by_fi, files, options=options, now=now,
                                                     full_events=full_events)
-    events.extend(((frame.item(0, "_fi"), frame.item(0, "line"), -1), frame) for frame in more_ev if frame.height)
+    events.extend(((frame.item(0, "_fi"), frame.item(0, "line")), frame) for frame in more_ev if frame.height)
     # one chunk a column, a column at a time (the sort and the groupings below would copy them all at once)
     all_events = one_chunk(pl.concat(order_pieces(events), how="vertical_relaxed", rechunk=False))
     rejects = pl.concat([rejects, *more_rej], how="vertical_relaxed") if more_rej else rejects

@@ -166,8 +166,8 @@ def to_batch(frame: pl.DataFrame, schema: pa.Schema) -> pa.RecordBatch:
 #: Collected rows converted to Polars at a time (a group of Spark's batches).
 GROUP_ROWS = 1 << 18
 #: Events of one chunk (or of one re-parsed run of lines), keyed by
-#: (file index, first line, order collected).
-Piece = tuple[tuple[int, int, int], pl.DataFrame]
+#: (file index, first line); kept in the order collected.
+Piece = tuple[tuple[int, int], pl.DataFrame]
 
 
 def frames(batches: list[pa.RecordBatch], *, full_events: bool
@@ -185,10 +185,9 @@ def frames(batches: list[pa.RecordBatch], *, full_events: bool
     empty = pl.from_arrow(pa.Table.from_batches([], schema=schema))
     assert isinstance(empty, pl.DataFrame)
     first = _split(empty, full_events)
-    pieces: list[Piece] = [((-1, -1, -1), first[0].drop("_k"))]
+    pieces: list[Piece] = [((-1, -1), first[0].drop("_k"))]
     others: list[tuple[pl.DataFrame, ...]] = [first[1:]]
     batches.reverse()
-    seq = 0
     while batches:
         group = [batches.pop()]
         rows = group[0].num_rows
@@ -202,8 +201,7 @@ def frames(batches: list[pa.RecordBatch], *, full_events: bool
         del df
         others.append(tuple(rest))
         for piece in events.partition_by("_fi", "_k", maintain_order=True):
-            pieces.append(((piece.item(0, "_fi"), piece.item(0, "line"), seq), piece.drop("_k")))
-            seq += 1
+            pieces.append(((piece.item(0, "_fi"), piece.item(0, "line")), piece.drop("_k")))
     rejects, boundary, counts, info = (pl.concat([p[i] for p in others], rechunk=False) for i in range(4))
     stats = pl.DataFrame([{"_fi": fi, "_k": k, **json.loads(info)} for fi, k, info in counts.iter_rows()],
                          schema={"_fi": pl.Int32, "_k": pl.Int32, "lines": pl.Int64, "blank": pl.Int64,
@@ -213,11 +211,11 @@ def frames(batches: list[pa.RecordBatch], *, full_events: bool
 
 
 def order_pieces(pieces: list[Piece]) -> list[pl.DataFrame]:
-    """Event pieces (each of one chunk, keyed by file, first line and the
+    """Event pieces (each of one chunk, keyed by file and first line, in the
     order collected) in file and line order: chunks of a file follow each
     other, and a chunk split across two collected groups keeps its halves'
-    order (the events of a line split there stay in the parser's order).
-    ``pieces`` is emptied."""
+    order, as the sort is stable (the events of a line split there, whose
+    halves share a key, stay in the parser's order).  ``pieces`` is emptied."""
     pieces.sort(key=lambda kp: kp[0])
     out = [frame for _, frame in pieces]
     pieces.clear()

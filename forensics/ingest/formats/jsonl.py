@@ -236,7 +236,9 @@ def _fields(df: pl.DataFrame) -> pl.DataFrame:
 
 def parse_bytes(data: bytes, lines: pl.DataFrame, *, options: IngestOptions) -> ParseResult | None:
     """Fast path: a clean file (no blank or bad lines) goes straight through
-    Polars' native NDJSON reader; anything else returns None."""
+    Polars' native NDJSON reader.  Blank lines or lines that are not whole
+    objects go through :func:`parse` with ``data`` (the objects' bytes are
+    cut out of it); None when the native reader fails, and ``parse`` runs."""
     if not data:
         return None
     text = lines["text"]
