@@ -8,7 +8,7 @@ import pytest
 from forensics.errors import UsageError
 from forensics.ingest import ingest
 from forensics.schema import conform
-from forensics.timeline.sessions import session_pattern_group, sessions_from_pattern
+from forensics.timeline.sessions import action_rows, session_pattern_group, sessions_from_pattern
 from forensics.timeline.templates import free_text_events
 from tests.test_labeled import PATTERN, _hdfs_text, block_rows, timeline_of
 
@@ -46,7 +46,7 @@ def test_bad_or_empty_matching_patterns_are_usage_errors(bad):
 def test_pattern_rows_become_sessions_of_template_steps():
     tl = timeline_of(block_rows(3, failing=set()))
     assert tl.sessions.height == 3
-    acts = tl.actions.filter(pl.col("session_key") == "blk_1000")
+    acts = action_rows(tl.actions, tl.events, ["session_key", "action"]).filter(pl.col("session_key") == "blk_1000")
     assert acts["seq"].to_list() == list(range(acts.height))
     assert acts["action"].head(5).to_list() == [
         "BLOCK* NameSystem.allocateBlock: <path> blk_<n>",

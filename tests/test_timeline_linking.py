@@ -30,7 +30,7 @@ def test_cache_error_is_attributed_to_the_user_session_and_action_of_its_request
     cache = tl.events.filter(tl.events["component"] == "cache").row(0, named=True)
     assert (cache["user"], cache["session_key"], cache["is_error"]) == ("alice", "s1", True)
     assert tl.actions.height == 1
-    act = tl.actions.row(0, named=True)
+    act = action_rows(tl.actions, tl.events, ["session_key"]).row(0, named=True)
     assert act["failed"] is True
     assert act["session_key"] == "s1"
     assert act["resources"] == ["course:1:toc", "table:courses"]
@@ -43,14 +43,14 @@ def test_access_and_app_rows_of_one_request_are_one_action_and_the_explicit_acti
     acts = tl.events.filter("is_action")
     assert acts.height == 1
     assert acts["action"].to_list() == ["open_course"]
-    assert tl.actions["action"].to_list() == ["open_course"]
+    assert action_rows(tl.actions, tl.events, ["action"])["action"].to_list() == ["open_course"]
 
 
 def test_the_route_is_the_action_when_the_app_logged_none():
     ev = _request_with_cache_error()
     ev = ev.with_columns(ev["action"].scatter(1, None))
     tl = build_timeline(ev)
-    assert tl.actions["action"].to_list() == ["GET /course/{id}"]
+    assert action_rows(tl.actions, tl.events, ["action"])["action"].to_list() == ["GET /course/{id}"]
 
 
 def test_cache_rows_are_never_actions_even_with_an_operation():
@@ -62,7 +62,7 @@ def test_rows_without_request_id_are_their_own_requests():
     ev = events(ts=[at("12:00:00"), at("12:00:05")], user=["bob", "bob"], action=["login", "watch"],
                 level=["info", "error"])
     tl = build_timeline(ev)
-    assert tl.actions["action"].to_list() == ["login", "watch"]
+    assert action_rows(tl.actions, tl.events, ["action"])["action"].to_list() == ["login", "watch"]
     assert tl.actions["failed"].to_list() == [False, True]
     assert tl.actions["seq"].to_list() == [0, 1]
 

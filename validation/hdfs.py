@@ -41,6 +41,7 @@ from forensics.mining.labeled import classify_sessions, mine_labeled, read_faili
 from forensics.mining.model import MiningOptions  # noqa: E402
 from forensics.scan import FailingSettings, ScanSettings, run_scan  # noqa: E402
 from forensics.timeline.model import TimelineOptions  # noqa: E402
+from forensics.timeline.sessions import session_actions  # noqa: E402
 from forensics.timeline.templates import template_table  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "hdfs_loglead_2pct"
@@ -55,7 +56,7 @@ def restrict(tl, keys: pl.Series):
     keep = keys.implode()
     return replace(
         tl,
-        actions=tl.actions.filter(pl.col("session_key").is_in(keep)),
+        actions=session_actions(tl.actions, tl.events, keys.to_list()),
         sessions=tl.sessions.filter(pl.col("session_key").is_in(keep)),
         session_errors=tl.session_errors.filter(pl.col("session_key").is_in(keep)),
     )

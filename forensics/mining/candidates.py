@@ -31,6 +31,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import polars as pl
 
+from ..timeline.sessions import action_rows
 from .growth import grow_arrays
 from .model import MiningOptions
 
@@ -61,7 +62,7 @@ class Prepared:
     window_lo: np.ndarray  # int64 lower bound of each onset's window
     event_row: pl.Series  # per row, its action's row in the timeline's events
     event_request_id: pl.Series  # the events' request ids (read through event_row)
-    rows: pl.DataFrame  # the sorted actions frame (for linkage)
+    rows: pl.DataFrame  # the sorted actions' ``resources`` (for linkage; no column when none were linked)
     #: a completion up to this long after an onset still counts as before it
     #: (timestamp precision, clock skew between logs): windows end at
     #: ``onset + onset_slack_us``
@@ -113,10 +114,14 @@ def _us(col: str) -> pl.Expr:
     return pl.col(col).dt.replace_time_zone("UTC").dt.epoch("us")
 
 
-def _coded_actions(actions: pl.DataFrame) -> pl.DataFrame:
-    """The actions mining reads: :data:`_ROW_COLUMNS`, rows with a session and
-    an action (a filter copies every column: skipped when it keeps all)."""
-    acts = actions.select([c for c in _ROW_COLUMNS if c in actions.columns])
+def _coded_actions(actions: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    """The actions mining reads: :data:`_ROW_COLUMNS` (``session_key``,
+    ``ts`` and ``action`` read from ``events`` by ``row`` unless the table
+    has them), rows with a session and an action (a filter copies every
+    column: skipped when it keeps all)."""
+    acts = action_rows(actions.select([c for c in _ROW_COLUMNS if c in actions.columns]), events,
+                       ["session_key", "ts", "action"])
+    acts = acts.select([c for c in _ROW_COLUMNS if c in acts.columns])
     keep = pl.col("session_key").is_not_null() & pl.col("action").is_not_null()
     return acts if acts.select(keep.all()).item() else acts.filter(keep)
 
@@ -154,7 +159,7 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
     >>> prepare(tiny_timeline()).vocab                    # doctest: +SKIP
     ('a', 'b')
     """
-    acts = _coded_actions(timeline.actions)
+    acts = _coded_actions(timeline.actions, timeline.events)
     sessions = timeline.sessions.select("session_key", "user", "first_error")
     keys, sidx = _session_codes(acts.get_column("session_key"), sessions.get_column("session_key"))
     vocab = acts.select(pl.col("action").unique().sort()).to_series()
@@ -210,7 +215,7 @@ def prepare(timeline, *, options: MiningOptions = MiningOptions()) -> Prepared:
         window_lo=window_lo,
         event_row=acts["row"],
         event_request_id=timeline.events.get_column("request_id"),
-        rows=acts,
+        rows=acts.select([c for c in ("resources",) if c in acts.columns]),
         onset_slack_us=slack,
     )
 

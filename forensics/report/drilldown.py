@@ -17,7 +17,7 @@ from datetime import datetime
 import polars as pl
 
 from ..errors import UsageError
-from ..timeline.sessions import action_rows
+from ..timeline.sessions import action_rows, session_actions
 
 TS = pl.Datetime("us", "UTC")
 
@@ -125,8 +125,8 @@ def session_timeline(result, session_key: str, *, steps: pl.DataFrame | None = N
     if sess.height == 0:
         raise UsageError(f"no session {session_key!r} in the input (see the suspects' example sessions)")
     info = sess.row(0, named=True)
-    acts = action_rows(tl.actions.filter(pl.col("session_key") == session_key).sort("seq"), tl.events,
-                       ["request_id", "status", "component", "source", "line"])
+    acts = action_rows(session_actions(tl.actions, tl.events, [session_key]).sort("seq"), tl.events,
+                       ["session_key", "ts", "action", "request_id", "status", "component", "source", "line"])
     if steps is not None and steps.height:
         marks = (steps.filter(pl.col("session_key") == session_key)
                  .group_by("ts", "action").agg(pl.col("step").min().cast(pl.Int32)))

@@ -87,7 +87,7 @@ def completions(guards: tuple[GuardSequence, ...], actions: pl.DataFrame, events
     if not guards or actions.height == 0:
         return []
     vocab = {a: i for i, a in enumerate(sorted({a for g in guards for a in g.sequence}))}
-    acts = actions.filter(pl.col("session_key").is_not_null())
+    acts = action_rows(actions, events, ["session_key", "ts", "action"]).filter(pl.col("session_key").is_not_null())
     code = acts["action"].replace_strict(vocab, default=-1, return_dtype=pl.Int64).to_numpy()
     keys = acts["session_key"]
     sess = keys.rle_id().to_numpy()
