@@ -21,6 +21,8 @@ from . import __version__
 from .errors import DataError
 from .sanitize import terminal_safe
 from . import scan_cache
+from .scan_aside import Plan as AsidePlan, put_back, set_aside_for_mining
+from .spill import spill_folder
 from .ingest import IngestOptions, IngestResult, discover, ingest
 from .mining import mine, mining_to_json
 from .mining.labeled import FailingLabels, LabeledResult, mine_labeled, read_failing
@@ -211,6 +213,15 @@ class TimelineRun:
 
     ingest: IngestResult
     timeline: Timeline
+    #: the event columns set aside until mining is done (:func:`timeline_of`
+    #: with ``aside=True``); :meth:`whole` reads them back
+    aside: AsidePlan | None = None
+
+    def whole(self) -> TimelineRun:
+        """This run with the columns set aside read back (itself when none were)."""
+        if self.aside is None:
+            return self
+        return TimelineRun(*put_back(self.ingest, self.timeline, self.aside))
 
 
 def run_timeline(
@@ -239,10 +250,14 @@ def run_timeline(
     return timeline_of(ing, settings=settings, progress=progress)
 
 
-def timeline_of(ing: IngestResult, *, settings: ScanSettings, progress: Progress | None = None) -> TimelineRun:
+def timeline_of(ing: IngestResult, *, settings: ScanSettings, progress: Progress | None = None,
+                aside: bool = False) -> TimelineRun:
     """The timeline stage of :func:`run_timeline` over events ingested
     already (by ``ingest`` with ``scan``'s projection, or by another engine:
-    :mod:`forensics.spark`)."""
+    :mod:`forensics.spark`).  With ``aside``, on a large input the event
+    columns mining does not read wait on disk until :func:`mine_timeline`
+    reads them back (:mod:`forensics.scan_aside`): the caller must then hold
+    no other reference to ``ing``, or they stay in memory too."""
     if ing.events.height == 0:
         raise DataError("no events with a readable timestamp in the input (see `forensics ingest` for the accounting)")
     if progress:
@@ -259,12 +274,17 @@ def timeline_of(ing: IngestResult, *, settings: ScanSettings, progress: Progress
     # theirs in place: every column it leaves unchanged is the ingest's, one
     # copy in memory for both frames (a check by content materialized the
     # constant columns of both: 10 s and 1.7 GB at 49M events).
-    return TimelineRun(ing, tl)
+    if not aside:
+        return TimelineRun(ing, tl)
+    ing, tl, plan = set_aside_for_mining(ing, tl, folder=spill_folder(settings.ingest.cache_dir))
+    return TimelineRun(ing, tl, plan)
 
 
 def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: Progress | None) -> ScanResult:
     labels = read_labels(settings)
-    run = run_timeline(paths, settings=settings, progress=progress)
+    project = None if settings.full_events else analysis_columns()
+    run = timeline_of(ingest(paths, options=settings.ingest, progress=progress, project=project),
+                      settings=settings, progress=progress, aside=True)
     return mine_timeline(run, tuple(str(p) for p in paths), settings=settings, labels=labels, progress=progress)
 
 
@@ -279,22 +299,28 @@ def read_labels(settings: ScanSettings) -> FailingLabels | None:
 def mine_timeline(run: TimelineRun, inputs: tuple[str, ...], *, settings: ScanSettings,
                   labels: FailingLabels | None = None, progress: Progress | None = None) -> ScanResult:
     """The mining stage of :func:`run_scan` over a :class:`TimelineRun`
-    (``labels``: from :func:`read_labels`), and the :class:`ScanResult`."""
-    ing, tl = run.ingest, run.timeline
-    fs = settings.failing
+    (``labels``: from :func:`read_labels`), and the :class:`ScanResult`
+    (with the columns the run set aside read back)."""
+    tl, fs = run.timeline, settings.failing
     if progress:
         progress("mining", 0, 1)
     labeled = None
-    if labels is not None:
-        check_failing_matches(labels, tl)
-        labeled = mine_labeled(tl, labels, options=settings.mining, scope=fs.scope,
-                               min_control_share=fs.min_control_share)
-        mined = labeled.mining
-    else:
-        mined = mine(tl, options=settings.mining)
+    try:
+        if labels is not None:
+            check_failing_matches(labels, tl)
+            labeled = mine_labeled(tl, labels, options=settings.mining, scope=fs.scope,
+                                   min_control_share=fs.min_control_share)
+            mined = labeled.mining
+        else:
+            mined = mine(tl, options=settings.mining)
+    except BaseException:
+        if run.aside is not None:
+            run.aside.aside.discard()
+        raise
     if progress:
         progress("mining", 1, 1)
-    return ScanResult(inputs, settings, ing, tl, mined, labeled)
+    run = run.whole()
+    return ScanResult(inputs, settings, run.ingest, run.timeline, mined, labeled)
 
 
 def check_failing_matches(labels: FailingLabels, timeline: Timeline, *, examples: int = 2) -> int:

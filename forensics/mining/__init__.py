@@ -26,7 +26,12 @@ from .model import (AffectedPath, BurstVerdict, MiningOptions, MiningResult, Ons
 from .onsets import OnsetStrategy
 
 __all__ = ["MiningOptions", "MiningResult", "Suspect", "AffectedPath", "BurstVerdict", "ResourceLink",
-           "OnsetLead", "mine", "mining_to_json", "evidence_frame"]
+           "OnsetLead", "mine", "mining_to_json", "evidence_frame", "EVENT_COLUMNS"]
+
+#: The columns of ``Timeline.events`` that mining reads (both strategies);
+#: a scan sets the others aside on a large input while it mines
+#: (:mod:`forensics.scan_aside`).
+EVENT_COLUMNS = ("ts", "session_key", "action", "user", "request_id", "key", "is_error")
 
 
 def mine(timeline, *, options: MiningOptions = MiningOptions()) -> MiningResult:

@@ -251,7 +251,8 @@ def run_scan(spark, paths: Sequence[str | os.PathLike], settings: ScanSettings |
         raise
     if progress:
         progress("ingest (Spark)", 1, 1)
-    run = timeline_of(ing, settings=settings, progress=progress)
+    run = timeline_of(ing, settings=settings, progress=progress, aside=True)
+    del ing  # the columns set aside while mining are then held by nothing
     return mine_timeline(run, tuple(str(p) for p in paths), settings=settings, labels=labels, progress=progress)
 
 

@@ -30,7 +30,14 @@ from .templates import free_text_events, template_table
 from .model import Burst, CascadeStep, Timeline, TimelineOptions
 from .sessions import assign_sessions, build_actions, build_sessions, session_index
 
-__all__ = ["build_timeline", "Timeline", "TimelineOptions", "Burst", "CascadeStep"]
+__all__ = ["build_timeline", "Timeline", "TimelineOptions", "Burst", "CascadeStep", "CHANGED_COLUMNS"]
+
+#: The canonical columns :func:`build_timeline` rewrites in place: request
+#: linking fills ``user`` and ``session``, message templates fill ``action``.
+#: It copies no other canonical column and keeps the events' order when they
+#: come sorted by ``ts, source, line`` (as ingest sorts them), so its other
+#: columns are the input's, row for row.
+CHANGED_COLUMNS = ("user", "session", "action")
 
 _RATE_SCHEMA = {
     "bin_start": TS_TYPE, "events": pl.UInt32(), "errors": pl.UInt32(), "baseline": pl.Float64(),
