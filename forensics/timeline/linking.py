@@ -68,10 +68,7 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     own = pl.col("user").is_not_null() | pl.col("session").is_not_null()
     fmt_access = pl.col("format").is_in(access_formats()).fill_null(False)
     cand = pl.col("action").is_not_null() & (own | fmt_access)
-    # Smaller rank wins: explicit action first, then the earliest row.
-    rank = pl.when(cand).then(fmt_access.cast(pl.Int64) * (1 << 40) + pl.int_range(pl.len(), dtype=pl.Int64))
-    out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), rank.alias("_rank"),
-                              resource_expr().alias("_resource"))
+    out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), resource_expr().alias("_resource"))
     # A request id seen once (a lone app line) is a request of one row: the
     # per-request windows below only need the ids that occur more than once.
     # Their hashes are compared (``is_duplicated`` on the strings takes twice
@@ -82,12 +79,16 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     single = out.with_columns(pl.col("_cand").fill_null(False).alias("is_action"),
                               pl.col("is_error").alias("_req_failed"))
     if not shared.any():
-        return single.drop("_cand", "_rank")
+        return single.drop("_cand")
     # the per-request windows run over the shared ids' rows and the columns
     # they read; their results are put back in place, so every other column
     # keeps its buffers (a filter and re-sort of whole rows copied the frame)
     rows = shared.arg_true()
-    linked = out.select("request_id", "user", "session", "_cand", "_rank", "is_error").gather(rows).select(
+    # Smaller rank wins: explicit action first, then the earliest row (the
+    # gathered rows keep their order, so a position among them orders them).
+    rank = pl.when("_cand").then(fmt_access.cast(pl.Int64) * (1 << 40) + pl.int_range(pl.len(), dtype=pl.Int64))
+    linked = out.select("request_id", "user", "session", "_cand", "format", "is_error").gather(rows).with_columns(
+        rank.alias("_rank")).select(
         pl.col("user").fill_null(pl.col("user").drop_nulls().first().over("request_id")),
         pl.col("session").fill_null(pl.col("session").drop_nulls().first().over("request_id")),
         (pl.col("_cand") & (pl.col("_rank") == pl.col("_rank").min().over("request_id"))).fill_null(False)
@@ -96,7 +97,7 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     )
     return single.with_columns(
         put(single.get_column(c), rows, linked.get_column(c)) for c in linked.columns
-    ).drop("_cand", "_rank")
+    ).drop("_cand")
 
 
 def put(column: pl.Series, rows: pl.Series, values: pl.Series) -> pl.Series:
