@@ -68,14 +68,15 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
     own = pl.col("user").is_not_null() | pl.col("session").is_not_null()
     fmt_access = pl.col("format").is_in(access_formats()).fill_null(False)
     cand = pl.col("action").is_not_null() & (own | fmt_access)
-    out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), resource_expr().alias("_resource"))
     # A request id seen once (a lone app line) is a request of one row: the
     # per-request windows below only need the ids that occur more than once.
     # Their hashes are compared (``is_duplicated`` on the strings takes twice
     # as long, a count ``over`` them holds 1.8 GB more at 10M ids); a hash
     # collision only sends two lone rows through the windows, which give a
-    # lone row what it has.
-    shared = out.select(pl.col("request_id").hash().is_duplicated() & _HAS_REQ).to_series()
+    # lone row what it has.  Found before the new columns are made, so its
+    # hash table is not held beside them.
+    shared = events.select(pl.col("request_id").hash().is_duplicated() & _HAS_REQ).to_series()
+    out = events.with_columns(own.alias("_own_id"), cand.alias("_cand"), resource_expr().alias("_resource"))
     single = out.with_columns(pl.col("_cand").fill_null(False).alias("is_action"),
                               pl.col("is_error").alias("_req_failed"))
     if not shared.any():

@@ -112,13 +112,14 @@ class Timeline:
         outside bursts).  Sorted by ``ts``.
     actions
         One row per user action, sorted by ``session_key``, ``ts``:
-        ``session_key``, ``seq`` (0-based position in the session), ``ts``,
-        ``action``, ``failed`` (Bool: an error was linked to this action's
-        request), ``resources`` (List[String]: cache keys / resources
-        touched by the request, through request ids), then ``row``: the
-        action's row in ``events``
-        (:func:`forensics.timeline.sessions.action_rows` adds its other
-        columns, e.g. ``user``, ``request_id``, ``source``, ``line``).
+        ``seq`` (0-based position in the session), ``failed`` (Bool: an
+        error was linked to this action's request), ``resources``
+        (List[String]: cache keys / resources touched by the request,
+        through request ids), then ``row``: the action's row in ``events``
+        (:func:`forensics.timeline.sessions.action_rows` adds its event
+        columns, e.g. ``session_key``, ``ts``, ``action``, ``user``,
+        ``request_id``; :func:`~forensics.timeline.sessions.session_actions`
+        selects the actions of some sessions).
     sessions
         One row per session: ``session_key``, ``user``, ``start``, ``end``,
         ``n_actions``, ``first_error`` (Datetime or null: first error linked
