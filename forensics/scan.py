@@ -229,9 +229,12 @@ def run_timeline(
     *,
     settings: ScanSettings | None = None,
     progress: Progress | None = None,
+    aside: bool = False,
 ) -> TimelineRun:
     """Run ``ingest -> timeline`` over ``paths`` exactly as :func:`run_scan`
     does (same settings, same ``--incident`` resolution); ``forensics bursts``.
+    ``aside``: as :func:`timeline_of` (the ingest's frames are freed when this
+    returns).
 
     Raises
     ------
@@ -247,7 +250,7 @@ def run_timeline(
         session_pattern_group(settings.timeline.session_pattern)  # a bad regex fails before the long ingest
     project = None if settings.full_events else analysis_columns()
     ing = ingest(paths, options=settings.ingest, progress=progress, project=project)
-    return timeline_of(ing, settings=settings, progress=progress)
+    return timeline_of(ing, settings=settings, progress=progress, aside=aside)
 
 
 def timeline_of(ing: IngestResult, *, settings: ScanSettings, progress: Progress | None = None,
@@ -282,9 +285,7 @@ def timeline_of(ing: IngestResult, *, settings: ScanSettings, progress: Progress
 
 def _run(paths: Sequence[str | os.PathLike], settings: ScanSettings, progress: Progress | None) -> ScanResult:
     labels = read_labels(settings)
-    project = None if settings.full_events else analysis_columns()
-    run = timeline_of(ingest(paths, options=settings.ingest, progress=progress, project=project),
-                      settings=settings, progress=progress, aside=True)
+    run = run_timeline(paths, settings=settings, progress=progress, aside=True)
     return mine_timeline(run, tuple(str(p) for p in paths), settings=settings, labels=labels, progress=progress)
 
 
@@ -315,7 +316,7 @@ def mine_timeline(run: TimelineRun, inputs: tuple[str, ...], *, settings: ScanSe
             mined = mine(tl, options=settings.mining)
     except BaseException:
         if run.aside is not None:
-            run.aside.aside.discard()
+            run.aside.discard()
         raise
     if progress:
         progress("mining", 1, 1)

@@ -50,13 +50,17 @@ _MASK = "\x1emask"
 class Plan:
     """How each frame's columns are rebuilt (:func:`put_back`)."""
 
-    aside: Aside
+    spilled: Aside
     ingest_columns: tuple[str, ...]
     timeline_columns: tuple[str, ...]
     #: (frame, column) rebuilt from a timeline column through a null mask
     masked: tuple[tuple[str, str], ...]
     #: the ingest's columns set aside as the timeline's (one copy for both)
     shared: tuple[str, ...]
+
+    def discard(self) -> None:
+        """Delete the file without reading it back (mining failed)."""
+        self.spilled.discard()
 
 
 def set_aside_for_mining(ing: IngestResult, tl: Timeline, *, folder: str | os.PathLike,
@@ -94,7 +98,7 @@ def put_back(ing: IngestResult, tl: Timeline, plan: Plan) -> tuple[IngestResult,
     with its columns in their former order.  Columns are moved between
     frames by ``select``, never ``get_column``: that would materialize a
     constant column held once."""
-    back = plan.aside.read()
+    back = plan.spilled.read()
     masked = set(plan.masked)
 
     def rebuilt(name: str, base: pl.DataFrame) -> list[pl.Series]:

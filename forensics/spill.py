@@ -35,7 +35,7 @@ import polars as pl
 from .errors import DataError
 from .ingest.combine import one_chunk
 
-__all__ = ["Aside", "set_aside", "spill_folder"]
+__all__ = ["Aside", "set_aside", "spill_folder", "in_memory_fs"]
 
 _SEP = "\x1f"  # frame name / column name in the file's column names
 
@@ -71,9 +71,9 @@ class Aside:
                 out[name] = pl.concat([
                     one_chunk(pl.read_ipc(self.path, columns=[f"{name}{_SEP}{c}"])).rename({f"{name}{_SEP}{c}": c})
                     for c in cols], how="horizontal")
-        except OSError as exc:
-            raise DataError(f"{self.path}: the columns set aside while mining cannot be read back: "
-                            f"{exc.strerror or exc}") from None
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+            raise DataError(f"{self.path}: the columns set aside cannot be read back: {reason}") from None
         finally:
             self.discard()
         return out
@@ -114,7 +114,7 @@ def set_aside(frames: Mapping[str, pl.DataFrame], columns: Mapping[str, Sequence
         # one record batch: each column reads back as one chunk (no copy to join chunks)
         table.write_ipc(path, compression="uncompressed", compat_level=pl.CompatLevel.newest(),
                         record_batch_size=max(table.height, 1))
-    except OSError:
+    except (OSError, pl.exceptions.PolarsError):  # a full disk: the columns stay in memory
         aside.discard()
         return dict(frames), None
     del table

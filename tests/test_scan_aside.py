@@ -53,7 +53,7 @@ def test_a_scan_that_sets_columns_aside_while_mining_gives_the_same_result(scans
     kept, aside, calls, _ = scans
     assert len(calls) == 1 and calls[0] is not None  # the columns were set aside
     plan = calls[0]
-    assert "message" in plan.aside.names["timeline"]
+    assert "message" in plan.spilled.names["timeline"]
     assert ("timeline", "session") in plan.masked  # its null mask over session_key
     a, b = kept.to_json(), aside.to_json()
     for doc in (a, b):
@@ -85,7 +85,7 @@ def test_ingest_columns_that_only_fill_nulls_come_back_from_masks_and_others_who
     ing = replace(kept.ingest, events=ev)
     light_ing, light_tl, plan = scan_aside.set_aside_for_mining(ing, tl, folder=tmp_path, min_events=0)
     assert ("ingest", "user") in plan.masked and ("ingest", "session") not in plan.masked
-    assert "session" in plan.aside.names["ingest"] and "message" not in light_ing.events.columns
+    assert "session" in plan.spilled.names["ingest"] and "message" not in light_ing.events.columns
     back_ing, back_tl = scan_aside.put_back(light_ing, light_tl, plan)
     assert back_ing.events.columns == ev.columns and back_ing.events.equals(ev)
     assert back_tl.events.columns == tl.events.columns and back_tl.events.equals(tl.events)
@@ -164,3 +164,13 @@ def test_a_folder_in_memory_is_not_used_to_spill(tmp_path):
     if Path("/dev/shm").is_dir() and in_memory_fs("/dev/shm"):
         frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
         assert set_aside({"f": frame}, {"f": ["b"]}, folder="/dev/shm")[1] is None
+
+
+def test_a_failed_write_keeps_the_columns_in_memory_and_leaves_no_file(monkeypatch, tmp_path):
+    def full_disk(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pl.DataFrame, "write_ipc", full_disk)
+    frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    light, aside = set_aside({"f": frame}, {"f": ["b"]}, folder=tmp_path)
+    assert aside is None and light["f"].equals(frame) and not list(tmp_path.iterdir())
