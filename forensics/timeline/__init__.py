@@ -226,6 +226,7 @@ def build_timeline(events: pl.DataFrame, *, options: TimelineOptions = TimelineO
         bursts, rate = detect_bursts(timed, bin_s=bin_s, options=options)
     else:
         bursts, rate = [], pl.DataFrame(schema={**_RATE_SCHEMA, "_bin": pl.Int64()})
+    del timed  # its bin and exposure columns are not needed beyond the bursts
     burst_id = pl.lit(None, dtype=pl.Int32)
     bin_burst = pl.lit(None, dtype=pl.Int32)
     for bu in reversed(bursts):  # a handful of bursts
