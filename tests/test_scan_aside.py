@@ -174,3 +174,28 @@ def test_a_failed_write_keeps_the_columns_in_memory_and_leaves_no_file(monkeypat
     frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     light, aside = set_aside({"f": frame}, {"f": ["b"]}, folder=tmp_path)
     assert aside is None and light["f"].equals(frame) and not list(tmp_path.iterdir())
+
+
+def test_a_labeled_scan_that_sets_columns_aside_gives_the_same_result(monkeypatch, tmp_path):
+    from forensics.scan import FailingSettings
+    from forensics.timeline import TimelineOptions
+    from tests.test_labeled import PATTERN, _hdfs_text
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "hdfs.log").write_text(_hdfs_text(block_rows(incomplete={0, 1, 2, 3})))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("BlockId,Label\n" + "".join(f"blk_{1000 + b},{'Anomaly' if b < 8 else 'Normal'}\n"
+                                                   for b in range(80)))
+    settings = ScanSettings(ingest=IngestOptions(cache_dir=None), timeline=TimelineOptions(session_pattern=PATTERN),
+                            failing=FailingSettings(path=str(labels), scope="whole"))
+    kept = run_scan([tmp_path / "logs"], settings=settings)
+    monkeypatch.setattr(scan_aside, "MIN_EVENTS", 0)
+    read_back = []
+    real = scan_aside.put_back
+    monkeypatch.setattr("forensics.scan.put_back", lambda *a: read_back.append(1) or real(*a))
+    aside = run_scan([tmp_path / "logs"], settings=settings)
+    assert read_back == [1]  # the columns were set aside and read back
+    a, b = kept.to_json(), aside.to_json()
+    a.pop("tool"), b.pop("tool")
+    assert a == b and any(s["kind"] == "missing_step" for s in a["suspects"])
+    assert aside.timeline.events.equals(kept.timeline.events) and aside.ingest.events.equals(kept.ingest.events)
