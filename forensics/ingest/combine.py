@@ -117,14 +117,49 @@ def cross_file_duplicates(events: pl.DataFrame, content: list[str]) -> pl.Series
 
     Only events whose time occurs in more than one file can have such a twin,
     so the grouping over every content column runs on those alone (rotated
-    files overlap by a few lines, not by their whole length)."""
+    files overlap by a few lines, not by their whole length).  A time in two
+    files lies where their time ranges overlap: the grouping by time runs on
+    the events in those stretches (and those without a time) only, not on
+    every event (at 49M events it held 3.5 GB)."""
     if events.height == 0 or events[FILE_INDEX].n_unique() < 2:
         return None
     shared = (
         events.lazy().select(*content, FILE_INDEX).with_row_index("_r")
+        .filter(_in_overlaps(events))
         .filter(pl.col(FILE_INDEX).min().over("ts") != pl.col(FILE_INDEX).max().over("ts"))
         .collect()
     )
     if shared.height == 0:
         return None
     return shared.filter(pl.col(FILE_INDEX) != pl.col(FILE_INDEX).min().over(content)).get_column("_r")
+
+
+def _in_overlaps(events: pl.DataFrame) -> pl.Expr:
+    """Per event, whether its time lies where two files' time ranges overlap
+    (or it has none): a sweep over the ranges' ends gives the stretches
+    covered by two or more files, and each time is looked up among them."""
+    ranges = events.group_by(FILE_INDEX).agg(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"))
+    ranges = ranges.filter(pl.col("lo").is_not_null())
+    if ranges.height < 2:
+        return pl.col("ts").is_null()
+    # +1 at a start, -1 after an end; at one instant starts count before ends (ranges are closed)
+    ends = pl.concat([ranges.select(pl.col("lo").alias("t"), pl.lit(1).alias("d"), pl.lit(0).alias("o")),
+                      ranges.select(pl.col("hi").alias("t"), pl.lit(-1).alias("d"), pl.lit(1).alias("o"))])
+    ends = ends.sort("t", "o").with_columns(pl.col("d").cum_sum().alias("cover"))
+    # a stretch covered twice starts where the cover reaches 2 and ends at the next end
+    starts = ends.filter((pl.col("cover") >= 2) & (pl.col("cover").shift(1, fill_value=0) < 2))
+    stops = ends.filter((pl.col("cover") < 2) & (pl.col("cover").shift(1, fill_value=0) >= 2))
+    lo, hi = starts.get_column("t"), stops.get_column("t")
+    if lo.len() <= _FEW_STRETCHES:  # a bit mask per stretch (rotated files overlap once each)
+        inside = pl.lit(False)
+        for a, b in zip(lo, hi):
+            inside = inside | pl.col("ts").is_between(a, b)
+        return inside.fill_null(False) | pl.col("ts").is_null()
+    ts = events.get_column("ts")
+    at = lo.search_sorted(ts, side="right").cast(pl.Int64) - 1  # the stretch starting at or before
+    inside = (at >= 0) & (ts <= hi.gather(at.clip(0, None)))
+    return pl.lit(inside.fill_null(False)) | pl.col("ts").is_null()
+
+
+#: Up to this many stretches, one ``is_between`` each; more, one binary search per event
+_FEW_STRETCHES = 64
