@@ -146,7 +146,8 @@ def _fills(frame: pl.DataFrame, c: str, tev: pl.DataFrame) -> bool:
     """Whether ``frame[c]`` is the timeline's :data:`_BASE` column wherever
     it is not null (so its null mask and that column rebuild it)."""
     b = _BASE.get(c)
-    if b is None or b not in tev.columns or frame.schema[c] != tev.schema[b]:
+    # the base must stay in memory while mining (a column mining reads)
+    if b is None or b not in EVENT_COLUMNS or b not in tev.columns or frame.schema[c] != tev.schema[b]:
         return False
     both = pl.concat([frame.select(pl.col(c).alias("_v")), tev.select(pl.col(b).alias("_b"))], how="horizontal")
     return bool(both.select((pl.col("_v").is_null() | (pl.col("_v") == pl.col("_b"))).all()).item())

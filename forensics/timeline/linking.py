@@ -96,9 +96,15 @@ def link_requests(events: pl.DataFrame) -> pl.DataFrame:
         .alias("is_action"),
         pl.col("is_error").any().over("request_id").alias("_req_failed"),
     )
-    return single.with_columns(
-        put(single.get_column(c), rows, linked.get_column(c)) for c in linked.columns
-    ).drop("_cand")
+    # a column is read with ``select`` (``get_column`` would materialize a
+    # constant column in the frame for good) and replaced only when changed
+    changed = []
+    for c in linked.columns:
+        old = single.select(c).to_series()
+        new = put(old, rows, linked.get_column(c))
+        if new is not old:
+            changed.append(new)
+    return single.with_columns(changed).drop("_cand")
 
 
 def put(column: pl.Series, rows: pl.Series, values: pl.Series) -> pl.Series:

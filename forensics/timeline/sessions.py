@@ -123,9 +123,11 @@ def assign_sessions(events: pl.DataFrame, *, session_gap_s: float = 1800.0) -> p
     keys = pl.concat([_gap_split(by_user, "user", session_gap_s), _gap_split(by_client, "_client", session_gap_s)])
     # the derived keys are put into a copy of ``session`` at their rows: the
     # session ids keep their buffers (a coalesce copied every string)
-    session = ev.get_column("session")
+    # (read with ``select``: ``get_column`` would materialize a constant ``session`` in the frame)
+    session = ev.select("session").to_series()
     key = put(session, keys.get_column("_row"), keys.get_column("_k")) if keys.height else session
-    ev = ev.drop("_row").with_columns(key.alias("session_key"))
+    ev = ev.drop("_row").with_columns(pl.col("session").alias("session_key") if key is session else
+                                      key.alias("session_key"))
     orphan = pl.col("session_key").is_null() & pl.col("request_id").is_not_null()
     if ev.select(orphan.any()).item():
         ev = ev.with_columns(
